@@ -1,0 +1,48 @@
+# vistudy — `make run` runs the default study, `make test` runs every test; both set up what they need.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin
+ORT_DIR := .deps/onnxruntime
+ORT_LIB := $(ORT_DIR)/libonnxruntime.so.1
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+# Every folder with a main.go under plugins/metrics and plugins/attacks is one plugin binary.
+METRICS := $(patsubst plugins/metrics/%/main.go,%,$(wildcard plugins/metrics/*/main.go))
+ATTACKS := $(patsubst plugins/attacks/%/main.go,%,$(wildcard plugins/attacks/*/main.go))
+PLUGIN_BINS := $(BIN)/vistudy-runtime-onnxruntime \
+	$(addprefix $(BIN)/vistudy-metric-,$(METRICS)) \
+	$(addprefix $(BIN)/vistudy-perturbation-,$(ATTACKS))
+
+export ONNXRUNTIME_LIB ?= $(abspath $(ORT_LIB))
+
+.PHONY: all deps build run test bench vet fmt clean proto
+all: build
+
+deps: $(ORT_LIB)
+
+$(ORT_LIB): scripts/fetch-onnxruntime.sh
+	scripts/fetch-onnxruntime.sh $(ORT_DIR)
+
+build: deps
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/vistudy ./cmd/vistudy
+	$(GO) build -o $(BIN)/vistudy-runtime-onnxruntime ./runtimes/onnxruntime
+	@for m in $(METRICS); do echo "go build plugins/metrics/$$m"; $(GO) build -o $(BIN)/vistudy-metric-$$m ./plugins/metrics/$$m || exit 1; done
+	@for a in $(ATTACKS); do echo "go build plugins/attacks/$$a"; $(GO) build -o $(BIN)/vistudy-perturbation-$$a ./plugins/attacks/$$a || exit 1; done
+
+# The default study: pipeline.yaml on stimuli and models the repository ships or generates.
+run: build
+	$(BIN)/vistudy run pipeline.yaml
+
+test: build
+	$(GO) vet ./...
+	$(GO) test -timeout 30m ./...
+
+bench: build
+	bench/run.sh
+
+proto:
+	cd plugins/proto && $(GO) generate
+
+clean:
+	rm -rf $(BIN) runs

@@ -1,0 +1,41 @@
+package arrowio
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// EncodeIPC serialises one record batch as an Arrow IPC stream (schema + batch).
+func EncodeIPC(rec arrow.RecordBatch, mem memory.Allocator) ([]byte, error) {
+	var buf bytes.Buffer
+	w := ipc.NewWriter(&buf, ipc.WithSchema(rec.Schema()), ipc.WithAllocator(mem))
+	if err := w.Write(rec); err != nil {
+		return nil, fmt.Errorf("arrowio: encode IPC: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("arrowio: encode IPC: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// DecodeIPC reads the single record batch of an IPC stream; the caller releases it.
+func DecodeIPC(data []byte, mem memory.Allocator) (arrow.RecordBatch, error) {
+	r, err := ipc.NewReader(bytes.NewReader(data), ipc.WithAllocator(mem))
+	if err != nil {
+		return nil, fmt.Errorf("arrowio: decode IPC: %w", err)
+	}
+	defer r.Release()
+	if !r.Next() {
+		if err := r.Err(); err != nil {
+			return nil, fmt.Errorf("arrowio: decode IPC: %w", err)
+		}
+		return nil, fmt.Errorf("arrowio: decode IPC: stream holds no record batch")
+	}
+	rec := r.RecordBatch()
+	rec.Retain()
+	return rec, nil
+}

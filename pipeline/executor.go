@@ -1,0 +1,716 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/plugins/host"
+	"github.com/vistudy/vistudy/plugins/sdk"
+	"github.com/vistudy/vistudy/stages/infer"
+	"github.com/vistudy/vistudy/stages/load"
+	"github.com/vistudy/vistudy/stages/perturb"
+)
+
+// Shard selects the units of one part of a sharded run: unit k belongs to shard k mod Count.
+type Shard struct {
+	Index, Count int
+}
+
+// ParseShard reads "i/N".
+func ParseShard(s string) (Shard, error) {
+	if s == "" {
+		return Shard{0, 1}, nil
+	}
+	a, b, ok := strings.Cut(s, "/")
+	i, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
+		return Shard{}, fmt.Errorf("--shard %q: want i/N with 0 ≤ i < N, e.g. 0/4", s)
+	}
+	return Shard{i, n}, nil
+}
+
+// Has reports whether unit k belongs to this shard.
+func (s Shard) Has(k int) bool { return s.Count <= 1 || k%s.Count == s.Index }
+
+// Whole reports whether the shard is the whole run.
+func (s Shard) Whole() bool { return s.Count <= 1 }
+
+// String renders i/N.
+func (s Shard) String() string { return fmt.Sprintf("%d/%d", s.Index, max(s.Count, 1)) }
+
+// Progress shows how a run advances; implementations draw bars or write log lines.
+type Progress interface {
+	// Bar starts a counter of total items.
+	Bar(name string, total int64) Bar
+	// Wait flushes the display when the run ends.
+	Wait()
+}
+
+// Bar is one progress counter.
+type Bar interface {
+	Add(n int)
+	Done()
+}
+
+// Options configure a run.
+type Options struct {
+	Catalog   *host.Catalog
+	Mem       memory.Allocator
+	Shard     Shard
+	Progress  Progress
+	Log       *slog.Logger
+	Overrides []Override
+	Version   string
+	// AfterCommit, when set, is called after every committed unit (tests use it to kill a run).
+	AfterCommit func(in *Instance, unit string)
+}
+
+func (o *Options) defaults() {
+	if o.Mem == nil {
+		o.Mem = memory.DefaultAllocator
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if o.Progress == nil {
+		o.Progress = nopProgress{}
+	}
+	if o.Shard.Count == 0 {
+		o.Shard = Shard{0, 1}
+	}
+}
+
+type nopProgress struct{}
+
+func (nopProgress) Bar(string, int64) Bar { return nopBar{} }
+func (nopProgress) Wait()                 {}
+
+type nopBar struct{}
+
+func (nopBar) Add(int) {}
+func (nopBar) Done()   {}
+
+// datasetUnits is an opened dataset cut into work units.
+type datasetUnits struct {
+	ds    load.Dataset
+	units [][]load.Sample
+}
+
+// openDatasets opens every dataset a load instance reads and cuts it into units.
+func openDatasets(plan *Plan) (map[string]*datasetUnits, error) {
+	out := map[string]*datasetUnits{}
+	for _, in := range plan.Instances {
+		if in.Stage.Kind != KindLoad || out[in.Dataset.Name] != nil {
+			continue
+		}
+		ds, err := load.Open(in.Dataset.config(plan.Study))
+		if err != nil {
+			return nil, fmt.Errorf("dataset %q: %w", in.Dataset.Name, err)
+		}
+		samples := ds.Samples()
+		size := plan.Study.Execution.UnitSize
+		du := &datasetUnits{ds: ds}
+		for i := 0; i < len(samples); i += size {
+			du.units = append(du.units, samples[i:min(i+size, len(samples))])
+		}
+		out[in.Dataset.Name] = du
+	}
+	return out, nil
+}
+
+// Run executes the plan into the study's run directory: the units of opts.Shard not yet
+// committed, then (for a whole run) the results. A cancelled run keeps every committed unit.
+func Run(ctx context.Context, plan *Plan, opts Options) error {
+	opts.defaults()
+	s := plan.Study
+	rd, err := OpenRunDir(s, opts.Overrides)
+	if err != nil {
+		return err
+	}
+	if s.Runtime.Library != "" {
+		os.Setenv("ONNXRUNTIME_LIB", s.Runtime.Library) // plugin processes inherit it
+	}
+	datasets, err := openDatasets(plan)
+	if err != nil {
+		return err
+	}
+	started := time.Now()
+	models := s.Models
+	step := max(1, s.Execution.ParallelModels)
+	for i := 0; i < len(models); i += step {
+		wave := models[i:min(i+step, len(models))]
+		ex := &executor{plan: plan, rd: rd, opts: opts, datasets: datasets, wave: wave, index: i / step}
+		if err := ex.run(ctx); err != nil {
+			return err
+		}
+	}
+	opts.Progress.Wait()
+	if !opts.Shard.Whole() {
+		opts.Log.Info("shard finished; run `vistudy merge` once every shard is done", "shard", opts.Shard.String(), "seconds", time.Since(started).Seconds())
+		return nil
+	}
+	return Finalize(ctx, plan, opts)
+}
+
+// msg is one item on a stream: a batch of a unit, or the end of a unit.
+type msg struct {
+	unit  int
+	batch int
+	rec   arrow.RecordBatch
+	end   bool
+}
+
+// executor runs one wave of models.
+type executor struct {
+	plan     *Plan
+	rd       *RunDir
+	opts     Options
+	datasets map[string]*datasetUnits
+	wave     []*Model
+	index    int // the wave's position
+
+	active    []*Instance
+	consumers map[*Instance][]*Instance
+	inbox     map[*Instance]chan msg
+	own       map[*Instance]map[int]bool // units the instance itself commits
+	needed    map[*Instance]map[int]bool // units the instance must process
+
+	runtimes map[*Model]*host.Runtime
+	perturbs map[string]*host.Perturbation
+	metrics  map[string]*host.MetricProcess
+}
+
+// streaming reports whether in processes data units.
+func streaming(in *Instance) bool {
+	switch in.Stage.Kind {
+	case KindLoad, KindPerturb, KindInfer, KindMeasure:
+		return true
+	}
+	return false
+}
+
+// commits reports whether in writes a unit record per data unit.
+func commits(in *Instance) bool {
+	switch in.Stage.Kind {
+	case KindLoad, KindInfer, KindMeasure:
+		return true
+	case KindPerturb:
+		return in.Stage.Save != nil && *in.Stage.Save
+	}
+	return false
+}
+
+// saves reports whether in writes its batches as a table.
+func saves(in *Instance) bool {
+	if in.Stage.Save != nil {
+		return *in.Stage.Save
+	}
+	return in.Stage.Kind == KindInfer
+}
+
+func (ex *executor) inWave(m *Model) bool { return m != nil && slices.Contains(ex.wave, m) }
+
+// selectWork picks this wave's instances and the units each must process.
+func (ex *executor) selectWork() {
+	ex.consumers = map[*Instance][]*Instance{}
+	ex.own = map[*Instance]map[int]bool{}
+	ex.needed = map[*Instance]map[int]bool{}
+	insts := ex.plan.Instances
+	activeSet := map[*Instance]bool{}
+	// Walk backwards so that consumers are decided before their inputs.
+	for i := len(insts) - 1; i >= 0; i-- {
+		in := insts[i]
+		if !streaming(in) || (in.Model != nil && !ex.inWave(in.Model)) {
+			continue
+		}
+		own := map[int]bool{}
+		if commits(in) {
+			for k := range ex.datasets[in.Root.Dataset.Name].units {
+				if ex.opts.Shard.Has(k) && !ex.rd.Done(in, unitName(k)) {
+					own[k] = true
+				}
+			}
+		}
+		need := map[int]bool{}
+		for _, c := range ex.consumers[in] {
+			for k := range ex.needed[c] {
+				need[k] = true
+			}
+		}
+		if in.Model == nil && ex.index > 0 {
+			// Model-free stages are shared by the waves: later waves run them only for their models.
+			own = intersect(own, need)
+		}
+		for k := range own {
+			need[k] = true
+		}
+		if len(need) == 0 {
+			continue
+		}
+		activeSet[in] = true
+		ex.own[in], ex.needed[in] = own, need
+		if in.Input != nil {
+			ex.consumers[in.Input] = append(ex.consumers[in.Input], in)
+		}
+	}
+	ex.active = nil
+	for _, in := range insts {
+		if activeSet[in] {
+			ex.active = append(ex.active, in)
+		}
+	}
+	for _, in := range ex.active {
+		slices.SortFunc(ex.consumers[in], func(a, b *Instance) int {
+			return slices.Index(insts, a) - slices.Index(insts, b)
+		})
+	}
+}
+
+func intersect(a, b map[int]bool) map[int]bool {
+	out := map[int]bool{}
+	for k := range a {
+		if b[k] {
+			out[k] = true
+		}
+	}
+	return out
+}
+
+// run executes the wave.
+func (ex *executor) run(ctx context.Context) (err error) {
+	ex.selectWork()
+	if len(ex.active) == 0 {
+		return nil
+	}
+	ex.runtimes = map[*Model]*host.Runtime{}
+	ex.perturbs = map[string]*host.Perturbation{}
+	ex.metrics = map[string]*host.MetricProcess{}
+	defer ex.closePlugins()
+	if err := ex.startPlugins(ctx); err != nil {
+		return err
+	}
+	ex.inbox = map[*Instance]chan msg{}
+	for _, in := range ex.active {
+		if in.Input != nil {
+			ex.inbox[in] = make(chan msg, 2)
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, in := range ex.active {
+		g.Go(func() error {
+			defer ex.closeOutputs(in)
+			var err error
+			switch in.Stage.Kind {
+			case KindLoad:
+				err = ex.runLoad(gctx, in)
+			case KindPerturb, KindInfer:
+				err = ex.runTransform(gctx, in)
+			case KindMeasure:
+				err = ex.runMeasure(gctx, in)
+			}
+			if err != nil {
+				return fmt.Errorf("stage %s (%s): %w", in.Stage.ID, in.Dir(), err)
+			}
+			return nil
+		})
+	}
+	err = g.Wait()
+	// Release whatever is still queued after a failure or cancellation.
+	for _, ch := range ex.inbox {
+		for m := range ch {
+			if m.rec != nil {
+				m.rec.Release()
+			}
+		}
+	}
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	return err
+}
+
+func (ex *executor) closeOutputs(in *Instance) {
+	for _, c := range ex.consumers[in] {
+		close(ex.inbox[c])
+	}
+}
+
+// send hands m to every consumer of in (each gets its own reference) and drops the caller's.
+func (ex *executor) send(ctx context.Context, in *Instance, m msg) error {
+	defer func() {
+		if m.rec != nil {
+			m.rec.Release()
+		}
+	}()
+	for _, c := range ex.consumers[in] {
+		if m.rec != nil {
+			m.rec.Retain()
+		}
+		select {
+		case ex.inbox[c] <- m:
+		case <-ctx.Done():
+			if m.rec != nil {
+				m.rec.Release()
+			}
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// batchSeed derives the seed of one batch from the study seed, instance, unit and batch.
+func batchSeed(study uint64, in *Instance, unit, batch int) uint64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d\x00%s\x00%d\x00%d", study, in.Key(), unit, batch)
+	return h.Sum64()
+}
+
+func (ex *executor) sortedUnits(set map[int]bool) []int {
+	out := make([]int, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (ex *executor) commit(in *Instance, rec *UnitRecord) error {
+	rec.Shard = ex.opts.Shard.String()
+	if err := ex.rd.Commit(in, rec); err != nil {
+		return err
+	}
+	if ex.opts.AfterCommit != nil {
+		ex.opts.AfterCommit(in, rec.Unit)
+	}
+	return nil
+}
+
+func (ex *executor) runLoad(ctx context.Context, in *Instance) error {
+	du := ex.datasets[in.Dataset.Name]
+	s := ex.plan.Study
+	workers := s.Execution.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	loader := &load.Loader{Workers: workers, BatchSize: s.Execution.BatchSize, Mem: ex.opts.Mem, Stage: in.Stage.ID}
+	units := ex.sortedUnits(ex.needed[in])
+	var total int64
+	for _, k := range units {
+		total += int64(len(du.units[k]))
+	}
+	bar := ex.opts.Progress.Bar(fmt.Sprintf("load %s %s", in.Stage.ID, in.Geometry.Key()), total)
+	defer bar.Done()
+	for _, k := range units {
+		start := time.Now()
+		var (
+			mu   sync.Mutex
+			errs []arrowio.ErrorRow
+			bi   int
+			rows int64
+		)
+		err := loader.Run(ctx, du.ds, du.units[k], in.Geometry, func(rec arrow.RecordBatch) error {
+			rows += rec.NumRows()
+			bar.Add(int(rec.NumRows()))
+			m := msg{unit: k, batch: bi, rec: rec}
+			bi++
+			return ex.send(ctx, in, m)
+		}, func(e arrowio.ErrorRow) {
+			mu.Lock()
+			errs = append(errs, e)
+			mu.Unlock()
+			bar.Add(1)
+		})
+		if err != nil {
+			return err
+		}
+		if ex.own[in][k] {
+			if err := ex.commit(in, &UnitRecord{Unit: unitName(k), Errors: errs, NumRows: rows, Seconds: time.Since(start).Seconds()}); err != nil {
+				return err
+			}
+		}
+		if err := ex.send(ctx, in, msg{unit: k, end: true}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// transform is one batch-to-batch stage function.
+type transform func(ctx context.Context, m msg) (arrow.RecordBatch, error)
+
+func (ex *executor) transformOf(in *Instance) (transform, string, error) {
+	switch in.Stage.Kind {
+	case KindInfer:
+		rt := ex.runtimes[in.Model]
+		st := &infer.Stage{Model: in.Model.Name, Runtime: rt, Mem: ex.opts.Mem}
+		return func(ctx context.Context, m msg) (arrow.RecordBatch, error) { return st.Apply(ctx, m.rec) },
+			"infer " + in.Stage.ID + " " + in.Model.Name, nil
+	case KindPerturb:
+		pt := ex.perturbs[perturbKey(in)]
+		st := &perturb.Stage{Name: in.Plugin.Info.Name, Params: in.Params, Primary: in.Plugin.Info.PrimaryParam, Plugin: pt, Mem: ex.opts.Mem}
+		seed := ex.plan.Study.Seed
+		return func(ctx context.Context, m msg) (arrow.RecordBatch, error) {
+			return st.Apply(ctx, m.rec, batchSeed(seed, in, m.unit, m.batch))
+		}, "perturb " + in.Key(), nil
+	}
+	return nil, "", fmt.Errorf("not a transform stage: %s", in.Stage.Kind)
+}
+
+func (ex *executor) runTransform(ctx context.Context, in *Instance) error {
+	fn, name, err := ex.transformOf(in)
+	if err != nil {
+		return err
+	}
+	var total int64
+	du := ex.datasets[in.Root.Dataset.Name]
+	for k := range ex.needed[in] {
+		total += int64(len(du.units[k]))
+	}
+	bar := ex.opts.Progress.Bar(name, total)
+	defer bar.Done()
+	var (
+		pw    *arrowio.PartWriter
+		start time.Time
+		rows  int64
+	)
+	defer func() {
+		if pw != nil {
+			pw.Abort()
+		}
+	}()
+	for m := range ex.inbox[in] {
+		if m.end {
+			if ex.own[in][m.unit] {
+				rec := &UnitRecord{Unit: unitName(m.unit), NumRows: rows, Seconds: time.Since(start).Seconds()}
+				if pw != nil {
+					path, err := pw.Commit()
+					pw = nil
+					if err != nil {
+						return err
+					}
+					if path != "" {
+						rec.Tables = []string{ex.rd.rel(path)}
+					}
+				}
+				if err := ex.commit(in, rec); err != nil {
+					return err
+				}
+			}
+			rows, start = 0, time.Time{}
+			if err := ex.send(ctx, in, m); err != nil {
+				return err
+			}
+			continue
+		}
+		if !ex.needed[in][m.unit] {
+			m.rec.Release()
+			continue
+		}
+		if start.IsZero() {
+			start = time.Now()
+		}
+		out, err := fn(ctx, m)
+		n := m.rec.NumRows()
+		m.rec.Release()
+		if err != nil {
+			return err
+		}
+		bar.Add(int(n))
+		rows += out.NumRows()
+		if ex.own[in][m.unit] && saves(in) {
+			if pw == nil {
+				pw = arrowio.NewPartWriter(ex.rd.TablePath(in, unitName(m.unit)), ex.opts.Mem, arrowio.ColModel)
+			}
+			if err := pw.Write(out); err != nil {
+				out.Release()
+				return err
+			}
+		}
+		if err := ex.send(ctx, in, msg{unit: m.unit, batch: m.batch, rec: out}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (ex *executor) runMeasure(ctx context.Context, in *Instance) error {
+	metric := ex.metrics[in.Plugin.Path].Bind(in.Params.JSON(), ex.modelContext(in.Model))
+	var (
+		state   []byte
+		started bool
+		pw      *arrowio.PartWriter
+		start   time.Time
+		rows    int64
+	)
+	defer func() {
+		if pw != nil {
+			pw.Abort()
+		}
+	}()
+	for m := range ex.inbox[in] {
+		if !ex.own[in][m.unit] {
+			if m.rec != nil {
+				m.rec.Release()
+			}
+			continue
+		}
+		if !started {
+			var err error
+			if state, err = metric.Init(ctx); err != nil {
+				if m.rec != nil {
+					m.rec.Release()
+				}
+				return err
+			}
+			started, start, rows = true, time.Now(), 0
+		}
+		if m.end {
+			rec := &UnitRecord{Unit: unitName(m.unit), State: state, NumRows: rows, Seconds: time.Since(start).Seconds()}
+			if pw != nil {
+				path, err := pw.Commit()
+				pw = nil
+				if err != nil {
+					return err
+				}
+				if path != "" {
+					rec.Tables = []string{ex.rd.rel(path)}
+				}
+			}
+			if err := ex.commit(in, rec); err != nil {
+				return err
+			}
+			started = false
+			continue
+		}
+		newState, samples, err := metric.Accumulate(ctx, state, m.rec)
+		rows += m.rec.NumRows()
+		m.rec.Release()
+		if err != nil {
+			return err
+		}
+		state = newState
+		if samples != nil {
+			if pw == nil {
+				pw = arrowio.NewPartWriter(ex.rd.TablePath(in, unitName(m.unit)), ex.opts.Mem, arrowio.ColModel)
+			}
+			err := pw.Write(samples)
+			samples.Release()
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// perturbKey identifies the plugin process a perturb instance uses: one per plugin, and per
+// model for plugins that attack a model.
+func perturbKey(in *Instance) string {
+	if in.Plugin.Info.NeedsModel && in.Model != nil {
+		return in.Plugin.Path + "\x00" + in.Model.Name
+	}
+	return in.Plugin.Path
+}
+
+func (ex *executor) startPlugins(ctx context.Context) error {
+	for _, in := range ex.active {
+		switch in.Stage.Kind {
+		case KindInfer, KindCriticality:
+			if err := ex.startRuntime(ctx, in.Model); err != nil {
+				return err
+			}
+		case KindPerturb:
+			key := perturbKey(in)
+			if ex.perturbs[key] != nil {
+				continue
+			}
+			var predict host.PredictFunc
+			var model sdk.Model
+			if in.Plugin.Info.NeedsModel {
+				if err := ex.startRuntime(ctx, in.Model); err != nil {
+					return err
+				}
+				rt := ex.runtimes[in.Model]
+				predict = rt.Infer
+				model = ex.modelContext(in.Model)
+			}
+			pt, err := host.StartPerturbation(ctx, in.Plugin, model, predict, ex.opts.Mem)
+			if err != nil {
+				return err
+			}
+			ex.perturbs[key] = pt
+		case KindMeasure:
+			if ex.metrics[in.Plugin.Path] != nil {
+				continue
+			}
+			mp, err := host.StartMetric(in.Plugin, ex.opts.Mem)
+			if err != nil {
+				return err
+			}
+			ex.metrics[in.Plugin.Path] = mp
+		}
+	}
+	return nil
+}
+
+func (ex *executor) startRuntime(ctx context.Context, m *Model) error {
+	if ex.runtimes[m] != nil {
+		return nil
+	}
+	e, ok := ex.opts.Catalog.Lookup(sdk.KindRuntime, m.Runtime.Plugin)
+	if !ok {
+		return fmt.Errorf("model %s: runtime plugin %q is not installed", m.Name, m.Runtime.Plugin)
+	}
+	rt, err := host.StartRuntime(ctx, e, m.LoadRequest(), ex.opts.Mem)
+	if err != nil {
+		return err
+	}
+	ex.runtimes[m] = rt
+	for _, w := range rt.Desc().Warnings {
+		ex.opts.Log.Warn("runtime", "model", m.Name, "warning", w)
+	}
+	return nil
+}
+
+func (ex *executor) closePlugins() {
+	for _, p := range ex.perturbs {
+		p.Close()
+	}
+	for _, m := range ex.metrics {
+		m.Close()
+	}
+	for _, r := range ex.runtimes {
+		r.Close()
+	}
+}
+
+// modelContext is what metrics and perturbations learn about a model.
+func (ex *executor) modelContext(m *Model) sdk.Model {
+	if m == nil {
+		return sdk.Model{}
+	}
+	mc := sdk.Model{Name: m.Name, LabelSpace: m.Labels}
+	if sp, err := labelSpace(m.Labels, ex.plan.Study.Dir); err == nil {
+		mc.ClassNames = sp.Names
+		mc.NumClasses = len(sp.Names)
+	}
+	return mc
+}
+
+var errIncomplete = errors.New("run is incomplete")

@@ -1,0 +1,369 @@
+package pipeline
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/vistudy/vistudy/plugins/host"
+	"github.com/vistudy/vistudy/plugins/params"
+	"github.com/vistudy/vistudy/plugins/sdk"
+	"github.com/vistudy/vistudy/stages/aggregate"
+	"github.com/vistudy/vistudy/stages/load"
+)
+
+// SweepValue is one swept parameter's value on a chain of instances.
+type SweepValue struct {
+	Key   string
+	Value any
+}
+
+// String renders key=value.
+func (v SweepValue) String() string { return v.Key + "=" + formatValue(v.Value) }
+
+func formatValue(v any) string {
+	switch x := v.(type) {
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case string:
+		return x
+	}
+	return fmt.Sprint(v)
+}
+
+// Instance is one stage run for one model (or geometry) and one point of its sweeps.
+type Instance struct {
+	Stage    *Stage
+	Model    *Model        // nil for model-free instances
+	Geometry load.Geometry // image geometry of the chain
+	Sweep    []SweepValue  // every swept value on the chain so far
+	Params   params.Values // checked parameters, swept values substituted
+	Plugin   *host.Entry   // perturb and measure
+	Input    *Instance
+	Inputs   []*Instance // aggregate
+	Root     *Instance   // the load instance at the start of the chain
+	Dataset  *Dataset    // load
+}
+
+// Dir is the instance's folder below its stage: hive partitions model=<m> (or geometry=...) and k=v per sweep.
+func (in *Instance) Dir() string {
+	parts := []string{}
+	if in.Model != nil {
+		parts = append(parts, "model="+in.Model.Name)
+	} else {
+		parts = append(parts, "geometry="+in.Geometry.Key())
+	}
+	for _, s := range in.Sweep {
+		parts = append(parts, s.String())
+	}
+	return strings.Join(parts, "/")
+}
+
+// Key identifies the instance in the plan: stage id and Dir.
+func (in *Instance) Key() string { return in.Stage.ID + "/" + in.Dir() }
+
+// Label is the swept values as a group prefix ("threshold=0.25,c=0.1"), "" when none.
+func (in *Instance) Label() string {
+	parts := make([]string, len(in.Sweep))
+	for i, s := range in.Sweep {
+		parts[i] = s.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+// ModelName is the model's name or "".
+func (in *Instance) ModelName() string {
+	if in.Model == nil {
+		return ""
+	}
+	return in.Model.Name
+}
+
+// Plan is the expanded DAG of a study: every instance in an order where inputs come first.
+type Plan struct {
+	Study     *Study
+	Instances []*Instance
+}
+
+// Geometry is the image geometry a model declares.
+func (m *Model) Geometry() load.Geometry {
+	return load.Geometry{Resize: m.Input.Resize, Height: m.Input.Height, Width: m.Input.Width}
+}
+
+// NewPlan expands a validated study into instances.
+func NewPlan(s *Study, cat *host.Catalog) (*Plan, error) {
+	p := &Plan{Study: s}
+	byStage := map[string][]*Instance{}
+	order, err := topoOrder(s)
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range order {
+		var out []*Instance
+		switch st.Kind {
+		case KindLoad:
+			seen := map[string]bool{}
+			for _, m := range s.downstreamModels(st) {
+				g := m.Geometry()
+				if !seen[g.Key()] {
+					seen[g.Key()] = true
+					in := &Instance{Stage: st, Geometry: g, Dataset: s.dataset(st.Dataset)}
+					in.Root = in
+					out = append(out, in)
+				}
+			}
+		case KindPerturb:
+			e, _ := cat.Lookup(sdk.KindPerturbation, st.Plugin)
+			if e == nil {
+				return nil, fmt.Errorf("%s: stage %q: perturbation plugin %q is not installed", st.Pos("attack"), st.ID, st.Plugin)
+			}
+			points, err := sweepPoints(st, e.Info.Params)
+			if err != nil {
+				return nil, err
+			}
+			models := s.downstreamModels(st)
+			for _, src := range byStage[st.Input] {
+				for _, pt := range points {
+					mk := func(m *Model) *Instance {
+						return &Instance{Stage: st, Model: m, Geometry: src.Geometry, Sweep: append(slices.Clone(src.Sweep), pt.sweep...),
+							Params: pt.values, Plugin: e, Input: src, Root: src.Root}
+					}
+					if !e.Info.NeedsModel {
+						out = append(out, mk(src.Model))
+						continue
+					}
+					for _, m := range models {
+						if m.Geometry() == src.Geometry && (src.Model == nil || src.Model == m) {
+							out = append(out, mk(m))
+						}
+					}
+				}
+			}
+		case KindInfer, KindCriticality:
+			for _, m := range s.stageModels(st) {
+				for _, src := range byStage[st.Input] {
+					if m.Geometry() == src.Geometry && (src.Model == nil || src.Model == m) {
+						out = append(out, &Instance{Stage: st, Model: m, Geometry: src.Geometry, Sweep: src.Sweep, Input: src, Root: src.Root,
+							Params: checkedParams(st, builtinParams[st.Kind])})
+					}
+				}
+			}
+		case KindFilters:
+			for _, m := range s.stageModels(st) {
+				out = append(out, &Instance{Stage: st, Model: m, Params: checkedParams(st, builtinParams[st.Kind])})
+			}
+		case KindMeasure:
+			e, _ := cat.Lookup(sdk.KindMetric, st.Plugin)
+			if e == nil {
+				return nil, fmt.Errorf("%s: stage %q: metric plugin %q is not installed", st.Pos("metric"), st.ID, st.Plugin)
+			}
+			vals := checkedParams(st, e.Info.Params)
+			for _, src := range byStage[st.Input] {
+				out = append(out, &Instance{Stage: st, Model: src.Model, Geometry: src.Geometry, Sweep: src.Sweep, Input: src, Root: src.Root,
+					Params: vals, Plugin: e})
+			}
+		case KindAggregate:
+			f, _ := aggregate.Lookup(st.Plugin)
+			in := &Instance{Stage: st}
+			if f != nil {
+				in.Params = checkedParams(st, f.Params)
+			}
+			for _, id := range st.Inputs {
+				in.Inputs = append(in.Inputs, byStage[id]...)
+			}
+			out = append(out, in)
+		}
+		byStage[st.ID] = out
+		p.Instances = append(p.Instances, out...)
+	}
+	return p, nil
+}
+
+// checkedParams applies defaults (the study was validated, so errors cannot occur here).
+func checkedParams(st *Stage, specs []params.Spec) params.Values {
+	v, _ := params.Check(specs, st.Params)
+	return v
+}
+
+// sweepPoint is one combination of swept values.
+type sweepPoint struct {
+	sweep  []SweepValue
+	values params.Values
+}
+
+// sweepPoints expands a stage's swept parameters into their cartesian product, in sweep order.
+func sweepPoints(st *Stage, specs []params.Spec) ([]sweepPoint, error) {
+	points := []sweepPoint{{}}
+	for _, name := range st.Sweep {
+		list, ok := st.Params[name].([]any)
+		if !ok {
+			list = []any{st.Params[name]}
+		}
+		var next []sweepPoint
+		for _, pt := range points {
+			for _, val := range list {
+				next = append(next, sweepPoint{sweep: append(slices.Clone(pt.sweep), SweepValue{name, val})})
+			}
+		}
+		points = next
+	}
+	for i := range points {
+		raw := map[string]any{}
+		for k, v := range st.Params {
+			raw[k] = v
+		}
+		for _, sv := range points[i].sweep {
+			raw[sv.Key] = sv.Value
+		}
+		v, errs := params.Check(specs, raw)
+		if len(errs) > 0 {
+			return nil, fmt.Errorf("%s: stage %q: %v", st.Pos("params"), st.ID, errs[0])
+		}
+		points[i].values = v
+	}
+	return points, nil
+}
+
+// topoOrder orders stages so that inputs come first (the study was checked for cycles).
+func topoOrder(s *Study) ([]*Stage, error) {
+	var out []*Stage
+	done := map[string]bool{}
+	var visit func(st *Stage, depth int) error
+	visit = func(st *Stage, depth int) error {
+		if done[st.ID] {
+			return nil
+		}
+		if depth > len(s.Stages) {
+			return fmt.Errorf("%s: stage %q is part of a cycle", st.Pos("id"), st.ID)
+		}
+		for _, id := range st.inputs() {
+			if in := s.stage(id); in != nil {
+				if err := visit(in, depth+1); err != nil {
+					return err
+				}
+			}
+		}
+		done[st.ID] = true
+		out = append(out, st)
+		return nil
+	}
+	for _, st := range s.Stages {
+		if err := visit(st, 0); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// stageModels is the models a per-model stage runs for: its `models:` or all.
+func (s *Study) stageModels(st *Stage) []*Model {
+	if len(st.Models) == 0 {
+		return s.Models
+	}
+	var out []*Model
+	for _, m := range s.Models {
+		if slices.Contains(st.Models, m.Name) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// downstreamModels is the models whose stages (transitively) read st, in study order.
+func (s *Study) downstreamModels(st *Stage) []*Model {
+	want := map[*Model]bool{}
+	var walk func(id string)
+	walk = func(id string) {
+		for _, c := range s.Stages {
+			if c.Input != id {
+				continue
+			}
+			switch c.Kind {
+			case KindInfer, KindCriticality:
+				for _, m := range s.stageModels(c) {
+					want[m] = true
+				}
+			case KindPerturb:
+				walk(c.ID)
+			}
+		}
+	}
+	walk(st.ID)
+	var out []*Model
+	for _, m := range s.Models {
+		if want[m] {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// consumers lists the instances reading in.
+func (p *Plan) consumers(in *Instance) []*Instance {
+	var out []*Instance
+	for _, c := range p.Instances {
+		if c.Input == in {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// describe is one line about an instance for `vistudy plan`.
+func (in *Instance) describe() string {
+	st := in.Stage
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s", st.Kind, st.ID)
+	switch st.Kind {
+	case KindLoad:
+		fmt.Fprintf(&b, " dataset=%s (%s) geometry=%s", in.Dataset.Name, in.Dataset.Kind, in.Geometry.Key())
+	case KindPerturb, KindMeasure:
+		fmt.Fprintf(&b, " %s %s", st.Plugin, in.Params.JSON())
+	case KindAggregate:
+		fmt.Fprintf(&b, " fn=%s inputs=%s", st.Plugin, strings.Join(st.Inputs, ","))
+	}
+	if in.Model != nil {
+		fmt.Fprintf(&b, " model=%s", in.Model.Name)
+	}
+	if l := in.Label(); l != "" {
+		fmt.Fprintf(&b, " [%s]", l)
+	}
+	return b.String()
+}
+
+// WriteText writes the plan as an indented tree, chains under their inputs.
+func (p *Plan) WriteText(w io.Writer) error {
+	fmt.Fprintf(w, "study %s (seed %d) → %s\n", p.Study.Name, p.Study.Seed, p.Study.Output)
+	var walk func(in *Instance, depth int)
+	walk = func(in *Instance, depth int) {
+		fmt.Fprintf(w, "%s%s\n", strings.Repeat("  ", depth+1), in.describe())
+		for _, c := range p.consumers(in) {
+			walk(c, depth+1)
+		}
+	}
+	for _, in := range p.Instances {
+		if in.Input == nil {
+			walk(in, 0)
+		}
+	}
+	_, err := fmt.Fprintf(w, "%d instances\n", len(p.Instances))
+	return err
+}
+
+// WriteDot writes the plan as a Graphviz digraph.
+func (p *Plan) WriteDot(w io.Writer) error {
+	fmt.Fprintf(w, "digraph %q {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n", p.Study.Name)
+	for _, in := range p.Instances {
+		fmt.Fprintf(w, "  %q [label=%q];\n", in.Key(), in.describe())
+		if in.Input != nil {
+			fmt.Fprintf(w, "  %q -> %q;\n", in.Input.Key(), in.Key())
+		}
+		for _, src := range in.Inputs {
+			fmt.Fprintf(w, "  %q -> %q;\n", src.Key(), in.Key())
+		}
+	}
+	_, err := fmt.Fprintln(w, "}")
+	return err
+}

@@ -1,0 +1,203 @@
+package pipeline
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/vistudy/vistudy/arrowio"
+)
+
+// Run directory layout.
+const (
+	StudyFile    = "study.yaml"
+	RunFile      = "run.json"
+	ManifestName = "manifest.json"
+	ResultsFile  = "results.parquet"
+	ErrorsFile   = "errors.parquet"
+	unitsDir     = "units"
+	reportDir    = "report"
+)
+
+// RunDir is a run directory: tables, unit records, results, manifest.
+type RunDir struct {
+	Root string
+}
+
+// runInfo identifies the study a run directory belongs to.
+type runInfo struct {
+	Study       string     `json:"study"`
+	Fingerprint string     `json:"fingerprint"` // sha256 of the study bytes and overrides
+	Overrides   []Override `json:"overrides,omitempty"`
+	Created     time.Time  `json:"created"`
+}
+
+// Fingerprint identifies a study file with its overrides.
+func Fingerprint(data []byte, overrides []Override) string {
+	h := sha256.New()
+	h.Write(data)
+	for _, o := range overrides {
+		fmt.Fprintf(h, "\x00%s=%s", o.Key, o.Value)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// OpenRunDir creates or reopens the run directory of a study. Reopening a directory made by a
+// different study (or other overrides) is refused, so that resumed units are never mixed.
+func OpenRunDir(s *Study, overrides []Override) (*RunDir, error) {
+	data, err := os.ReadFile(s.File)
+	if err != nil {
+		return nil, fmt.Errorf("run directory: %w", err)
+	}
+	fp := Fingerprint(data, overrides)
+	rd := &RunDir{Root: s.Output}
+	if err := os.MkdirAll(rd.Root, 0o755); err != nil {
+		return nil, fmt.Errorf("run directory %s: %w", rd.Root, err)
+	}
+	var old runInfo
+	if b, err := os.ReadFile(rd.path(RunFile)); err == nil {
+		if err := json.Unmarshal(b, &old); err != nil {
+			return nil, fmt.Errorf("run directory %s: %s is damaged: %w", rd.Root, RunFile, err)
+		}
+		if old.Fingerprint != fp {
+			return nil, fmt.Errorf("run directory %s holds a run of a different study or overrides (%s); finished units would not match — choose another output (--output) or remove it", rd.Root, old.Study)
+		}
+		return rd, nil
+	}
+	info := runInfo{Study: s.File, Fingerprint: fp, Overrides: overrides, Created: time.Now().UTC()}
+	if err := writeFileAtomic(rd.path(StudyFile), data); err != nil {
+		return nil, err
+	}
+	b, _ := json.MarshalIndent(info, "", "  ")
+	if err := writeFileAtomic(rd.path(RunFile), b); err != nil {
+		return nil, err
+	}
+	return rd, nil
+}
+
+func (rd *RunDir) path(elem ...string) string {
+	return filepath.Join(append([]string{rd.Root}, elem...)...)
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames it into place.
+func writeFileAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// UnitRecord is the commit record of one finished work unit: written last, atomically, so that
+// its presence means every file it names is complete.
+type UnitRecord struct {
+	Stage    string             `json:"stage"`
+	Instance string             `json:"instance"`
+	Unit     string             `json:"unit"`
+	Model    string             `json:"model,omitempty"`
+	State    []byte             `json:"state,omitempty"`  // metric state
+	Rows     []arrowio.Result   `json:"rows,omitempty"`   // tidy rows of model-level stages
+	Errors   []arrowio.ErrorRow `json:"errors,omitempty"` // skipped inputs
+	Tables   []string           `json:"tables,omitempty"` // part files, relative to the run directory
+	NumRows  int64              `json:"num_rows"`
+	Seconds  float64            `json:"seconds"`
+	Shard    string             `json:"shard,omitempty"`
+	Finished time.Time          `json:"finished"`
+}
+
+// unitName formats a data unit's index.
+func unitName(k int) string { return fmt.Sprintf("u%05d", k) }
+
+func (rd *RunDir) unitPath(in *Instance, unit string) string {
+	return rd.path(unitsDir, in.Stage.ID, filepath.FromSlash(in.Dir()), unit+".json")
+}
+
+// Done reports whether the unit of in is committed.
+func (rd *RunDir) Done(in *Instance, unit string) bool {
+	_, err := os.Stat(rd.unitPath(in, unit))
+	return err == nil
+}
+
+// Commit writes a unit record atomically.
+func (rd *RunDir) Commit(in *Instance, rec *UnitRecord) error {
+	rec.Stage, rec.Instance, rec.Model = in.Stage.ID, in.Dir(), in.ModelName()
+	rec.Finished = time.Now().UTC()
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("commit %s %s: %w", in.Key(), rec.Unit, err)
+	}
+	return writeFileAtomic(rd.unitPath(in, rec.Unit), b)
+}
+
+// Units reads the committed unit records of in, sorted by unit name.
+func (rd *RunDir) Units(in *Instance) ([]*UnitRecord, error) {
+	dir := filepath.Dir(rd.unitPath(in, "x"))
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read units of %s: %w", in.Key(), err)
+	}
+	var names []string
+	for _, e := range ents {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".json") && !strings.HasPrefix(e.Name(), ".") {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	out := make([]*UnitRecord, 0, len(names))
+	for _, n := range names {
+		b, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil {
+			return nil, fmt.Errorf("read unit %s of %s: %w", n, in.Key(), err)
+		}
+		var r UnitRecord
+		if err := json.Unmarshal(b, &r); err != nil {
+			return nil, fmt.Errorf("unit record %s of %s is damaged: %w", n, in.Key(), err)
+		}
+		out = append(out, &r)
+	}
+	return out, nil
+}
+
+// TablePath is where a unit's part file of in goes (hive layout).
+func (rd *RunDir) TablePath(in *Instance, unit string) string {
+	var parts []arrowio.Partition
+	for _, seg := range strings.Split(in.Dir(), "/") {
+		k, v, _ := strings.Cut(seg, "=")
+		parts = append(parts, arrowio.Partition{Key: k, Value: v})
+	}
+	return arrowio.PartPath(rd.Root, in.Stage.ID, parts, unit)
+}
+
+// rel makes path relative to the run directory.
+func (rd *RunDir) rel(path string) string {
+	r, err := filepath.Rel(rd.Root, path)
+	if err != nil {
+		return path
+	}
+	return filepath.ToSlash(r)
+}

@@ -1,0 +1,421 @@
+package pipeline
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/vistudy/vistudy/plugins/host"
+	"github.com/vistudy/vistudy/plugins/params"
+	"github.com/vistudy/vistudy/plugins/sdk"
+	"github.com/vistudy/vistudy/stages/aggregate"
+	"github.com/vistudy/vistudy/stages/labels"
+	"github.com/vistudy/vistudy/stages/load"
+)
+
+// validID is the shape of stage ids, model and dataset names (they name files and folders).
+var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// inputKinds says which stage kinds each kind can read.
+var inputKinds = map[string][]string{
+	KindInfer:       {KindLoad, KindPerturb},
+	KindPerturb:     {KindLoad, KindPerturb},
+	KindMeasure:     {KindInfer},
+	KindCriticality: {KindLoad, KindPerturb},
+	KindAggregate:   {KindMeasure, KindAggregate, KindCriticality, KindFilters},
+}
+
+// Providers are the execution providers a model may ask for.
+var Providers = []string{"tensorrt", "cuda", "cpu"}
+
+// Validate checks everything about a study that can be checked without running it: names,
+// references, the DAG, plugins and their parameters, model and data paths. It returns every
+// problem found.
+func Validate(s *Study, cat *host.Catalog) error {
+	var probs Problems
+	v := &validator{s: s, cat: cat, probs: &probs}
+	v.models()
+	v.datasets()
+	v.stages()
+	sort.SliceStable(probs, func(i, j int) bool {
+		a, b := probs[i].Pos, probs[j].Pos
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+	return probs.err()
+}
+
+type validator struct {
+	s     *Study
+	cat   *host.Catalog
+	probs *Problems
+}
+
+func (v *validator) add(p Pos, format string, args ...any) { v.probs.add(p, format, args...) }
+
+func (v *validator) models() {
+	if len(v.s.Models) == 0 {
+		v.add(v.s.KeyPos(keyModels), "the study has no models (add a `models:` section)")
+	}
+	for _, m := range v.s.Models {
+		what := fmt.Sprintf("model %q", m.Name)
+		if !validID.MatchString(m.Name) {
+			v.add(m.pos[""], "%s: a model name may hold letters, digits, '_', '-', '.'", what)
+		}
+		switch {
+		case m.Path == "":
+			v.add(m.pos[""], "%s has no path (the .onnx file)", what)
+		default:
+			if st, err := os.Stat(m.Path); err != nil || st.IsDir() {
+				v.add(m.pos["path"], "%s: model file %s does not exist", what, m.Path)
+			}
+		}
+		in := m.Input
+		if in.Height <= 0 || in.Width <= 0 {
+			v.add(orPos(m.pos["input.size"], m.pos[""]), "%s needs input.size (the crop side, or [height, width]) as positive integers", what)
+		}
+		if in.Resize < 0 || (in.Resize > 0 && in.Resize < min(in.Height, in.Width)) {
+			v.add(m.pos["input.resize"], "%s: input.resize %d is smaller than the crop %dx%d", what, in.Resize, in.Height, in.Width)
+		}
+		if in.Channels != "RGB" && in.Channels != "BGR" {
+			v.add(m.pos["input.channels"], "%s: input.channels must be RGB or BGR, found %q", what, in.Channels)
+		}
+		for _, k := range []string{"mean", "std"} {
+			vals := in.Mean
+			if k == "std" {
+				vals = in.Std
+			}
+			if len(vals) != 0 && len(vals) != 1 && len(vals) != 3 {
+				v.add(m.pos["input."+k], "%s: input.%s needs 1 or 3 values (one per channel, in the model's channel order), found %d", what, k, len(vals))
+			}
+			if k == "std" && slices.Contains(vals, 0) {
+				v.add(m.pos["input.std"], "%s: input.std must not be 0", what)
+			}
+		}
+		if m.Output != "logits" && m.Output != "probabilities" {
+			v.add(m.pos["output"], "%s: output must be logits or probabilities, found %q", what, m.Output)
+		}
+		if _, err := labels.Resolve(m.Labels, v.s.Dir); err != nil {
+			v.add(orPos(m.pos["labels"], m.pos[""]), "%s: labels: %v", what, err)
+		}
+		rt := m.Runtime
+		if v.cat != nil {
+			if _, ok := v.cat.Lookup(sdk.KindRuntime, rt.Plugin); !ok {
+				v.add(orPos(rt.pos["plugin"], m.pos[""]), "%s: unknown runtime plugin %q (installed: %s)", what, rt.Plugin, names(v.cat.Names(sdk.KindRuntime)))
+			}
+		}
+		for _, p := range rt.Providers {
+			if !slices.Contains(Providers, p) {
+				v.add(rt.pos["providers"], "%s: unknown execution provider %q (known: %s)", what, p, strings.Join(Providers, ", "))
+			}
+		}
+		if rt.Threads < 0 {
+			v.add(rt.pos["threads"], "%s: runtime threads must be 0 (default) or positive", what)
+		}
+	}
+}
+
+func orPos(p, def Pos) Pos {
+	if p.Line == 0 && p.Override == "" {
+		return def
+	}
+	return p
+}
+
+func names(ns []string) string {
+	if len(ns) == 0 {
+		return "none"
+	}
+	return strings.Join(ns, ", ")
+}
+
+func (v *validator) datasets() {
+	kinds := load.Kinds()
+	for _, d := range v.s.Datasets {
+		what := fmt.Sprintf("dataset %q", d.Name)
+		if !validID.MatchString(d.Name) {
+			v.add(d.pos[""], "%s: a dataset name may hold letters, digits, '_', '-', '.'", what)
+		}
+		if !slices.Contains(kinds, d.Kind) {
+			v.add(orPos(d.pos["kind"], d.pos[""]), "%s: unknown kind %q (known: %s)", what, d.Kind, strings.Join(kinds, ", "))
+			continue
+		}
+		if d.Path != "" {
+			if _, err := os.Stat(d.Path); err != nil {
+				v.add(d.pos["path"], "%s: %s does not exist", what, d.Path)
+				continue
+			}
+		}
+		if d.Limit < 0 {
+			v.add(d.pos["limit"], "%s: limit must be positive", what)
+		}
+		if _, err := load.Open(d.config(v.s)); err != nil {
+			v.add(d.pos[""], "%s: %v", what, err)
+		}
+	}
+}
+
+// config is the load package's view of a dataset.
+func (d *Dataset) config(s *Study) load.Config {
+	return load.Config{Name: d.Name, Kind: d.Kind, Path: d.Path, BaseDir: s.Dir, Labels: d.Labels,
+		Limit: d.Limit, Seed: s.Seed, Params: d.Params}
+}
+
+func (v *validator) stages() {
+	byID := map[string]*Stage{}
+	for _, st := range v.s.Stages {
+		if st.ID == "" {
+			continue
+		}
+		if !validID.MatchString(st.ID) {
+			v.add(st.Pos("id"), "stage id %q may hold letters, digits, '_', '-', '.'", st.ID)
+		}
+		if prev, dup := byID[st.ID]; dup {
+			v.add(st.Pos("id"), "stage id %q is used twice (first at line %d)", st.ID, prev.Pos("id").Line)
+			continue
+		}
+		byID[st.ID] = st
+	}
+	if len(v.s.Stages) == 0 {
+		v.add(v.s.KeyPos(keyStages), "the study has no stages (add a `stages:` list)")
+	}
+	for _, st := range v.s.Stages {
+		v.stage(st, byID)
+	}
+	v.cycles(byID)
+}
+
+func (v *validator) ref(st *Stage, key, id string, byID map[string]*Stage) {
+	what := fmt.Sprintf("stage %q", st.ID)
+	in, ok := byID[id]
+	if !ok {
+		v.add(st.Pos(key), "%s: %s %q is not a stage of this study (stages: %s)", what, key, id, strings.Join(stageIDs(v.s), ", "))
+		return
+	}
+	if allowed := inputKinds[st.Kind]; !slices.Contains(allowed, in.Kind) {
+		v.add(st.Pos(key), "%s: a %s stage reads %s stages, but %q is a %s stage", what, st.Kind, strings.Join(allowed, " or "), id, in.Kind)
+	}
+}
+
+func stageIDs(s *Study) []string {
+	var out []string
+	for _, st := range s.Stages {
+		out = append(out, st.ID)
+	}
+	return out
+}
+
+func (v *validator) stage(st *Stage, byID map[string]*Stage) {
+	what := fmt.Sprintf("stage %q", st.ID)
+	switch st.Kind {
+	case KindLoad:
+		if st.Dataset == "" {
+			v.add(st.Pos("kind"), "%s: load needs `dataset:`", what)
+		} else if v.s.dataset(st.Dataset) == nil {
+			v.add(st.Pos("dataset"), "%s: dataset %q is not defined under datasets (defined: %s)", what, st.Dataset, strings.Join(datasetNames(v.s), ", "))
+		}
+	case KindInfer, KindPerturb, KindMeasure, KindCriticality:
+		if st.Input == "" {
+			v.add(st.Pos("kind"), "%s: %s needs `input:` (the id of the stage it reads)", what, st.Kind)
+		} else {
+			v.ref(st, "input", st.Input, byID)
+		}
+	case KindAggregate:
+		if len(st.Inputs) == 0 {
+			v.add(st.Pos("kind"), "%s: aggregate needs `inputs:` (ids of the stages it summarises)", what)
+		}
+		for _, in := range st.Inputs {
+			v.ref(st, "inputs", in, byID)
+		}
+	}
+	for _, m := range st.Models {
+		if v.s.model(m) == nil {
+			v.add(st.Pos("models"), "%s: model %q is not defined under models", what, m)
+		}
+	}
+	switch st.Kind {
+	case KindPerturb:
+		v.plugin(st, sdk.KindPerturbation, "attack")
+	case KindMeasure:
+		v.plugin(st, sdk.KindMetric, "metric")
+	case KindAggregate:
+		if st.Plugin == "" {
+			v.add(st.Pos("kind"), "%s: aggregate needs `fn:` (one of %s)", what, strings.Join(aggregate.Names(), ", "))
+			return
+		}
+		f, ok := aggregate.Lookup(st.Plugin)
+		if !ok {
+			v.add(st.Pos("fn"), "%s: unknown aggregate function %q (known: %s)", what, st.Plugin, strings.Join(aggregate.Names(), ", "))
+			return
+		}
+		v.params(st, f.Params, nil)
+	case KindCriticality, KindFilters:
+		specs, ok := builtinParams[st.Kind]
+		if !ok {
+			v.add(st.Pos("kind"), "%s: the %s stage is not available in this build", what, st.Kind)
+			return
+		}
+		v.params(st, specs, nil)
+	}
+}
+
+// builtinParams are the parameter specs of the built-in model-level stages, filled by their files.
+var builtinParams = map[string][]params.Spec{}
+
+func datasetNames(s *Study) []string {
+	var out []string
+	for _, d := range s.Datasets {
+		out = append(out, d.Name)
+	}
+	return out
+}
+
+func (v *validator) plugin(st *Stage, kind sdk.Kind, key string) {
+	what := fmt.Sprintf("stage %q", st.ID)
+	if st.Plugin == "" {
+		v.add(st.Pos("kind"), "%s: %s needs `%s:` (a %s plugin name)", what, st.Kind, key, kind)
+		return
+	}
+	if v.cat == nil {
+		return
+	}
+	e, ok := v.cat.Lookup(kind, st.Plugin)
+	if !ok {
+		v.add(st.Pos(key), "%s: unknown %s plugin %q (installed: %s)", what, kind, st.Plugin, names(v.cat.Names(kind)))
+		return
+	}
+	v.params(st, e.Info.Params, st.Sweep)
+}
+
+// params checks a stage's params against specs; swept parameters take a list of scalar values.
+func (v *validator) params(st *Stage, specs []params.Spec, sweep []string) {
+	what := fmt.Sprintf("stage %q", st.ID)
+	raw := map[string]any{}
+	for k, val := range st.Params {
+		raw[k] = val
+	}
+	for _, name := range sweep {
+		spec, ok := params.Lookup(specs, name)
+		if !ok {
+			v.add(st.Pos("sweep"), "%s: sweep names %q, which is not a parameter of %s", what, name, st.Plugin)
+			continue
+		}
+		if !spec.Type.Scalar() {
+			v.add(st.Pos("sweep"), "%s: sweep names %q, a %s parameter: only single-valued parameters can be swept", what, name, spec.Type)
+			continue
+		}
+		val, ok := raw[name]
+		if !ok {
+			v.add(st.Pos("sweep"), "%s: sweep names %q but params gives no list of values for it", what, name)
+			continue
+		}
+		list, isList := val.([]any)
+		if !isList {
+			list = []any{val}
+		}
+		if len(list) == 0 {
+			v.add(st.ParamPos(name), "%s: sweep over %q has no values", what, name)
+		}
+		for i, e := range list {
+			if _, err := params.CheckValue(specs, name, e); err != nil {
+				v.add(st.ParamPos(name), "%s: %s[%d]: %v", what, name, i, err)
+			}
+		}
+		delete(raw, name)
+	}
+	specsLeft := slices.DeleteFunc(slices.Clone(specs), func(s params.Spec) bool { return slices.Contains(sweep, s.Name) })
+	for name, val := range raw {
+		if spec, ok := params.Lookup(specs, name); ok && spec.Type.Scalar() {
+			if _, isList := val.([]any); isList {
+				v.add(st.ParamPos(name), "%s: parameter %q takes one %s; to run several values add `sweep: [%s]`", what, name, spec.Type, name)
+				delete(raw, name)
+			}
+		}
+	}
+	_, errs := params.Check(specsLeft, raw)
+	for _, err := range errs {
+		pe := err.(*params.Error)
+		if slices.Contains(sweep, pe.Name) {
+			continue
+		}
+		v.add(st.ParamPos(pe.Name), "%s: %v", what, err)
+	}
+}
+
+// cycles reports stages that (transitively) read themselves.
+func (v *validator) cycles(byID map[string]*Stage) {
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[string]int{}
+	var visit func(id string, path []string)
+	visit = func(id string, path []string) {
+		st, ok := byID[id]
+		if !ok {
+			return
+		}
+		switch color[id] {
+		case grey:
+			i := slices.Index(path, id)
+			cycle := append(slices.Clone(path[i:]), id)
+			v.add(st.Pos("id"), "stage %q is part of a cycle: %s", id, strings.Join(cycle, " → "))
+			return
+		case black:
+			return
+		}
+		color[id] = grey
+		for _, in := range st.inputs() {
+			visit(in, append(path, id))
+		}
+		color[id] = black
+	}
+	for _, st := range v.s.Stages {
+		visit(st.ID, nil)
+	}
+}
+
+// inputs lists the stage ids a stage reads.
+func (st *Stage) inputs() []string {
+	if st.Kind == KindAggregate {
+		return st.Inputs
+	}
+	if st.Input != "" {
+		return []string{st.Input}
+	}
+	return nil
+}
+
+func (s *Study) dataset(name string) *Dataset {
+	for _, d := range s.Datasets {
+		if d.Name == name {
+			return d
+		}
+	}
+	return nil
+}
+
+func (s *Study) model(name string) *Model {
+	for _, m := range s.Models {
+		if m.Name == name {
+			return m
+		}
+	}
+	return nil
+}
+
+// stage returns the stage of id.
+func (s *Study) stage(id string) *Stage {
+	for _, st := range s.Stages {
+		if st.ID == id {
+			return st
+		}
+	}
+	return nil
+}

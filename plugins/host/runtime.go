@@ -1,0 +1,122 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	gproto "google.golang.org/protobuf/proto"
+
+	"github.com/vistudy/vistudy/arrowio"
+	pb "github.com/vistudy/vistudy/plugins/proto"
+	"github.com/vistudy/vistudy/plugins/sdk"
+)
+
+// Runtime is a running runtime plugin with one model loaded.
+type Runtime struct {
+	sup  *supervised
+	load *pb.LoadRequest
+	mem  memory.Allocator
+
+	mu        sync.Mutex
+	session   string
+	desc      *pb.LoadResponse
+	overrides []*pb.Override
+}
+
+// StartRuntime launches runtime plugin e and loads the model of req into it.
+func StartRuntime(ctx context.Context, e *Entry, req *pb.LoadRequest, mem memory.Allocator) (*Runtime, error) {
+	if e.Kind != sdk.KindRuntime {
+		return nil, fmt.Errorf("plugins: %s is a %s plugin, not a runtime", e.Info.Name, e.Kind)
+	}
+	rt := &Runtime{load: gproto.Clone(req).(*pb.LoadRequest), mem: mem}
+	sup, err := newSupervised(e, rt.restore)
+	if err != nil {
+		return nil, err
+	}
+	rt.sup = sup
+	if err := rt.restore(ctx, sup.current()); err != nil {
+		sup.Close()
+		return nil, err
+	}
+	return rt, nil
+}
+
+// restore loads the model into process p and re-applies the current overrides.
+func (rt *Runtime) restore(ctx context.Context, p *process) error {
+	c := pb.NewRuntimeClient(p.conn.Conn)
+	resp, err := c.Load(ctx, rt.load)
+	if err != nil {
+		return fmt.Errorf("load model %s (%s): %w", rt.load.Name, rt.load.Path, err)
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.session, rt.desc = resp.Session, resp
+	if len(rt.overrides) > 0 {
+		if _, err := c.SetOverrides(ctx, &pb.OverridesRequest{Session: resp.Session, Overrides: rt.overrides}); err != nil {
+			return fmt.Errorf("model %s: restore overrides: %w", rt.load.Name, err)
+		}
+	}
+	return nil
+}
+
+// Desc describes the loaded model.
+func (rt *Runtime) Desc() *pb.LoadResponse {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.desc
+}
+
+// Close stops the plugin process.
+func (rt *Runtime) Close() { rt.sup.Close() }
+
+// Restarts counts crash restarts so far.
+func (rt *Runtime) Restarts() int { return rt.sup.Restarts() }
+
+// PID is the plugin's current process id (for supervision tests).
+func (rt *Runtime) PID() int { return rt.sup.current().pid() }
+
+func (rt *Runtime) sessionID() string {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.session
+}
+
+// Infer runs a batch with an image column and returns a batch with the logits column.
+func (rt *Runtime) Infer(ctx context.Context, images arrow.RecordBatch) (arrow.RecordBatch, error) {
+	data, err := arrowio.EncodeIPC(images, rt.mem)
+	if err != nil {
+		return nil, err
+	}
+	var resp *pb.InferResponse
+	err = rt.sup.do(ctx, "infer", func(p *process) error {
+		var err error
+		resp, err = pb.NewRuntimeClient(p.conn.Conn).Infer(ctx, &pb.InferRequest{Session: rt.sessionID(), Batch: data})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("model %s: infer: %w", rt.load.Name, err)
+	}
+	out, err := arrowio.DecodeIPC(resp.Batch, rt.mem)
+	if err != nil {
+		return nil, err
+	}
+	if out.NumRows() != images.NumRows() {
+		out.Release()
+		return nil, fmt.Errorf("model %s: runtime returned %d rows for %d", rt.load.Name, out.NumRows(), images.NumRows())
+	}
+	return out, nil
+}
+
+// SetOverrides replaces the current weight overrides (empty: the original weights).
+func (rt *Runtime) SetOverrides(ctx context.Context, overrides []*pb.Override) error {
+	rt.mu.Lock()
+	rt.overrides = overrides
+	rt.mu.Unlock()
+	return rt.sup.do(ctx, "set overrides", func(p *process) error {
+		_, err := pb.NewRuntimeClient(p.conn.Conn).SetOverrides(ctx, &pb.OverridesRequest{Session: rt.sessionID(), Overrides: overrides})
+		return err
+	})
+}

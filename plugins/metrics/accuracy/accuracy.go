@@ -1,0 +1,144 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/plugins/params"
+	"github.com/vistudy/vistudy/plugins/sdk"
+)
+
+// accuracy is top-k accuracy over the dataset's label space.
+type accuracy struct{}
+
+// state counts samples and hits; integers merge exactly.
+type state struct {
+	N          int64           `json:"n"`          // labelled samples seen
+	Unlabelled int64           `json:"unlabelled"` // samples without a label (label < 0), excluded
+	Hits       map[int64]int64 `json:"hits"`       // k → samples whose label is within the top k
+}
+
+func (accuracy) Info() sdk.Info {
+	return sdk.Info{
+		Name: "accuracy", Version: "0.1.0",
+		Description: "top-k accuracy: a sample counts for k when fewer than k classes score strictly higher than its label",
+		Params: []params.Spec{{Name: "topk", Type: params.IntList, Default: []int{1, 5},
+			Description: "the k values to report", Min: params.Bound(1)}},
+		Requires: []string{arrowio.ColLabel, arrowio.ColLogits},
+	}
+}
+
+func (accuracy) Init(p params.Values, _ sdk.Model) (state, error) {
+	s := state{Hits: map[int64]int64{}}
+	for _, k := range p.Ints("topk") {
+		s.Hits[int64(k)] = 0
+	}
+	return s, nil
+}
+
+// rank is the number of classes scoring strictly higher than class label.
+func rank(logits []float32, label int32) int {
+	r := 0
+	for _, v := range logits {
+		if v > logits[label] {
+			r++
+		}
+	}
+	return r
+}
+
+func (accuracy) Accumulate(_ params.Values, _ sdk.Model, s state, batch arrow.RecordBatch) (state, error) {
+	labels, err := arrowio.Int32Column(batch, arrowio.ColLabel)
+	if err != nil {
+		return s, err
+	}
+	logits, err := arrowio.TensorColumn(batch, arrowio.ColLogits)
+	if err != nil {
+		return s, err
+	}
+	for i, y := range labels {
+		row := logits.Row(i)
+		if y < 0 {
+			s.Unlabelled++
+			continue
+		}
+		if int(y) >= len(row) {
+			return s, fmt.Errorf("sample %d has label %d but the model has %d classes: the dataset's label space does not match the model's", i, y, len(row))
+		}
+		s.N++
+		r := int64(rank(row, y))
+		for k := range s.Hits {
+			if r < k {
+				s.Hits[k]++
+			}
+		}
+	}
+	return s, nil
+}
+
+func (accuracy) Merge(_ params.Values, _ sdk.Model, a, b state) (state, error) {
+	a.N += b.N
+	a.Unlabelled += b.Unlabelled
+	for k, v := range b.Hits {
+		a.Hits[k] += v
+	}
+	return a, nil
+}
+
+func (accuracy) Report(_ params.Values, _ sdk.Model, s state) ([]sdk.Row, error) {
+	ks := make([]int64, 0, len(s.Hits))
+	for k := range s.Hits {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	var rows []sdk.Row
+	for _, k := range ks {
+		v := 0.0
+		if s.N > 0 {
+			v = float64(s.Hits[k]) / float64(s.N)
+		}
+		rows = append(rows, sdk.Row{Metric: fmt.Sprintf("top%d", k), Value: v, N: s.N})
+	}
+	if s.Unlabelled > 0 {
+		rows = append(rows, sdk.Row{Metric: "unlabelled", Value: float64(s.Unlabelled), N: s.Unlabelled})
+	}
+	return rows, nil
+}
+
+// Samples emits each sample's rank of its true label (0 = top-1 correct).
+func (accuracy) Samples(_ params.Values, _ sdk.Model, batch arrow.RecordBatch, mem memory.Allocator) (arrow.RecordBatch, error) {
+	ids, err := arrowio.StringColumn(batch, arrowio.ColSampleID)
+	if err != nil {
+		return nil, err
+	}
+	labels, err := arrowio.Int32Column(batch, arrowio.ColLabel)
+	if err != nil {
+		return nil, err
+	}
+	logits, err := arrowio.TensorColumn(batch, arrowio.ColLogits)
+	if err != nil {
+		return nil, err
+	}
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: arrowio.ColSampleID, Type: arrow.BinaryTypes.String},
+		{Name: arrowio.ColLabel, Type: arrow.PrimitiveTypes.Int32},
+		{Name: "rank", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	for i, y := range labels {
+		b.Field(0).(*array.StringBuilder).Append(ids[i])
+		b.Field(1).(*array.Int32Builder).Append(y)
+		if y < 0 || int(y) >= len(logits.Row(i)) {
+			b.Field(2).AppendNull()
+			continue
+		}
+		b.Field(2).(*array.Int32Builder).Append(int32(rank(logits.Row(i), y)))
+	}
+	return b.NewRecordBatch(), nil
+}

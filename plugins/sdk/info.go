@@ -1,0 +1,69 @@
+package sdk
+
+import (
+	"fmt"
+
+	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/plugins/params"
+	pb "github.com/vistudy/vistudy/plugins/proto"
+)
+
+// Info is what a plugin declares about itself.
+type Info struct {
+	Name         string
+	Version      string
+	Description  string
+	Params       []params.Spec
+	NeedsModel   bool     // perturbations: receives a model oracle, runs once per model
+	Requires     []string // columns a batch must carry
+	PrimaryParam string   // perturbations: the parameter recorded in the `param` column
+}
+
+// ToProto converts the info to its wire form.
+func (i Info) ToProto(kind Kind) *pb.PluginInfo {
+	ps := make([]*pb.Param, len(i.Params))
+	for k, p := range i.Params {
+		ps[k] = p.ToProto()
+	}
+	return &pb.PluginInfo{Name: i.Name, Kind: string(kind), Version: i.Version, Description: i.Description,
+		Params: ps, SchemaVersion: arrowio.SchemaVersion, NeedsModel: i.NeedsModel, Requires: i.Requires,
+		PrimaryParam: i.PrimaryParam}
+}
+
+// InfoFromProto converts a wire info back, checking its parameter specs.
+func InfoFromProto(p *pb.PluginInfo) (Info, error) {
+	i := Info{Name: p.Name, Version: p.Version, Description: p.Description, NeedsModel: p.NeedsModel,
+		Requires: p.Requires, PrimaryParam: p.PrimaryParam}
+	for _, q := range p.Params {
+		s, err := params.FromProto(q)
+		if err != nil {
+			return i, fmt.Errorf("plugin %s: %w", p.Name, err)
+		}
+		i.Params = append(i.Params, s)
+	}
+	return i, nil
+}
+
+// Model is the model a batch came from or goes to.
+type Model struct {
+	Name           string
+	NumClasses     int
+	LabelSpace     string
+	ClassNames     []string // the model's output classes
+	DatasetClasses []string // the dataset's label names, by label index
+}
+
+// ToProto converts the model context to its wire form.
+func (m Model) ToProto() *pb.ModelContext {
+	return &pb.ModelContext{Name: m.Name, NumClasses: int32(m.NumClasses), LabelSpace: m.LabelSpace,
+		ClassNames: m.ClassNames, DatasetClasses: m.DatasetClasses}
+}
+
+// ModelFromProto converts a wire model context.
+func ModelFromProto(p *pb.ModelContext) Model {
+	if p == nil {
+		return Model{}
+	}
+	return Model{Name: p.Name, NumClasses: int(p.NumClasses), LabelSpace: p.LabelSpace,
+		ClassNames: p.ClassNames, DatasetClasses: p.DatasetClasses}
+}

@@ -1,0 +1,96 @@
+package sdk
+
+import (
+	"context"
+	"os"
+
+	hclog "github.com/hashicorp/go-hclog"
+	plugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/vistudy/vistudy/arrowio"
+)
+
+// Kind is a plugin kind: runtime, perturbation or metric.
+type Kind string
+
+// The plugin kinds; a plugin binary is named vistudy-<kind>-<name>.
+const (
+	KindRuntime      Kind = "runtime"
+	KindPerturbation Kind = "perturbation"
+	KindMetric       Kind = "metric"
+)
+
+// MaxMessageBytes lifts gRPC's 4 MiB default on every server and client of the protocol.
+const MaxMessageBytes = 1 << 30
+
+// Handshake is the go-plugin handshake; its protocol version is the Arrow schema version.
+var Handshake = plugin.HandshakeConfig{
+	ProtocolVersion:  arrowio.SchemaVersion,
+	MagicCookieKey:   "VISTUDY_PLUGIN",
+	MagicCookieValue: "d5f4b0c8-vistudy-plugin",
+}
+
+// ServerOptions are the gRPC options every vistudy gRPC server is started with.
+func ServerOptions(opts []grpc.ServerOption) []grpc.ServerOption {
+	return append(opts, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes))
+}
+
+// CallOptions are the per-call options that lift the message limits on a client.
+func CallOptions() []grpc.CallOption {
+	return []grpc.CallOption{grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes)}
+}
+
+// newServer builds a gRPC server with the lifted message limits.
+func newServer(opts []grpc.ServerOption) *grpc.Server { return grpc.NewServer(ServerOptions(opts)...) }
+
+// Conn is what the host gets when it dispenses a plugin: the connection and the broker.
+type Conn struct {
+	Conn   *grpc.ClientConn
+	Broker *plugin.GRPCBroker
+}
+
+// grpcPlugin adapts one registration function to go-plugin's GRPCPlugin.
+type grpcPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	register func(*plugin.GRPCBroker, *grpc.Server)
+}
+
+// GRPCServer implements plugin.GRPCPlugin.
+func (p *grpcPlugin) GRPCServer(b *plugin.GRPCBroker, s *grpc.Server) error {
+	p.register(b, s)
+	return nil
+}
+
+// GRPCClient implements plugin.GRPCPlugin.
+func (p *grpcPlugin) GRPCClient(_ context.Context, b *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return &Conn{Conn: c, Broker: b}, nil
+}
+
+// ClientPlugins is the plugin set the host dispenses from.
+func ClientPlugins() plugin.PluginSet {
+	return plugin.PluginSet{
+		string(KindRuntime):      &grpcPlugin{},
+		string(KindPerturbation): &grpcPlugin{},
+		string(KindMetric):       &grpcPlugin{},
+	}
+}
+
+// serve runs the plugin process's gRPC server until the host kills it.
+func serve(kind Kind, register func(*plugin.GRPCBroker, *grpc.Server)) {
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: Handshake,
+		Plugins:         plugin.PluginSet{string(kind): &grpcPlugin{register: register}},
+		GRPCServer:      newServer,
+		Logger: hclog.New(&hclog.LoggerOptions{
+			Level: hclog.LevelFromString(envOr("VISTUDY_PLUGIN_LOG", "warn")), Output: os.Stderr, JSONFormat: true,
+		}),
+	})
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,482 @@
+package main
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"sync"
+
+	ort "github.com/yalue/onnxruntime_go"
+
+	pb "github.com/vistudy/vistudy/plugins/proto"
+	"github.com/vistudy/vistudy/runtimes/onnx"
+)
+
+// Batching modes, reported in LoadResponse.batching.
+const (
+	batchSymbolic  = "symbolic"  // the graph's batch dimension is already symbolic
+	batchRewritten = "rewritten" // the fixed batch dimension was made symbolic
+	batchLoop      = "loop"      // the graph only runs batch 1: samples run one at a time
+)
+
+// session is one loaded model.
+type session struct {
+	name     string
+	ort      *ort.DynamicAdvancedSession
+	input    string
+	nhwc     bool
+	h, w     int
+	batching string
+	output   string
+	outShape []int64 // per-sample output shape (after the batch dimension); nil until the first run
+	probs    bool    // the output holds probabilities: logits are their logarithm
+	bgr      bool
+	scale    float32
+	mean     [3]float32
+	std      [3]float32
+
+	// Overridable initializers, fed as extra inputs in this order.
+	overNames []string
+	overInfo  map[string]onnx.TensorInfo
+	originals map[string]ort.Value // the trained values
+	mu        sync.Mutex           // guards current and serialises runs that feed overrides
+	current   map[string]ort.Value // replacements in force (nil entries: original)
+
+	providers []string
+	warnings  []string
+}
+
+// loadSession prepares the model of req and creates its ONNX Runtime session.
+func loadSession(req *pb.LoadRequest) (*session, error) {
+	if _, err := initEnvironment(); err != nil {
+		return nil, err
+	}
+	s := &session{name: req.Name, probs: req.Output == "probabilities", scale: 1, std: [3]float32{1, 1, 1},
+		overInfo: map[string]onnx.TensorInfo{}, originals: map[string]ort.Value{}, current: map[string]ort.Value{}}
+	if err := s.setMapping(req.Input); err != nil {
+		return nil, err
+	}
+	data, err := s.prepare(req, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.create(req, data); err != nil {
+		return nil, err
+	}
+	if s.batching == batchRewritten {
+		// Graphs that bake the batch size into reshapes fail with a symbolic batch: loop instead.
+		if probeErr := s.probe(2); probeErr != nil {
+			s.destroy()
+			s.warnings = append(s.warnings, fmt.Sprintf("model %s: batch dimension could not be made symbolic (%v); running samples one at a time", req.Name, probeErr))
+			if data, err = s.prepare(req, false); err != nil {
+				return nil, err
+			}
+			if err := s.create(req, data); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := s.probe(1); err != nil {
+		s.destroy()
+		return nil, fmt.Errorf("model %s: test run failed: %w", req.Name, err)
+	}
+	return s, nil
+}
+
+func (s *session) setMapping(in *pb.InputMapping) error {
+	if in == nil {
+		return errors.New("load request has no input mapping")
+	}
+	switch in.Channels {
+	case "", "RGB":
+	case "BGR":
+		s.bgr = true
+	default:
+		return fmt.Errorf("input channels %q: want RGB or BGR", in.Channels)
+	}
+	if in.Scale != 0 {
+		s.scale = float32(in.Scale)
+	}
+	s.h, s.w = int(in.Height), int(in.Width)
+	fill := func(dst *[3]float32, vals []float64, what string) error {
+		switch len(vals) {
+		case 0:
+		case 1:
+			*dst = [3]float32{float32(vals[0]), float32(vals[0]), float32(vals[0])}
+		case 3:
+			*dst = [3]float32{float32(vals[0]), float32(vals[1]), float32(vals[2])}
+		default:
+			return fmt.Errorf("input %s has %d values, want 1 or 3", what, len(vals))
+		}
+		return nil
+	}
+	if err := fill(&s.mean, in.Mean, "mean"); err != nil {
+		return err
+	}
+	if err := fill(&s.std, in.Std, "std"); err != nil {
+		return err
+	}
+	for _, v := range s.std {
+		if v == 0 {
+			return errors.New("input std must not be 0")
+		}
+	}
+	return nil
+}
+
+// prepare rewrites the model for the runtime: symbolic batch (when rewrite), the chosen output
+// exposed, overridable initializers promoted to inputs, float32 inputs and outputs.
+func (s *session) prepare(req *pb.LoadRequest, rewrite bool) ([]byte, error) {
+	m, err := onnx.Open(req.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	ins := m.Inputs()
+	if len(ins) == 0 {
+		return nil, fmt.Errorf("model %s: the graph has no input", req.Path)
+	}
+	in := ins[0]
+	if len(ins) > 1 {
+		s.warnings = append(s.warnings, fmt.Sprintf("model %s has %d inputs; feeding images to the first, %q", req.Name, len(ins), in.Name))
+	}
+	if len(in.Dims) != 4 {
+		return nil, fmt.Errorf("model %s: input %q has shape %v, want 4 dimensions (NCHW or NHWC)", req.Path, in.Name, in.Dims)
+	}
+	s.input = in.Name
+	switch {
+	case in.Dims[1].Value == 3:
+	case in.Dims[3].Value == 3:
+		s.nhwc = true
+	default:
+		return nil, fmt.Errorf("model %s: input %q shape %v has no 3-channel axis at position 1 (NCHW) or 3 (NHWC)", req.Path, in.Name, in.Dims)
+	}
+	hAxis, wAxis := 2, 3
+	if s.nhwc {
+		hAxis, wAxis = 1, 2
+	}
+	for _, ax := range []struct {
+		d    onnx.Dim
+		want int
+		what string
+	}{{in.Dims[hAxis], s.h, "height"}, {in.Dims[wAxis], s.w, "width"}} {
+		if ax.d.Value > 0 && int(ax.d.Value) != ax.want {
+			return nil, fmt.Errorf("model %s: input %q has %s %d, the study's input.size gives %d", req.Name, in.Name, ax.what, ax.d.Value, ax.want)
+		}
+	}
+	s.batching = batchSymbolic
+	if in.Dims[0].Value > 0 {
+		s.batching = batchLoop
+		if rewrite {
+			if err := m.SetBatchDim("batch"); err != nil {
+				return nil, err
+			}
+			s.batching = batchRewritten
+		}
+	}
+	s.output = req.OutputTensor
+	if s.output == "" {
+		outs := m.Outputs()
+		if len(outs) == 0 {
+			return nil, fmt.Errorf("model %s: the graph has no output", req.Path)
+		}
+		s.output = outs[0].Name
+	} else if err := m.ExposeOutput(s.output); err != nil {
+		return nil, fmt.Errorf("model %s: output_tensor: %w", req.Name, err)
+	}
+	s.overNames = slices.Clone(req.Overridable)
+	if len(s.overNames) > 0 {
+		if err := m.PromoteInitializers(s.overNames); err != nil {
+			return nil, fmt.Errorf("model %s: %w", req.Name, err)
+		}
+		for _, name := range s.overNames {
+			t, err := m.Initializer(name)
+			if err != nil {
+				return nil, err
+			}
+			s.overInfo[name] = t.TensorInfo
+			if s.originals[name] == nil {
+				v, err := newValue(t.TensorInfo, t.Float32)
+				if err != nil {
+					return nil, fmt.Errorf("model %s: initializer %s: %w", req.Name, name, err)
+				}
+				s.originals[name] = v
+			}
+		}
+	}
+	if s.input, s.output, err = m.Float32IO(s.input, s.output); err != nil {
+		return nil, fmt.Errorf("model %s: %w", req.Name, err)
+	}
+	return m.Marshal()
+}
+
+// newValue makes an ONNX Runtime tensor of the initializer's type from float32 values.
+func newValue(info onnx.TensorInfo, vals []float32) (ort.Value, error) {
+	shape := ort.NewShape(info.Dims...)
+	switch info.DType {
+	case onnx.Float32:
+		return ort.NewTensor(shape, slices.Clone(vals))
+	case onnx.Float16:
+		raw := make([]byte, 2*len(vals))
+		for i, v := range vals {
+			binary.LittleEndian.PutUint16(raw[2*i:], onnx.Float32ToFloat16(v))
+		}
+		return ort.NewCustomDataTensor(shape, raw, ort.TensorElementDataTypeFloat16)
+	}
+	return nil, fmt.Errorf("overriding %s initializers is not supported", info.DType)
+}
+
+// create builds the ONNX Runtime session from prepared model bytes.
+func (s *session) create(req *pb.LoadRequest, data []byte) error {
+	opts, err := ort.NewSessionOptions()
+	if err != nil {
+		return fmt.Errorf("onnxruntime: session options: %w", err)
+	}
+	defer opts.Destroy()
+	if req.IntraThreads > 0 {
+		if err := opts.SetIntraOpNumThreads(int(req.IntraThreads)); err != nil {
+			return fmt.Errorf("onnxruntime: intra-op threads: %w", err)
+		}
+	}
+	if req.InterThreads > 0 {
+		if err := opts.SetInterOpNumThreads(int(req.InterThreads)); err != nil {
+			return fmt.Errorf("onnxruntime: inter-op threads: %w", err)
+		}
+	}
+	if len(s.overNames) > 0 {
+		// ORT 1.24 crashes fusing float16 initializers that are also inputs (see runtimes/onnx).
+		if err := opts.AddSessionConfigEntry("optimization.disable_specified_optimizers", "FuseFp16InitializerToFp32NodeTransformer"); err != nil {
+			return fmt.Errorf("onnxruntime: session config: %w", err)
+		}
+	}
+	s.providers = nil
+	if err := s.appendProviders(opts, req); err != nil {
+		return err
+	}
+	inputs := append([]string{s.input}, s.overNames...)
+	sess, err := ort.NewDynamicAdvancedSessionWithONNXData(data, inputs, []string{s.output}, opts)
+	if err != nil {
+		return fmt.Errorf("onnxruntime: create session for %s: %w", req.Path, err)
+	}
+	s.ort = sess
+	return nil
+}
+
+// appendProviders adds the requested execution providers in order; a provider that cannot be
+// set up is an error, or a warning when the request allows falling back.
+func (s *session) appendProviders(opts *ort.SessionOptions, req *pb.LoadRequest) error {
+	providers := req.Providers
+	if len(providers) == 0 {
+		providers = []string{"cpu"}
+	}
+	for _, p := range providers {
+		var err error
+		switch p {
+		case "cpu":
+		case "cuda":
+			err = appendCUDA(opts, req)
+		case "tensorrt":
+			err = appendTensorRT(opts, req)
+		default:
+			err = fmt.Errorf("unknown execution provider %q (known: tensorrt, cuda, cpu)", p)
+		}
+		if err != nil {
+			if !req.ProviderFallback {
+				return fmt.Errorf("onnxruntime: execution provider %s is not available: %w (set runtime.fallback: true to use the next provider, or list only providers this machine has)", p, err)
+			}
+			s.warnings = append(s.warnings, fmt.Sprintf("execution provider %s is not available (%v); falling back", p, err))
+			continue
+		}
+		s.providers = append(s.providers, p)
+	}
+	if !slices.Contains(s.providers, "cpu") {
+		s.providers = append(s.providers, "cpu") // ONNX Runtime always falls back to its CPU kernels
+	}
+	return nil
+}
+
+func appendCUDA(opts *ort.SessionOptions, req *pb.LoadRequest) error {
+	co, err := ort.NewCUDAProviderOptions()
+	if err != nil {
+		return err
+	}
+	defer co.Destroy()
+	settings := map[string]string{"device_id": strconv.Itoa(int(req.DeviceId))}
+	for k, v := range req.ProviderOptions {
+		settings[k] = v
+	}
+	if err := co.Update(settings); err != nil {
+		return err
+	}
+	return opts.AppendExecutionProviderCUDA(co)
+}
+
+func appendTensorRT(opts *ort.SessionOptions, req *pb.LoadRequest) error {
+	to, err := ort.NewTensorRTProviderOptions()
+	if err != nil {
+		return err
+	}
+	defer to.Destroy()
+	settings := map[string]string{"device_id": strconv.Itoa(int(req.DeviceId))}
+	for k, v := range req.ProviderOptions {
+		settings[k] = v
+	}
+	if err := to.Update(settings); err != nil {
+		return err
+	}
+	return opts.AppendExecutionProviderTensorRT(to)
+}
+
+// probe runs a zero batch of n images.
+func (s *session) probe(n int) error {
+	pix := make([]float32, n*3*s.h*s.w)
+	_, _, err := s.run(pix, n)
+	return err
+}
+
+// run feeds n images ([3,H,W] RGB in [0,1], back to back) and returns the flat output and the
+// per-sample output size.
+func (s *session) run(pixels []float32, n int) ([]float32, int, error) {
+	if s.batching == batchLoop && n > 1 {
+		per := 3 * s.h * s.w
+		var out []float32
+		k := 0
+		for i := 0; i < n; i++ {
+			o, kk, err := s.run(pixels[i*per:(i+1)*per], 1)
+			if err != nil {
+				return nil, 0, err
+			}
+			out, k = append(out, o...), kk
+		}
+		return out, k, nil
+	}
+	shape := ort.NewShape(int64(n), 3, int64(s.h), int64(s.w))
+	if s.nhwc {
+		shape = ort.NewShape(int64(n), int64(s.h), int64(s.w), 3)
+	}
+	in, err := ort.NewTensor(shape, s.mapPixels(pixels, n))
+	if err != nil {
+		return nil, 0, fmt.Errorf("input tensor: %w", err)
+	}
+	defer in.Destroy()
+	inputs := []ort.Value{in}
+	if len(s.overNames) > 0 {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, name := range s.overNames {
+			v := s.current[name]
+			if v == nil {
+				v = s.originals[name]
+			}
+			inputs = append(inputs, v)
+		}
+	}
+	outputs := []ort.Value{nil}
+	if err := s.ort.Run(inputs, outputs); err != nil {
+		return nil, 0, err
+	}
+	defer outputs[0].Destroy()
+	t, ok := outputs[0].(*ort.Tensor[float32])
+	if !ok {
+		return nil, 0, fmt.Errorf("output %s is %T, want float32", s.output, outputs[0])
+	}
+	dims := t.GetShape()
+	if len(dims) == 0 || dims[0] != int64(n) {
+		return nil, 0, fmt.Errorf("output %s has shape %v for a batch of %d", s.output, dims, n)
+	}
+	s.outShape = dims[1:]
+	data := slices.Clone(t.GetData())
+	if s.probs {
+		for i, p := range data {
+			data[i] = float32(math.Log(math.Max(float64(p), math.SmallestNonzeroFloat32)))
+		}
+	}
+	return data, len(data) / n, nil
+}
+
+// mapPixels applies channel order, scale, mean and std, in the model's layout.
+func (s *session) mapPixels(pixels []float32, n int) []float32 {
+	hw := s.h * s.w
+	out := make([]float32, len(pixels))
+	for i := 0; i < n; i++ {
+		img := pixels[i*3*hw : (i+1)*3*hw]
+		dst := out[i*3*hw : (i+1)*3*hw]
+		for c := 0; c < 3; c++ {
+			src := c
+			if s.bgr {
+				src = 2 - c
+			}
+			plane := img[src*hw : (src+1)*hw]
+			sc, mean, inv := s.scale, s.mean[c], 1/s.std[c]
+			if s.nhwc {
+				for p, v := range plane {
+					dst[p*3+c] = (v*sc - mean) * inv
+				}
+				continue
+			}
+			d := dst[c*hw : (c+1)*hw]
+			for p, v := range plane {
+				d[p] = (v*sc - mean) * inv
+			}
+		}
+	}
+	return out
+}
+
+// setOverrides replaces the overrides in force (empty: the trained weights).
+func (s *session) setOverrides(overrides []*pb.Override) error {
+	next := map[string]ort.Value{}
+	for _, o := range overrides {
+		info, ok := s.overInfo[o.Name]
+		if !ok {
+			for _, v := range next {
+				v.Destroy()
+			}
+			return fmt.Errorf("initializer %q was not declared overridable at load (overridable: %v)", o.Name, s.overNames)
+		}
+		if !slices.Equal(o.Dims, info.Dims) {
+			return fmt.Errorf("override %s has shape %v, the initializer has %v", o.Name, o.Dims, info.Dims)
+		}
+		if len(o.Values) != 4*int(info.Elements()) {
+			return fmt.Errorf("override %s carries %d bytes, want %d float32 values", o.Name, len(o.Values), info.Elements())
+		}
+		vals := make([]float32, info.Elements())
+		for i := range vals {
+			vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(o.Values[4*i:]))
+		}
+		v, err := newValue(info, vals)
+		if err != nil {
+			return err
+		}
+		next[o.Name] = v
+	}
+	s.mu.Lock()
+	old := s.current
+	s.current = next
+	s.mu.Unlock()
+	for _, v := range old {
+		v.Destroy()
+	}
+	return nil
+}
+
+func (s *session) destroy() {
+	if s.ort != nil {
+		s.ort.Destroy()
+		s.ort = nil
+	}
+}
+
+// close frees everything the session holds.
+func (s *session) close() {
+	s.destroy()
+	for _, v := range s.current {
+		v.Destroy()
+	}
+	for _, v := range s.originals {
+		v.Destroy()
+	}
+}

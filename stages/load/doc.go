@@ -1,0 +1,23 @@
+// Package load is the load stage's library: it lists datasets, decodes images and turns them into the
+// [3,H,W] float32 tensors in [0,1] that the rest of the pipeline reads, on a pool of workers.
+//
+// Pixels follow the PyTorch reference pipeline (PIL's Image.open(f).convert("RGB"), then torchvision's
+// Resize(int), CenterCrop and ToTensor):
+//   - Decode: JPEG (baseline, progressive, greyscale, Adobe CMYK/YCCK) and PNG (8/16-bit, palette, grey,
+//     alpha). JPEG chroma upsampling and YCbCr→RGB follow libjpeg-turbo, CMYK→RGB follows Pillow; only
+//     the IDCT is Go's, so values may differ from PIL's by 1–3 levels (about 3% of them). PNG alpha is
+//     dropped and 16-bit samples keep their high byte (Pillow clips 16-bit greyscale to 255 instead).
+//   - Preprocess: Pillow's bilinear resampling with antialiasing, ported bit for bit (Resample.c), to
+//     torchvision's output size int(resize·long/short), then the crop at int(round((h-ch)/2)) with
+//     Python's round-half-to-even; values are float32(v)/255.
+//
+// Datasets are opened by kind through a registry (imagefolder, cue-conflict and manifest are built in);
+// their samples are sorted by ID, the dataset-relative path, and Config.Limit keeps a seeded subset.
+//
+// Loader.Run contract: batches hold up to BatchSize rows in sample order, the same for any number of
+// workers; emit owns each batch and must release it. A sample that fails to load is passed to fail
+// (if not nil) as an error row (Path = sample ID, Stage = Loader.Stage, Reason = the error), from Run's
+// goroutine in sample order, and skipped. Besides the batch being built, at most 2×Workers+2 samples are
+// in flight, whatever their number. Run stops at the first emit error or when ctx is done, returns that
+// error, and returns only after its goroutines have ended.
+package load
