@@ -339,8 +339,9 @@ func (ex *executor) run(ctx context.Context) (err error) {
 			}
 		}
 	}
-	if err == nil && ctx.Err() != nil {
-		err = ctx.Err()
+	if ctx.Err() != nil {
+		// Cancelled from outside: whatever failed in flight failed because of it.
+		return fmt.Errorf("run interrupted (finished units are kept; run again to resume): %w", ctx.Err())
 	}
 	return err
 }
@@ -550,7 +551,7 @@ func (ex *executor) runTransform(ctx context.Context, in *Instance) error {
 }
 
 func (ex *executor) runMeasure(ctx context.Context, in *Instance) error {
-	metric := ex.metrics[in.Plugin.Path].Bind(in.Params.JSON(), ex.modelContext(in.Model))
+	metric := ex.metrics[in.Plugin.Path].Bind(in.Params.JSON(), ex.modelContext(in))
 	var (
 		state   []byte
 		started bool
@@ -648,7 +649,7 @@ func (ex *executor) startPlugins(ctx context.Context) error {
 				}
 				rt := ex.runtimes[in.Model]
 				predict = rt.Infer
-				model = ex.modelContext(in.Model)
+				model = ex.modelContext(in)
 			}
 			pt, err := host.StartPerturbation(ctx, in.Plugin, model, predict, ex.opts.Mem)
 			if err != nil {
@@ -700,15 +701,21 @@ func (ex *executor) closePlugins() {
 	}
 }
 
-// modelContext is what metrics and perturbations learn about a model.
-func (ex *executor) modelContext(m *Model) sdk.Model {
-	if m == nil {
-		return sdk.Model{}
+// modelContext is what metrics and perturbations learn about the model of an instance and the
+// dataset its chain reads.
+func (ex *executor) modelContext(in *Instance) sdk.Model {
+	var mc sdk.Model
+	if m := in.Model; m != nil {
+		mc = sdk.Model{Name: m.Name, LabelSpace: m.Labels}
+		if sp, err := labelSpace(m.Labels, ex.plan.Study.Dir); err == nil {
+			mc.ClassNames = sp.Names
+			mc.NumClasses = len(sp.Names)
+		}
 	}
-	mc := sdk.Model{Name: m.Name, LabelSpace: m.Labels}
-	if sp, err := labelSpace(m.Labels, ex.plan.Study.Dir); err == nil {
-		mc.ClassNames = sp.Names
-		mc.NumClasses = len(sp.Names)
+	if in.Root != nil {
+		if du := ex.datasets[in.Root.Dataset.Name]; du != nil {
+			mc.DatasetClasses = du.ds.Labels().Names
+		}
 	}
 	return mc
 }

@@ -71,8 +71,8 @@ func Finalize(ctx context.Context, plan *Plan, opts Options) error {
 				}
 				metrics[in.Plugin.Path] = mp
 			}
-			ex := &executor{plan: plan}
-			metric := mp.Bind(in.Params.JSON(), ex.modelContext(in.Model))
+			ex := &executor{plan: plan, datasets: datasets}
+			metric := mp.Bind(in.Params.JSON(), ex.modelContext(in))
 			states := make([][]byte, len(recs))
 			for i, r := range recs {
 				states[i] = r.State

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -119,7 +120,7 @@ func NewPlan(s *Study, cat *host.Catalog) (*Plan, error) {
 			if e == nil {
 				return nil, fmt.Errorf("%s: stage %q: perturbation plugin %q is not installed", st.Pos("attack"), st.ID, st.Plugin)
 			}
-			points, err := sweepPoints(st, e.Info.Params)
+			points, err := sweepPoints(st, e.Info.Params, s.Dir)
 			if err != nil {
 				return nil, err
 			}
@@ -146,20 +147,20 @@ func NewPlan(s *Study, cat *host.Catalog) (*Plan, error) {
 				for _, src := range byStage[st.Input] {
 					if m.Geometry() == src.Geometry && (src.Model == nil || src.Model == m) {
 						out = append(out, &Instance{Stage: st, Model: m, Geometry: src.Geometry, Sweep: src.Sweep, Input: src, Root: src.Root,
-							Params: checkedParams(st, builtinParams[st.Kind])})
+							Params: checkedParams(st, builtinParams[st.Kind], s.Dir)})
 					}
 				}
 			}
 		case KindFilters:
 			for _, m := range s.stageModels(st) {
-				out = append(out, &Instance{Stage: st, Model: m, Params: checkedParams(st, builtinParams[st.Kind])})
+				out = append(out, &Instance{Stage: st, Model: m, Params: checkedParams(st, builtinParams[st.Kind], s.Dir)})
 			}
 		case KindMeasure:
 			e, _ := cat.Lookup(sdk.KindMetric, st.Plugin)
 			if e == nil {
 				return nil, fmt.Errorf("%s: stage %q: metric plugin %q is not installed", st.Pos("metric"), st.ID, st.Plugin)
 			}
-			vals := checkedParams(st, e.Info.Params)
+			vals := checkedParams(st, e.Info.Params, s.Dir)
 			for _, src := range byStage[st.Input] {
 				out = append(out, &Instance{Stage: st, Model: src.Model, Geometry: src.Geometry, Sweep: src.Sweep, Input: src, Root: src.Root,
 					Params: vals, Plugin: e})
@@ -168,7 +169,7 @@ func NewPlan(s *Study, cat *host.Catalog) (*Plan, error) {
 			f, _ := aggregate.Lookup(st.Plugin)
 			in := &Instance{Stage: st}
 			if f != nil {
-				in.Params = checkedParams(st, f.Params)
+				in.Params = checkedParams(st, f.Params, s.Dir)
 			}
 			for _, id := range st.Inputs {
 				in.Inputs = append(in.Inputs, byStage[id]...)
@@ -181,10 +182,21 @@ func NewPlan(s *Study, cat *host.Catalog) (*Plan, error) {
 	return p, nil
 }
 
-// checkedParams applies defaults (the study was validated, so errors cannot occur here).
-func checkedParams(st *Stage, specs []params.Spec) params.Values {
+// checkedParams applies defaults (the study was validated, so errors cannot occur here) and
+// resolves path parameters against the study's folder.
+func checkedParams(st *Stage, specs []params.Spec, dir string) params.Values {
 	v, _ := params.Check(specs, st.Params)
+	resolvePaths(specs, v, dir)
 	return v
+}
+
+// resolvePaths makes relative values of path parameters relative to dir.
+func resolvePaths(specs []params.Spec, v params.Values, dir string) {
+	for _, sp := range specs {
+		if p, ok := v[sp.Name].(string); ok && sp.Type == params.Path && p != "" && !filepath.IsAbs(p) {
+			v[sp.Name] = filepath.Join(dir, p)
+		}
+	}
 }
 
 // sweepPoint is one combination of swept values.
@@ -194,7 +206,7 @@ type sweepPoint struct {
 }
 
 // sweepPoints expands a stage's swept parameters into their cartesian product, in sweep order.
-func sweepPoints(st *Stage, specs []params.Spec) ([]sweepPoint, error) {
+func sweepPoints(st *Stage, specs []params.Spec, dir string) ([]sweepPoint, error) {
 	points := []sweepPoint{{}}
 	for _, name := range st.Sweep {
 		list, ok := st.Params[name].([]any)
@@ -221,6 +233,7 @@ func sweepPoints(st *Stage, specs []params.Spec) ([]sweepPoint, error) {
 		if len(errs) > 0 {
 			return nil, fmt.Errorf("%s: stage %q: %v", st.Pos("params"), st.ID, errs[0])
 		}
+		resolvePaths(specs, v, dir)
 		points[i].values = v
 	}
 	return points, nil

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -154,6 +155,15 @@ func (v *validator) datasets() {
 		if d.Limit < 0 {
 			v.add(d.pos["limit"], "%s: limit must be positive", what)
 		}
+		if err := load.CheckParams(d.config(v.s)); err != nil {
+			var ue *load.UnknownParamError
+			if errors.As(err, &ue) {
+				v.add(d.pos[ue.Key], "%v", err)
+			} else {
+				v.add(d.pos[""], "%s: %v", what, err)
+			}
+			continue
+		}
 		if _, err := load.Open(d.config(v.s)); err != nil {
 			v.add(d.pos[""], "%s: %v", what, err)
 		}
@@ -198,8 +208,16 @@ func (v *validator) ref(st *Stage, key, id string, byID map[string]*Stage) {
 		return
 	}
 	if allowed := inputKinds[st.Kind]; !slices.Contains(allowed, in.Kind) {
-		v.add(st.Pos(key), "%s: a %s stage reads %s stages, but %q is a %s stage", what, st.Kind, strings.Join(allowed, " or "), id, in.Kind)
+		v.add(st.Pos(key), "%s: %s %s stage reads %s stages, but %q is %s %s stage", what, article(st.Kind), st.Kind, strings.Join(allowed, " or "), id, article(in.Kind), in.Kind)
 	}
+}
+
+// article is "an" before a vowel, else "a".
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
 }
 
 func stageIDs(s *Study) []string {

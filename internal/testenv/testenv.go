@@ -3,12 +3,15 @@
 package testenv
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/vistudy/vistudy/plugins/host"
 )
 
 // Root is the repository root (the folder holding go.mod).
@@ -57,6 +60,8 @@ func ORTLibrary(t testing.TB) string {
 func binaryName(pkg string) string {
 	base := filepath.Base(pkg)
 	switch {
+	case pkg == "cmd/vistudy":
+		return "vistudy"
 	case strings.HasPrefix(pkg, "runtimes/"):
 		return "vistudy-runtime-" + base
 	case strings.Contains(pkg, "/metrics/"):
@@ -74,8 +79,9 @@ var (
 )
 
 // Plugins builds the plugin packages (paths relative to the repository root, e.g.
-// "plugins/metrics/accuracy") once per test process and returns the folder holding them. It also
-// points ONNXRUNTIME_LIB at the library when the runtime plugin is among them.
+// "plugins/metrics/accuracy", or "cmd/vistudy" for the CLI beside them) once per test process and
+// returns the folder holding them. It also points ONNXRUNTIME_LIB at the library when the runtime
+// plugin is among them.
 func Plugins(t testing.TB, pkgs ...string) string {
 	t.Helper()
 	root := Root(t)
@@ -104,4 +110,25 @@ func Plugins(t testing.TB, pkgs ...string) string {
 		built[pkg] = true
 	}
 	return buildDir
+}
+
+// Cleanup removes the binaries Plugins built; call it from TestMain after m.Run.
+func Cleanup() {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+		buildDir, built = "", map[string]bool{}
+	}
+}
+
+// Catalog builds the plugin packages and returns a catalog of them.
+func Catalog(t testing.TB, pkgs ...string) *host.Catalog {
+	t.Helper()
+	dir := Plugins(t, pkgs...)
+	cat := host.NewCatalog()
+	if err := cat.Discover(context.Background(), []string{dir}); err != nil {
+		t.Fatal(err)
+	}
+	return cat
 }

@@ -36,6 +36,9 @@ func (mp *MetricProcess) Close() { mp.sup.Close() }
 // Restarts counts crash restarts so far.
 func (mp *MetricProcess) Restarts() int { return mp.sup.Restarts() }
 
+// PID is the plugin's current process id (for supervision tests).
+func (mp *MetricProcess) PID() int { return mp.sup.current().pid() }
+
 // Bind returns a client of the process for one parameter set (JSON) and model.
 func (mp *MetricProcess) Bind(paramsJSON string, model sdk.Model) *Metric {
 	return &Metric{sup: mp.sup, params: paramsJSON, model: model.ToProto(), mem: mp.mem}

@@ -33,7 +33,7 @@ type Dataset interface {
 	Samples() []Sample                   // all samples, sorted by ID, Index = position
 	Labels() *labels.Space               // the label space of Sample.Label
 	CueConflict() bool                   // whether samples carry shape and texture classes
-	Image(s Sample) (image.Image, error) // the sample's pixels: decoded from s.Path, or rendered
+	Image(s Sample) (image.Image, error) // the sample's pixels, decoded from s.Path or rendered; safe for concurrent use
 }
 
 // Config is a dataset entry of the study file.
@@ -54,10 +54,12 @@ type OpenFunc func(Config) (Dataset, error)
 var (
 	registryMu sync.RWMutex
 	registry   = map[string]OpenFunc{}
+	kindParams = map[string][]string{}
 )
 
-// Register adds a dataset kind (call it from init); a kind registered twice is an error.
-func Register(kind string, open OpenFunc) error {
+// Register adds a dataset kind with the kind-specific parameter keys it takes (call it from
+// init); a kind registered twice is an error.
+func Register(kind string, open OpenFunc, params ...string) error {
 	if kind == "" || open == nil {
 		return fmt.Errorf("load: register dataset kind %q: empty kind or nil open function", kind)
 	}
@@ -67,7 +69,58 @@ func Register(kind string, open OpenFunc) error {
 		return fmt.Errorf("load: dataset kind %q is already registered", kind)
 	}
 	registry[kind] = open
+	kindParams[kind] = slices.Clone(params)
 	return nil
+}
+
+// Params lists the kind-specific parameter keys of a registered kind.
+func Params(kind string) ([]string, bool) {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	p, ok := kindParams[kind]
+	return slices.Clone(p), ok
+}
+
+// CheckParams reports the first parameter key of cfg its kind does not take.
+func CheckParams(cfg Config) error {
+	allowed, ok := Params(cfg.Kind)
+	if !ok {
+		return fmt.Errorf("load: dataset %q: unknown kind %q (known: %s)", cfg.Name, cfg.Kind, strings.Join(Kinds(), ", "))
+	}
+	keys := make([]string, 0, len(cfg.Params))
+	for k := range cfg.Params {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if !slices.Contains(allowed, k) {
+			takes := "no other keys"
+			if len(allowed) > 0 {
+				takes = "also: " + strings.Join(allowed, ", ")
+			}
+			return &UnknownParamError{Dataset: cfg.Name, Kind: cfg.Kind, Key: k, Takes: takes}
+		}
+	}
+	return nil
+}
+
+// UnknownParamError is a dataset key its kind does not take.
+type UnknownParamError struct {
+	Dataset, Kind, Key, Takes string
+}
+
+// Error implements error.
+func (e *UnknownParamError) Error() string {
+	return fmt.Sprintf("dataset %q: unknown key %q for %s %s dataset (it takes kind, path, labels, limit; %s)",
+		e.Dataset, e.Key, article(e.Kind), e.Kind, e.Takes)
+}
+
+// article is "an" before a vowel, else "a".
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
 }
 
 // Kinds lists the registered dataset kinds, sorted.
@@ -92,6 +145,9 @@ func Open(cfg Config) (Dataset, error) {
 	}
 	if cfg.Limit < 0 {
 		return nil, fmt.Errorf("load: dataset %q: limit %d is negative", cfg.Name, cfg.Limit)
+	}
+	if err := CheckParams(cfg); err != nil {
+		return nil, err
 	}
 	ds, err := open(cfg)
 	if err != nil {

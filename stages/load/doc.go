@@ -9,7 +9,8 @@
 //     dropped and 16-bit samples keep their high byte (Pillow clips 16-bit greyscale to 255 instead).
 //   - Preprocess: Pillow's bilinear resampling with antialiasing, ported bit for bit (Resample.c), to
 //     torchvision's output size int(resize·long/short), then the crop at int(round((h-ch)/2)) with
-//     Python's round-half-to-even; values are float32(v)/255.
+//     Python's round-half-to-even; values are float32(v)/255. Images of other types are first converted
+//     as Decode does; an *image.RGBA is used as stored (premultiplied, i.e. composited on black).
 //
 // Datasets are opened by kind through a registry (imagefolder, cue-conflict and manifest are built in);
 // their samples are sorted by ID, the dataset-relative path, and Config.Limit keeps a seeded subset.

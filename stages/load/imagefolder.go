@@ -20,7 +20,7 @@ const ParamLabelPattern = "label_pattern"
 var wordNetPrefix = regexp.MustCompile(`^(n\d{8})`)
 
 func init() {
-	if err := Register(KindImageFolder, openImageFolder); err != nil {
+	if err := Register(KindImageFolder, openImageFolder, ParamLabelPattern); err != nil {
 		panic(err)
 	}
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Make the golden fixtures of stages/load from Pillow (Debian python3-pil 9.4 + libjpeg-turbo).
 
-Run from this folder: /usr/bin/python3 make_golden.py. It rewrites golden/*.png, jpeg/* and golden.json.
+Run: /usr/bin/python3 make_golden.py (any folder). It rewrites golden/*.png, jpeg/* and golden.json.
+The YCCK JPEG is written by ImageMagick's convert (Debian package imagemagick), as PIL cannot write one.
 
 golden.json lists two kinds of resize cases, each with an input PNG and the expected 8-bit RGB result
 (a PNG, so any tool can read it):
@@ -16,6 +17,8 @@ import json
 import os
 import random
 import struct
+import subprocess
+import tempfile
 import zlib
 
 from PIL import Image
@@ -101,10 +104,10 @@ def main():
         "noise37x23": noise(37, 23),
         "noise13x9": noise(13, 9),
         "pattern56x37": pattern(56, 37),
-        "pattern101x57": pattern(101, 57),
+        "pattern61x35": pattern(61, 35),
         "noise24x24": noise(24, 24),
         "grey30x41": noise(30, 41, "L"),
-        "rgba29x31": noise(29, 31, "RGBA"),
+        "rgba19x21": noise(19, 21, "RGBA"),
     }
     pal = noise(33, 21).quantize(colors=37)
     pal.info["transparency"] = 3
@@ -133,11 +136,11 @@ def main():
     add("pipeline", "upscale_r20_c20", "noise13x9", resize=20, height=20, width=20)
     add("pipeline", "upscale_r20_c17x19", "noise13x9", resize=20, height=17, width=19)
     add("pipeline", "down3.7_r10_c9x10", "pattern56x37", resize=10, height=9, width=10)  # 37 / 10 = 3.7
-    add("pipeline", "odd_r31_c29x31", "pattern101x57", resize=31, height=29, width=31)
+    add("pipeline", "odd_r23_c21x23", "pattern61x35", resize=23, height=21, width=23)
     add("pipeline", "samesize_r24_c24", "noise24x24", resize=24, height=24, width=24)
     add("pipeline", "croponly_c10x20", "noise37x23", resize=0, height=10, width=20)
     add("pipeline", "grey_r17_c15x17", "grey30x41", resize=17, height=15, width=17)
-    add("pipeline", "rgba_r20_c20", "rgba29x31", resize=20, height=20, width=20)
+    add("pipeline", "rgba_r20_c20", "rgba19x21", resize=20, height=20, width=20)
     add("pipeline", "palette_r12_c12", "palette33x21", resize=12, height=12, width=12)
     add("pipeline", "rgb16_r12_c11x12", "rgb16_19x27", resize=12, height=11, width=12)
     add("raw", "raw_h_only_10x23", "noise37x23", width=10, height=23)
@@ -161,6 +164,14 @@ def main():
     decode.append("grey")
     src.convert("CMYK").save(os.path.join(HERE, "jpeg", "cmyk.jpg"), "JPEG", quality=90)
     decode.append("cmyk")
+    with tempfile.TemporaryDirectory() as tmp:
+        png = os.path.join(tmp, "src.png")
+        src.save(png)
+        ycck = os.path.join(HERE, "jpeg", "ycck.jpg")
+        subprocess.run(["/usr/bin/convert", png, "-colorspace", "CMYK", "-quality", "90", "-strip", ycck], check=True)
+        if Image.open(ycck).info.get("adobe_transform") != 2:
+            raise SystemExit("ImageMagick did not write a YCCK (Adobe transform 2) JPEG")
+    decode.append("ycck")
     for name in decode:
         im = Image.open(os.path.join(HERE, "jpeg", name + ".jpg"))
         im.convert("RGB").save(os.path.join(HERE, "jpeg", name + ".want.png"))

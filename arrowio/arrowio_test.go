@@ -1,0 +1,199 @@
+package arrowio
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+func tensorBatch(t *testing.T, mem memory.Allocator, shape []int, rows int) arrow.RecordBatch {
+	t.Helper()
+	size := 1
+	for _, d := range shape {
+		size *= d
+	}
+	vals := make([]float32, rows*size)
+	for i := range vals {
+		vals[i] = float32(i) / 7
+	}
+	arr, err := NewTensorArray(mem, shape, vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer arr.Release()
+	ids := array.NewStringBuilder(mem)
+	defer ids.Release()
+	for i := 0; i < rows; i++ {
+		ids.Append(string(rune('a' + i)))
+	}
+	idArr := ids.NewArray()
+	defer idArr.Release()
+	schema := arrow.NewSchema([]arrow.Field{{Name: ColSampleID, Type: arrow.BinaryTypes.String}, {Name: ColImage, Type: arr.DataType()}}, nil)
+	return array.NewRecordBatch(schema, []arrow.Array{idArr, arr}, int64(rows))
+}
+
+func checkTensor(t *testing.T, rec arrow.RecordBatch, shape []int, rows int) {
+	t.Helper()
+	ta, err := TensorColumn(rec, ColImage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(ta.Shape(), shape) || ta.Len() != rows {
+		t.Fatalf("tensor shape %v × %d rows, want %v × %d", ta.Shape(), ta.Len(), shape, rows)
+	}
+	if ext := ta.DataType().(arrow.ExtensionType); ext.ExtensionName() != "arrow.fixed_shape_tensor" || ext.Serialize() != `{"shape":[`+joinInts(shape)+`]}` {
+		t.Errorf("extension %s %s", ext.ExtensionName(), ext.Serialize())
+	}
+	size := len(ta.Row(0))
+	for i, v := range ta.Values() {
+		if v != float32(i)/7 {
+			t.Fatalf("value %d (row %d) = %v, want %v", i, i/size, v, float32(i)/7)
+		}
+	}
+}
+
+func joinInts(v []int) string {
+	s := ""
+	for i, x := range v {
+		if i > 0 {
+			s += ","
+		}
+		s += string(rune('0' + x))
+	}
+	return s
+}
+
+func TestTensorRoundTrips(t *testing.T) {
+	for _, shape := range [][]int{{3, 4, 5}, {7}, {2, 3}} {
+		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+		rec := tensorBatch(t, mem, shape, 4)
+		data, err := EncodeIPC(rec, mem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := DecodeIPC(data, mem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkTensor(t, back, shape, 4)
+		back.Release()
+
+		p := filepath.Join(t.TempDir(), "t.parquet")
+		if err := WriteParquet(p, rec.Schema(), []arrow.RecordBatch{rec, rec}, mem); err != nil {
+			t.Fatal(err)
+		}
+		pq, err := ReadParquet(p, mem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pq.NumRows() != 8 {
+			t.Errorf("parquet rows %d, want 8", pq.NumRows())
+		}
+		sliced := pq.NewSlice(0, 4)
+		checkTensor(t, sliced, shape, 4)
+		sliced.Release()
+		pq.Release()
+		rec.Release()
+		mem.AssertSize(t, 0)
+	}
+}
+
+func TestTensorTypeRejects(t *testing.T) {
+	typ := NewTensorType(2, 2)
+	if _, err := typ.Deserialize(arrow.FixedSizeListOf(4, arrow.PrimitiveTypes.Float64), `{"shape":[2,2]}`); err == nil {
+		t.Error("float64 storage accepted")
+	}
+	if _, err := typ.Deserialize(arrow.FixedSizeListOf(5, arrow.PrimitiveTypes.Float32), `{"shape":[2,2]}`); err == nil {
+		t.Error("shape [2,2] over a list of 5 accepted")
+	}
+	if _, err := typ.Deserialize(arrow.FixedSizeListOf(4, arrow.PrimitiveTypes.Float32), `{"shape":[2,2],"permutation":[1,0]}`); err == nil {
+		t.Error("a permuted tensor accepted")
+	}
+	if got, err := typ.Deserialize(arrow.FixedSizeListOf(4, arrow.PrimitiveTypes.Float32), `{"shape":[2,2],"dim_names":["h","w"]}`); err != nil || !got.ExtensionEquals(typ) {
+		t.Errorf("dim_names: %v %v", got, err)
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	if _, err := NewTensorArray(mem, []int{3}, []float32{1, 2}); err == nil {
+		t.Error("2 values accepted as rows of 3")
+	}
+}
+
+func TestResultsAndErrorsRoundTrip(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	dir := t.TempDir()
+	rows := []Result{
+		{"m2", "acc", "top1", "", 0.5, 10},
+		{"m1", "acc", "top5", "c=0.1", 0.75, 8},
+		{"m1", "acc", "top1", "c=0.1", 0.25, 8},
+	}
+	if err := WriteResults(filepath.Join(dir, "r.parquet"), rows, mem); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadResults(filepath.Join(dir, "r.parquet"), mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Result{rows[2], rows[1], rows[0]} // sorted by stage, model, metric, group
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("results %+v, want %+v", got, want)
+	}
+	errs := []ErrorRow{{"b.jpg", "images", "truncated"}, {"a.jpg", "images", "missing"}, {"a.jpg", "images", "missing"}}
+	if err := WriteErrors(filepath.Join(dir, "e.parquet"), errs, mem); err != nil {
+		t.Fatal(err)
+	}
+	gotE, err := ReadErrors(filepath.Join(dir, "e.parquet"), mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(gotE, []ErrorRow{errs[1], errs[0]}) {
+		t.Errorf("errors %+v (want sorted, duplicates dropped)", gotE)
+	}
+	if _, err := ReadResults(filepath.Join(dir, "e.parquet"), mem); err == nil {
+		t.Error("an errors table read as results")
+	}
+}
+
+func TestPartWriter(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	root := t.TempDir()
+	path := PartPath(root, "preds", []Partition{{"model", "resnet/50"}, {"c", "0.1"}}, "u00003")
+	if want := filepath.Join(root, "tables", "preds", "model=resnet%2F50", "c=0.1", "part-u00003.parquet"); path != want {
+		t.Errorf("part path %s, want %s", path, want)
+	}
+	rec := tensorBatch(t, mem, []int{2}, 3)
+	defer rec.Release()
+	pw := NewPartWriter(path, mem, ColSampleID)
+	for i := 0; i < 2; i++ {
+		if err := pw.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Fatal("part visible before Commit")
+	}
+	if got, err := pw.Commit(); err != nil || got != path {
+		t.Fatalf("commit: %s %v", got, err)
+	}
+	back, err := ReadParquet(path, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Release()
+	if back.NumRows() != 6 || back.NumCols() != 1 {
+		t.Errorf("part has %d rows × %d columns, want 6 × 1 (sample_id dropped)", back.NumRows(), back.NumCols())
+	}
+	aborted := NewPartWriter(filepath.Join(root, "x.parquet"), mem)
+	aborted.Write(rec)
+	aborted.Abort()
+	if ents, _ := os.ReadDir(root); len(ents) != 1 {
+		t.Errorf("abort left files: %v", ents)
+	}
+}

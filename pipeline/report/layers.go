@@ -1,0 +1,71 @@
+package report
+
+import (
+	"gonum.org/v1/plot/plotter"
+
+	"github.com/vistudy/vistudy/arrowio"
+)
+
+// depthCurves collects per model metric's (relative depth, value) points over its layer rows.
+func depthCurves(rows []arrowio.Result, metric string) (map[string]plotter.XYs, error) {
+	vals, err := layerValues(rows, metric)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]plotter.XYs{}
+	for m, vs := range vals {
+		if xys := depthXYs(vs); len(xys) > 0 {
+			out[m] = xys
+		}
+	}
+	return out, nil
+}
+
+// criticalityFigure draws layer criticality against relative depth, one line per model.
+func criticalityFigure(s *study, st StageInfo, rows []arrowio.Result) ([]figure, error) {
+	c, err := depthCurves(rows, "criticality")
+	if err != nil || len(c) == 0 {
+		return nil, err
+	}
+	pn := panel{Title: "Layer criticality (" + st.ID + ")", XLabel: "relative depth of the layer (0 = input, 1 = output)",
+		YLabel: "criticality (%)", Series: s.lines(c), XSpan: unit, YSpan: &[2]float64{0, 0}}
+	has := func(m string) bool { return len(c[m]) > 0 }
+	return []figure{s.panelsFigure("criticality", pn.Title,
+		"Stage "+st.ID+": per layer, (1 − mean cosine similarity of the softmax outputs before and after re-initialising "+
+			"that layer) × 100, over samples and trials; one line per model.",
+		[]panel{pn}, 1, s.modelLegend(has, nil, true, true))}, nil
+}
+
+// filterStats are the per-layer statistics of a filters stage, with their axis labels.
+var filterStats = []struct{ metric, title, yLabel string }{
+	{"sparsity", "Sparsity", "fraction of sparse 3×3 filters"},
+	{"variance_entropy", "Variance entropy", "variance entropy (log10 units, max log10 9)"},
+	{"orthogonality", "Orthogonality", "orthogonality (1 − mean |cos| between filters)"},
+}
+
+// filterStatsFigure draws the filter statistics against relative depth, one panel per statistic.
+func filterStatsFigure(s *study, st StageInfo, rows []arrowio.Result) ([]figure, error) {
+	var panels []panel
+	seen := map[string]bool{}
+	for _, fs := range filterStats {
+		c, err := depthCurves(rows, fs.metric)
+		if err != nil {
+			return nil, err
+		}
+		if len(c) == 0 {
+			continue
+		}
+		for m := range c {
+			seen[m] = true
+		}
+		panels = append(panels, panel{Title: fs.title, XLabel: "relative depth of the layer", YLabel: fs.yLabel,
+			Series: s.lines(c), XSpan: unit, YSpan: &[2]float64{0, 0}})
+	}
+	if len(panels) == 0 {
+		return nil, nil
+	}
+	return []figure{s.panelsFigure("filters", "Convolution filter statistics ("+st.ID+")",
+		"Stage "+st.ID+": per Conv layer's 3×3 kernels, the fraction of sparse filters (all |w| < 1% of the layer's max), "+
+			"the variance entropy of their SVD spectrum and the orthogonality of the output-channel kernels.",
+		panels, len(panels), s.modelLegend(func(m string) bool { return seen[m] }, nil, true, true))}, nil
+}

@@ -1,0 +1,357 @@
+package report
+
+import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/vistudy/vistudy/arrowio"
+)
+
+var categories = []string{"airplane", "bear", "bicycle", "bird", "boat", "bottle", "car", "cat", "chair", "clock",
+	"dog", "elephant", "keyboard", "knife", "oven", "truck"}
+
+// fakeStudy is two models' rows for every stage kind the report draws, with hand-made values.
+func fakeStudy() ([]StageInfo, []arrowio.Result) {
+	stages := []StageInfo{
+		{"acc", "measure", "accuracy"}, {"shape", "measure", "shapebias"}, {"lp", "measure", "accuracy"},
+		{"spectral", "aggregate", "spectralbias"}, {"cb", "aggregate", "criticalband"}, {"calib", "measure", "calibration"},
+		{"sol", "measure", "accuracy"}, {"crit", "criticality", ""}, {"filt", "filters", ""}, {"images", "load", ""},
+	}
+	var rows []arrowio.Result
+	add := func(model, stage, metric, group string, v float64, n int64) {
+		rows = append(rows, arrowio.Result{Model: model, Stage: stage, Metric: metric, Group: group, Value: v, N: n})
+	}
+	models := []string{"resnet50", "vit_b16"}
+	for i, m := range models {
+		k := float64(i)
+		add(m, "acc", "top1", "", 0.7612+0.05*k, 500)
+		add(m, "acc", "top5", "", 0.9285+0.01*k, 500)
+		sum := 0.0
+		for j, c := range categories {
+			v := 0.15 + 0.4*k + 0.02*float64(j)
+			sum += v
+			add(m, "shape", "shape_bias", "category="+c, v, 75)
+		}
+		add(m, "shape", "shape_bias", "", sum/16, 1200)
+		for _, c := range []float64{0.01, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.99} {
+			g := "c=" + fmt.Sprint(c)
+			lowR, highR := math.Min(1, c*(1.5-0.5*k)), math.Max(0, 0.9-c-0.2*k)
+			add(m, "lp", "top1", g, lowR*0.7, 500)
+			add(m, "spectral", "lowpass_ratio", g, lowR, 500)
+			add(m, "spectral", "highpass_ratio", g, highR, 500)
+		}
+		add(m, "spectral", "lpp", "", 0.4, 500)
+		add(m, "spectral", "hpp", "", 0.5-0.2*k, 500)
+		add(m, "spectral", "spectral_bias", "", (0.5-0.2*k)/(0.9-0.2*k), 500)
+		for f := range 7 {
+			add(m, "cb", "threshold", fmt.Sprintf("band=%d", f), [][]float64{{0, 1, 2, 3, 2, 1, 0}, {0, 0, 0, 0, 0, 1, 0}}[i][f], 50)
+		}
+		for b := range 15 {
+			conf := (float64(b) + 0.5) / 15
+			add(m, "calib", "bin_accuracy", fmt.Sprintf("bin=%02d", b), math.Max(0, conf-0.1*k-0.05), 30)
+			add(m, "calib", "bin_confidence", fmt.Sprintf("bin=%02d", b), conf, 30)
+			add(m, "calib", "bin_count", fmt.Sprintf("bin=%02d", b), 30, 30)
+		}
+		add(m, "calib", "ece", "", 0.05+0.1*k, 450)
+		for t := 0; t <= 10; t++ {
+			add(m, "sol", "top1", fmt.Sprintf("threshold=%g", float64(t)/10), 0.7-0.5*math.Sin(math.Pi*float64(t)/10)*(1-0.5*k), 500)
+		}
+		for l, layer := range []string{"conv1", "layer1.0.conv1", "layer2.0.conv1", "layer3.0.conv1", "layer4.0.conv1", "fc"} {
+			g := fmt.Sprintf("layer=%s,depth=%g", layer, float64(l)/5)
+			add(m, "crit", "criticality", g, 40-6*float64(l)+10*k, 100)
+			add(m, "filt", "sparsity", g, 0.05*float64(l)+0.1*k, 0)
+			add(m, "filt", "variance_entropy", g, 0.9-0.03*float64(l), 0)
+			add(m, "filt", "orthogonality", g, 0.6+0.05*float64(l)-0.1*k, 0)
+		}
+		add(m, "crit", "criticality", "", 25+10*k, 100)
+		for j, o := range models {
+			add(m, "filt", "divergence", "other="+o, math.Abs(float64(i-j))*0.37, 0)
+		}
+	}
+	for _, r := range []struct {
+		m      string
+		metric string
+		v      float64
+	}{{"resnet50", "fit_a", 2.893}, {"resnet50", "fit_mu", 3}, {"resnet50", "fit_sigma", 1.2703},
+		{"resnet50", "bandwidth", 2 * math.Sqrt(math.Log(4)) * 1.2703}, {"resnet50", "center_frequency", 14},
+		{"resnet50", "peak_noise_sensitivity", math.Exp2(2.893 - 4)}, {"resnet50", "fit_rmse", 0.15}} {
+		add(r.m, "cb", r.metric, "", r.v, 50)
+	}
+	add("vit_b16", "cb", "fit_failed", "reason=sigma collapsed to 0.144 (narrower than the band spacing resolves)", 1, 50)
+	return stages, rows
+}
+
+// wantFigures are the files the fake study must produce (without extension).
+var wantFigures = []string{"shape-shapebias", "lp-sweep-c", "spectral-spectral", "cb-criticalband", "calib-reliability",
+	"sol-solarization", "crit-criticality", "crit-criticality-heatmap", "filt-filters", "filt-divergence"}
+
+func TestWrite(t *testing.T) {
+	stages, rows := fakeStudy()
+	dir := t.TempDir()
+	if err := Write(dir, stages, rows); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	want := []string{"index.html"}
+	for _, f := range wantFigures {
+		want = append(want, f+".png", f+".svg")
+	}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("files:\ngot  %v\nwant %v", got, want)
+	}
+	blue, orange := palette10[0], palette10[1] // resnet50, vit_b16
+	for _, f := range wantFigures {
+		img := decodePNG(t, filepath.Join(dir, f+".png"))
+		b := img.Bounds()
+		if b.Dx() < 600 || b.Dy() < 400 || b.Dx() > 5000 || b.Dy() > 5000 {
+			t.Errorf("%s.png is %dx%d pixels", f, b.Dx(), b.Dy())
+		}
+		if f != "crit-criticality-heatmap" && f != "filt-divergence" {
+			// Both models are drawn in their own colours.
+			for _, c := range []color.RGBA{blue, orange} {
+				if n := countColour(img, c); n < 20 {
+					t.Errorf("%s.png has %d pixels of model colour %v", f, n, c)
+				}
+			}
+		}
+		checkSVG(t, filepath.Join(dir, f+".svg"))
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(page)
+	for _, s := range append([]string{"resnet50", "vit_b16", `<th>top1</th>`, "0.7612", "0.8112", "0.3000", "n=500", `<th colspan="2">acc</th>`,
+		"failed: sigma collapsed to 0.144"}, wantFigures...) {
+		if !strings.Contains(html, s) {
+			t.Errorf("index.html does not contain %q", s)
+		}
+	}
+	for _, f := range wantFigures {
+		for _, s := range []string{`src="` + f + `.png"`, `href="` + f + `.svg"`} {
+			if !strings.Contains(html, s) {
+				t.Errorf("index.html does not reference %s", s)
+			}
+		}
+	}
+	if strings.Contains(html, "http://") || strings.Contains(html, "https://") || strings.Contains(html, "<script") {
+		t.Errorf("index.html is not self-contained")
+	}
+}
+
+func TestWriteIsDeterministic(t *testing.T) {
+	stages, rows := fakeStudy()
+	a, b := t.TempDir(), t.TempDir()
+	if err := Write(a, stages, rows); err != nil {
+		t.Fatal(err)
+	}
+	slices.Reverse(rows) // the row order must not matter either
+	if err := Write(b, stages, rows); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		x, errA := os.ReadFile(filepath.Join(a, e.Name()))
+		y, errB := os.ReadFile(filepath.Join(b, e.Name()))
+		if errA != nil || errB != nil || !bytes.Equal(x, y) {
+			t.Errorf("%s differs between two writes (%v, %v)", e.Name(), errA, errB)
+		}
+	}
+}
+
+func TestWriteEscapes(t *testing.T) {
+	model, stage := `<img src=x onerror=alert(1)>`, `acc"&<b>`
+	rows := []arrowio.Result{{Model: model, Stage: stage, Metric: "top1", Value: 0.5, N: 3},
+		{Model: model, Stage: stage, Metric: "top1", Group: "sd=0.1", Value: 0.25, N: 3},
+		{Model: model, Stage: stage, Metric: "top1", Group: "sd=0.2", Value: 0.125, N: 3}}
+	dir := t.TempDir()
+	if err := Write(dir, []StageInfo{{stage, "measure", "accuracy"}}, rows); err != nil {
+		t.Fatal(err)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(page)
+	if strings.Contains(html, model) || strings.Contains(html, "<b>") {
+		t.Errorf("index.html contains an unescaped name:\n%s", html)
+	}
+	for _, s := range []string{"&lt;img src=x onerror=alert(1)&gt;", "acc&#34;&amp;&lt;b&gt;", `src="acc_b_-sweep-sd.png"`} {
+		if !strings.Contains(html, s) {
+			t.Errorf("index.html does not contain %q", s)
+		}
+	}
+	decodePNG(t, filepath.Join(dir, "acc_b_-sweep-sd.png"))
+}
+
+func TestWriteWithoutFigures(t *testing.T) {
+	dir := t.TempDir()
+	rows := []arrowio.Result{{Model: "m", Stage: "acc", Metric: "top1", Value: 0.123456, N: 7}}
+	if err := Write(dir, []StageInfo{{"acc", "measure", "accuracy"}}, rows); err != nil {
+		t.Fatal(err)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"0.1235", "n=7", "No stage of this run"} {
+		if !strings.Contains(string(page), s) {
+			t.Errorf("index.html does not contain %q", s)
+		}
+	}
+}
+
+func TestSummary(t *testing.T) {
+	stages := []StageInfo{{"b", "measure", "accuracy"}, {"a", "aggregate", "criticalband"}}
+	rows := []arrowio.Result{
+		{Model: "m2", Stage: "a", Metric: "bandwidth", Value: 1.23456789, N: 50},
+		{Model: "m1", Stage: "a", Metric: "fit_failed", Group: "reason=all thresholds are 0", Value: 1, N: 50},
+		{Model: "m1", Stage: "b", Metric: "top1", Value: 0.5, N: 10},
+		{Model: "m2", Stage: "b", Metric: "top1", Value: 123456, N: 10},
+		{Model: "m1", Stage: "b", Metric: "top1", Group: "c=0.1", Value: 0.9, N: 10}, // not overall
+		{Model: "m3", Stage: "z", Metric: "extra", Value: math.NaN(), N: 1},
+		{Model: "m3", Stage: "z", Metric: "count", Value: 1200, N: 0},
+	}
+	cols, table := summary(newStudy(rows), stages, rows)
+	wantCols := []column{{"b", "top1"}, {"a", "bandwidth"}, {"a", "fit_failed"}, {"z", "count"}, {"z", "extra"}}
+	if !slices.Equal(cols, wantCols) {
+		t.Fatalf("columns %v, want %v", cols, wantCols)
+	}
+	want := []tableRow{
+		{"m1", []cell{{"0.5000", "n=10"}, {"—", ""}, {"failed: all thresholds are 0", ""}, {"—", ""}, {"—", ""}}},
+		{"m2", []cell{{"1.235e+05", "n=10"}, {"1.235", "n=50"}, {"—", ""}, {"—", ""}, {"—", ""}}},
+		{"m3", []cell{{"—", ""}, {"—", ""}, {"—", ""}, {"1200", ""}, {"NaN", "n=1"}}},
+	}
+	if fmt.Sprint(table) != fmt.Sprint(want) {
+		t.Errorf("table\ngot  %v\nwant %v", table, want)
+	}
+	if got, want := spans(cols), []stageSpan{{"b", 1}, {"a", 2}, {"z", 2}}; !slices.Equal(got, want) {
+		t.Errorf("header spans %v, want %v", got, want)
+	}
+}
+
+// decodePNG decodes path as PNG or fails the test.
+func decodePNG(t *testing.T, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return img
+}
+
+// countColour counts the pixels of exactly colour c.
+func countColour(img image.Image, c color.RGBA) int {
+	n := 0
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			if uint8(r>>8) == c.R && uint8(g>>8) == c.G && uint8(bl>>8) == c.B {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// checkSVG parses path as XML with an <svg> root.
+func checkSVG(t *testing.T, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	root := ""
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("%s: not XML: %v", path, err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && root == "" {
+			root = se.Name.Local
+		}
+	}
+	if root != "svg" {
+		t.Errorf("%s: root element %q, want svg", path, root)
+	}
+}
+
+func TestWriteEdgeCases(t *testing.T) {
+	var rows []arrowio.Result
+	add := func(model, stage, metric, group string, v float64, n int64) {
+		rows = append(rows, arrowio.Result{Model: model, Stage: stage, Metric: metric, Group: group, Value: v, N: n})
+	}
+	// 13 models: colours repeat from the eleventh on, so markers and dashes must differ.
+	for i := range 13 {
+		m := fmt.Sprintf("model%02d", i)
+		for _, sd := range []float64{0, 0.1, 0.2} {
+			add(m, "noise", "top1", fmt.Sprintf("sd=%g", sd), 0.8-float64(i)*0.01-sd, 100)
+		}
+	}
+	// Criticality with a layer missing for one model and every value equal (a one-value colour scale).
+	add("a", "crit", "criticality", "layer=conv1,depth=0", 5, 10)
+	add("a", "crit", "criticality", "layer=fc,depth=1", 5, 10)
+	add("b", "crit", "criticality", "layer=conv1,depth=0", 5, 10)
+	// Calibration with empty bins and no ECE row; shape bias with a NaN category.
+	add("a", "calib", "bin_accuracy", "bin=00", 0, 0)
+	add("a", "calib", "bin_count", "bin=00", 0, 0)
+	add("a", "calib", "bin_accuracy", "bin=09", 0.9, 10)
+	add("a", "calib", "bin_confidence", "bin=09", 0.95, 10)
+	add("a", "calib", "bin_count", "bin=09", 10, 10)
+	add("a", "shape", "shape_bias", "category=cat", math.NaN(), 0)
+	add("a", "shape", "shape_bias", "category=dog", 0.4, 10)
+	// A stage of a kind without figures.
+	add("a", "other", "something", "x=1", 1, 1)
+	stages := []StageInfo{{"noise", "measure", "accuracy"}, {"crit", "criticality", ""}, {"calib", "measure", "calibration"},
+		{"shape", "measure", "shapebias"}, {"other", "measure", "mystery"}}
+	dir := t.TempDir()
+	if err := Write(dir, stages, rows); err != nil {
+		t.Fatal(err)
+	}
+	figs := []string{"noise-sweep-sd", "crit-criticality", "crit-criticality-heatmap", "calib-reliability", "shape-shapebias"}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 2*len(figs)+1 {
+		t.Errorf("want %d figures (PNG + SVG) and index.html, got %d files (%v)", len(figs), len(entries), err)
+	}
+	for _, f := range figs {
+		img := decodePNG(t, filepath.Join(dir, f+".png"))
+		if f == "noise-sweep-sd" && float64(img.Bounds().Dy()) < float64(legendHeight(13))/72*dpi-1 {
+			t.Errorf("%s: %d pixels high, too short for a 13-entry legend", f, img.Bounds().Dy())
+		}
+		checkSVG(t, filepath.Join(dir, f+".svg"))
+	}
+	if l0, l10 := lookOf(0), lookOf(10); l0.Color != l10.Color || l0.Glyph.Shape == l10.Glyph.Shape || slices.Equal(l0.Line.Dashes, l10.Line.Dashes) {
+		t.Errorf("models 0 and 10 share a colour, so their markers and dashes must differ: %+v %+v", l0, l10)
+	}
+}

@@ -1,0 +1,275 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/internal/testenv"
+	"github.com/vistudy/vistudy/plugins/host"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.Cleanup()
+	os.Exit(code)
+}
+
+// study writes a study over the world with the given output folder and extra YAML.
+func study(w *testenv.ColourWorld, t *testing.T, output string) string {
+	t.Helper()
+	body := fmt.Sprintf(`name: colours
+seed: 3
+output: %s
+execution: {batch_size: 4, unit_size: 8, workers: 3}
+models:
+  colour:
+    path: %s
+    input: {size: 16, resize: 16}
+    labels: %s
+datasets:
+  colours: {kind: imagefolder, path: %s}
+stages:
+  - id: images
+    load: {dataset: colours}
+  - id: preds
+    infer: {input: images}
+  - id: acc
+    measure: {input: preds, metric: accuracy, params: {topk: [1, 2, 3]}}
+`, output, w.Model, w.Labels, w.Data)
+	p := filepath.Join(w.Dir, "study-"+filepath.Base(output)+".yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func pluginCatalog(t *testing.T) *host.Catalog {
+	t.Helper()
+	dir := testenv.Plugins(t, "runtimes/onnxruntime", "plugins/metrics/accuracy")
+	cat := host.NewCatalog()
+	if err := cat.Discover(context.Background(), []string{dir}); err != nil {
+		t.Fatal(err)
+	}
+	return cat
+}
+
+func plan(t *testing.T, path string, cat *host.Catalog) *Plan {
+	t.Helper()
+	s, err := LoadStudy(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Validate(s, cat); err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPlan(s, cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func results(t *testing.T, dir string) []arrowio.Result {
+	t.Helper()
+	rows, err := arrowio.ReadResults(filepath.Join(dir, ResultsFile), memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+func TestRunKnownAnswer(t *testing.T) {
+	cat := pluginCatalog(t)
+	w := testenv.NewColourWorld(t)
+	out := filepath.Join(w.Dir, "run")
+	p := plan(t, study(w, t, out), cat)
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	if err := Run(context.Background(), p, Options{Catalog: cat, Mem: mem}); err != nil {
+		t.Fatal(err)
+	}
+	mem.AssertSize(t, 0)
+	got := map[string]arrowio.Result{}
+	for _, r := range results(t, out) {
+		got[r.Metric] = r
+	}
+	for metric, want := range map[string]float64{"top1": 48.0 / 52, "top2": 48.0 / 52, "top3": 1} {
+		if r := got[metric]; r.Value != want || r.N != 52 || r.Model != "colour" || r.Stage != "acc" {
+			t.Errorf("%s = %+v, want value %v over 52 samples", metric, r, want)
+		}
+	}
+	errs, err := arrowio.ReadErrors(filepath.Join(out, ErrorsFile), memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(errs) != 2 || errs[0].Path != "2blue/corrupt.jpg" || errs[1].Path != "3dark/truncated.png" || errs[0].Stage != "images" {
+		t.Errorf("errors.parquet = %+v, want the corrupt JPEG and the truncated PNG", errs)
+	}
+	// The predictions table: hive layout, 52 rows over 7 parts, the model held by the path.
+	parts, _ := filepath.Glob(filepath.Join(out, "tables", "preds", "model=colour", "part-*.parquet"))
+	if len(parts) != 7 {
+		t.Fatalf("%d prediction parts, want 7 (54 samples in units of 8)", len(parts))
+	}
+	var rows int64
+	for _, part := range parts {
+		rec, err := arrowio.ReadParquet(part, mem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows += rec.NumRows()
+		if _, ok := arrowio.Field(rec.Schema(), arrowio.ColModel); ok {
+			t.Errorf("%s stores the model column the partition path already holds", part)
+		}
+		if _, err := arrowio.TensorColumn(rec, arrowio.ColLogits); err != nil {
+			t.Errorf("%s: %v", part, err)
+		}
+		rec.Release()
+	}
+	mem.AssertSize(t, 0)
+	if rows != 52 {
+		t.Errorf("%d prediction rows, want 52", rows)
+	}
+	var man Manifest
+	b, err := os.ReadFile(filepath.Join(out, ManifestName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &man); err != nil {
+		t.Fatal(err)
+	}
+	if len(man.Models) != 1 || len(man.Models[0].SHA256) != 64 || len(man.Plugins) != 2 || man.Study.Seed != 3 || man.Errors != 2 || man.Units["acc"] != 7 {
+		t.Errorf("manifest %s", b)
+	}
+}
+
+func TestShardsEqualWholeRun(t *testing.T) {
+	cat := pluginCatalog(t)
+	w := testenv.NewColourWorld(t)
+	whole := filepath.Join(w.Dir, "whole")
+	if err := Run(context.Background(), plan(t, study(w, t, whole), cat), Options{Catalog: cat}); err != nil {
+		t.Fatal(err)
+	}
+	sharded := filepath.Join(w.Dir, "sharded")
+	p := plan(t, study(w, t, sharded), cat)
+	for i := 0; i < 3; i++ {
+		if err := Run(context.Background(), p, Options{Catalog: cat, Shard: Shard{i, 3}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(sharded, ResultsFile)); err == nil {
+			t.Fatalf("shard %d/3 wrote results before the merge", i)
+		}
+		if i == 1 {
+			if err := Finalize(context.Background(), p, Options{Catalog: cat}); !errors.Is(err, errIncomplete) {
+				t.Fatalf("merge with a shard missing: %v, want the incomplete error", err)
+			}
+		}
+	}
+	if err := Finalize(context.Background(), p, Options{Catalog: cat}); err != nil {
+		t.Fatal(err)
+	}
+	a, b := results(t, whole), results(t, sharded)
+	if !reflect.DeepEqual(a, b) || len(a) == 0 {
+		t.Errorf("sharded results\n%+v\ndiffer from the whole run\n%+v", b, a)
+	}
+}
+
+// TestCancelAndResume stops a run after its third committed unit, then resumes it: finished
+// units are not redone and the results equal an uninterrupted run's.
+func TestCancelAndResume(t *testing.T) {
+	cat := pluginCatalog(t)
+	w := testenv.NewColourWorld(t)
+	whole := filepath.Join(w.Dir, "whole")
+	if err := Run(context.Background(), plan(t, study(w, t, whole), cat), Options{Catalog: cat}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(w.Dir, "resumed")
+	p := plan(t, study(w, t, out), cat)
+	ctx, cancel := context.WithCancel(context.Background())
+	commits := 0
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	err := Run(ctx, p, Options{Catalog: cat, Mem: mem, AfterCommit: func(in *Instance, unit string) {
+		if in.Stage.ID == "acc" {
+			if commits++; commits == 3 {
+				cancel()
+			}
+		}
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled run returned %v", err)
+	}
+	mem.AssertSize(t, 0)
+	acc := p.Instances[2]
+	before, _ := (&RunDir{Root: out}).Units(acc)
+	if len(before) < 3 || len(before) == 7 {
+		t.Fatalf("%d units committed before the cancel, want at least 3 and not all 7", len(before))
+	}
+	redone := 0
+	if err := Run(context.Background(), p, Options{Catalog: cat, AfterCommit: func(in *Instance, unit string) {
+		for _, r := range before {
+			if in.Stage.ID == "acc" && r.Unit == unit {
+				redone++
+			}
+		}
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if redone != 0 {
+		t.Errorf("%d finished units were run again", redone)
+	}
+	if a, b := results(t, whole), results(t, out); !reflect.DeepEqual(a, b) {
+		t.Errorf("resumed results\n%+v\ndiffer from\n%+v", b, a)
+	}
+}
+
+func TestValidateProblems(t *testing.T) {
+	cat := pluginCatalog(t)
+	w := testenv.NewColourWorld(t)
+	base := study(w, t, filepath.Join(w.Dir, "x"))
+	orig, _ := os.ReadFile(base)
+	cases := []struct {
+		name, from, to, want string
+	}{
+		{"cycle", "infer: {input: images}", "infer: {input: acc2}\n  - id: acc2\n    measure: {input: preds, metric: accuracy}",
+			`stage "preds" is part of a cycle: preds → acc2 → preds`},
+		{"unknown plugin", "metric: accuracy", "metric: acuracy", `:18:29: stage "acc": unknown metric plugin "acuracy" (installed: accuracy)`},
+		{"wrong param type", "topk: [1, 2, 3]", "topk: five", `:18:56: stage "acc": parameter "topk": element 0: want a number (int), got the string "five"`},
+		{"unknown param", "topk: [1, 2, 3]", "top: [1]", `parameter "top": is not a parameter of this plugin (it takes: topk)`},
+		{"missing model", "path: " + w.Model, "path: /nowhere/m.onnx", `:7:5: model "colour": model file /nowhere/m.onnx does not exist`},
+		{"missing input", "infer: {input: images}", "infer: {input: imagez}", `stage "preds": input "imagez" is not a stage of this study`},
+		{"wrong input kind", "measure: {input: preds", "measure: {input: images", `a measure stage reads infer stages, but "images" is a load stage`},
+		{"unknown dataset kind", "kind: imagefolder", "kind: imagefoldr", `unknown kind "imagefoldr"`},
+		{"list without sweep", "metric: accuracy, params: {topk: [1, 2, 3]}", "metric: accuracy, params: {topk: [1]}", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			body := strings.Replace(string(orig), c.from, c.to, 1)
+			if body == string(orig) && c.from != c.to {
+				t.Fatalf("replacement %q not found", c.from)
+			}
+			p := filepath.Join(t.TempDir(), "s.yaml")
+			os.WriteFile(p, []byte(body), 0o644)
+			s, err := LoadStudy(p, nil)
+			if err == nil {
+				err = Validate(s, cat)
+			}
+			if c.want == "" {
+				if err != nil {
+					t.Fatalf("unexpected problems: %v", err)
+				}
+				return
+			}
+			if _, ok := AsProblems(err); !ok || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("problems:\n%v\nwant one containing %q", err, c.want)
+			}
+		})
+	}
+}

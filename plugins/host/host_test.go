@@ -1,0 +1,168 @@
+package host_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/internal/testenv"
+	"github.com/vistudy/vistudy/plugins/host"
+	pb "github.com/vistudy/vistudy/plugins/proto"
+	"github.com/vistudy/vistudy/plugins/sdk"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.Cleanup()
+	os.Exit(code)
+}
+
+func catalog(t *testing.T, pkgs ...string) *host.Catalog {
+	t.Helper()
+	dir := testenv.Plugins(t, pkgs...)
+	cat := host.NewCatalog()
+	if err := cat.Discover(context.Background(), []string{dir}); err != nil {
+		t.Fatal(err)
+	}
+	return cat
+}
+
+func imageBatch(t *testing.T, mem memory.Allocator, n int, seed float32) arrow.RecordBatch {
+	t.Helper()
+	pix := make([]float32, n*3*224*224)
+	for i := range pix {
+		pix[i] = float32(i%251)/251*0.5 + seed*float32(i%7)/7*0.5
+	}
+	arr, err := arrowio.NewTensorArray(mem, []int{3, 224, 224}, pix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer arr.Release()
+	return array.NewRecordBatch(arrow.NewSchema([]arrow.Field{{Name: arrowio.ColImage, Type: arr.DataType()}}, nil), []arrow.Array{arr}, int64(n))
+}
+
+func squeezenetLoad(t *testing.T) *pb.LoadRequest {
+	return &pb.LoadRequest{
+		Path: filepath.Join(testenv.SharedData(t, "models", "squeezenet1.1-fp16"), "model.onnx"), Name: "squeezenet",
+		Input:  &pb.InputMapping{Channels: "BGR", Scale: 255, Mean: []float64{103.939, 116.779, 123.68}, Height: 224, Width: 224},
+		Output: "logits", OutputTensor: "pool10_1", IntraThreads: 1,
+	}
+}
+
+// TestRuntimeCrashRetried kills the runtime plugin while it works on a batch: the host restarts
+// it, reloads the model and retries the batch, and the logits equal those of an undisturbed run.
+// The batch is larger than gRPC's 4 MiB default in both directions of the first hop.
+func TestRuntimeCrashRetried(t *testing.T) {
+	cat := catalog(t, "runtimes/onnxruntime")
+	e, ok := cat.Lookup(sdk.KindRuntime, "onnxruntime")
+	if !ok {
+		t.Fatal("runtime plugin not discovered")
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx := context.Background()
+	rt, err := host.StartRuntime(ctx, e, squeezenetLoad(t), mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	batch := imageBatch(t, mem, 48, 1) // 48×3×224×224 float32 ≈ 29 MiB
+	defer batch.Release()
+	want, err := rt.Infer(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer want.Release()
+
+	pid := rt.PID()
+	done := make(chan struct{})
+	var got arrow.RecordBatch
+	var inferErr error
+	go func() {
+		defer close(done)
+		got, inferErr = rt.Infer(ctx, batch)
+	}()
+	time.Sleep(300 * time.Millisecond) // the 48-image batch takes seconds on one thread
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if inferErr != nil {
+		t.Fatalf("infer after a crash: %v", inferErr)
+	}
+	defer got.Release()
+	if rt.Restarts() != 1 || rt.PID() == pid {
+		t.Fatalf("restarts %d, pid %d → %d; want one restart with a new process", rt.Restarts(), pid, rt.PID())
+	}
+	a, _ := arrowio.TensorColumn(want, arrowio.ColLogits)
+	b, _ := arrowio.TensorColumn(got, arrowio.ColLogits)
+	for i, v := range a.Values() {
+		if b.Values()[i] != v {
+			t.Fatalf("logit %d: %v after the restart, %v before", i, b.Values()[i], v)
+		}
+	}
+}
+
+// TestMetricCrashRetried kills the metric plugin between calls: the next call restarts it.
+func TestMetricCrashRetried(t *testing.T) {
+	cat := catalog(t, "plugins/metrics/accuracy")
+	e, _ := cat.Lookup(sdk.KindMetric, "accuracy")
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	mp, err := host.StartMetric(e, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mp.Close()
+	m := mp.Bind(`{"topk":[1,2]}`, sdk.Model{Name: "m"})
+	ctx := context.Background()
+	st, err := m.Init(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := array.NewRecordBuilder(mem, arrow.NewSchema([]arrow.Field{
+		{Name: arrowio.ColSampleID, Type: arrow.BinaryTypes.String},
+		{Name: arrowio.ColLabel, Type: arrow.PrimitiveTypes.Int32},
+	}, nil))
+	b.Field(0).(*array.StringBuilder).AppendValues([]string{"a", "b", "c"}, nil)
+	b.Field(1).(*array.Int32Builder).AppendValues([]int32{0, 1, 2}, nil)
+	base := b.NewRecordBatch()
+	b.Release()
+	defer base.Release()
+	// Logits: sample a → class 0 (top-1 hit), b → class 0 then 1 (top-2 hit), c → class 2 last (miss).
+	lg, _ := arrowio.NewTensorArray(mem, []int{3}, []float32{3, 1, 0, 3, 2, 0, 1, 2, 0})
+	defer lg.Release()
+	batch, _ := arrowio.SetColumn(base, arrow.Field{Name: arrowio.ColLogits, Type: lg.DataType()}, lg)
+	defer batch.Release()
+
+	pid := mp.PID()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	st, samples, err := m.Accumulate(ctx, st, batch)
+	if err != nil {
+		t.Fatalf("accumulate after a crash: %v", err)
+	}
+	samples.Release()
+	rows, err := m.Report(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, r := range rows {
+		got[r.Metric] = r.Value
+	}
+	if got["top1"] != 1.0/3 || got["top2"] != 2.0/3 || mp.Restarts() != 1 {
+		t.Errorf("rows %+v restarts %d; want top1 1/3, top2 2/3 after one restart", rows, mp.Restarts())
+	}
+}
+
