@@ -1,6 +1,7 @@
 package arrowio
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -195,5 +196,40 @@ func TestPartWriter(t *testing.T) {
 	aborted.Abort()
 	if ents, _ := os.ReadDir(root); len(ents) != 1 {
 		t.Errorf("abort left files: %v", ents)
+	}
+}
+
+func TestParseGroup(t *testing.T) {
+	cases := []struct {
+		group string
+		want  map[string]string
+		bad   bool
+	}{
+		{"", map[string]string{}, false},
+		{"c=0.1", map[string]string{"c": "0.1"}, false},
+		{"band=3,sd=0.04", map[string]string{"band": "3", "sd": "0.04"}, false},
+		{"category=air plane", map[string]string{"category": "air plane"}, false},
+		{"reason=x", map[string]string{"reason": "x"}, false},
+		{"band", nil, true},
+		{"=3", nil, true},
+		{"a=1,a=2", nil, true},
+	}
+	for _, c := range cases {
+		got, err := ParseGroup(c.group)
+		if (err != nil) != c.bad || !c.bad && !maps.Equal(got, c.want) {
+			t.Errorf("ParseGroup(%q) = %v, %v; want %v (error %v)", c.group, got, err, c.want, c.bad)
+		}
+	}
+}
+
+func TestJoinGroup(t *testing.T) {
+	for _, c := range []struct {
+		in   []string
+		want string
+	}{{nil, ""}, {[]string{"", ""}, ""}, {[]string{"threshold=0.25", ""}, "threshold=0.25"}, {[]string{"", "bin=07"}, "bin=07"},
+		{[]string{"band=3,sd=0.04", "category=cat"}, "band=3,sd=0.04,category=cat"}} {
+		if got := JoinGroup(c.in...); got != c.want {
+			t.Errorf("JoinGroup(%q) = %q, want %q", c.in, got, c.want)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/pipeline/report"
 	"github.com/vistudy/vistudy/plugins/host"
 	"github.com/vistudy/vistudy/stages/aggregate"
 )
@@ -87,7 +88,7 @@ func Finalize(ctx context.Context, plan *Plan, opts Options) error {
 			}
 			for _, r := range rows {
 				res := arrowio.Result{Model: in.ModelName(), Stage: in.Stage.ID, Metric: r.Metric,
-					Group: joinGroup(in.Label(), r.Group), Value: r.Value, N: r.N}
+					Group: arrowio.JoinGroup(in.Label(), r.Group), Value: r.Value, N: r.N}
 				results = append(results, res)
 				byStage[in.Stage.ID] = append(byStage[in.Stage.ID], res)
 			}
@@ -120,18 +121,10 @@ func Finalize(ctx context.Context, plan *Plan, opts Options) error {
 	if err := arrowio.WriteErrors(rd.path(ErrorsFile), errRows, opts.Mem); err != nil {
 		return err
 	}
-	return writeManifest(plan, rd, opts, datasets, units, seconds, len(results), len(errRows))
-}
-
-// joinGroup joins an instance's sweep label and a metric's own group.
-func joinGroup(label, group string) string {
-	switch {
-	case label == "":
-		return group
-	case group == "":
-		return label
+	if err := report.Write(rd.path(reportDir), StageInfos(s), results); err != nil {
+		return fmt.Errorf("report: %w", err)
 	}
-	return label + "," + group
+	return writeManifest(plan, rd, opts, datasets, units, seconds, len(results), len(errRows))
 }
 
 // Manifest records what a run used and did.
@@ -241,4 +234,13 @@ func writeManifest(plan *Plan, rd *RunDir, opts Options, datasets map[string]*da
 		return err
 	}
 	return writeFileAtomic(rd.path(ManifestName), b)
+}
+
+// StageInfos describes the study's stages for the report.
+func StageInfos(s *Study) []report.StageInfo {
+	out := make([]report.StageInfo, len(s.Stages))
+	for i, st := range s.Stages {
+		out[i] = report.StageInfo{ID: st.ID, Kind: st.Kind, Plugin: st.Plugin}
+	}
+	return out
 }

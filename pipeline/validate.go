@@ -272,6 +272,13 @@ func (v *validator) stage(st *Stage, byID map[string]*Stage) {
 			return
 		}
 		v.params(st, f.Params, nil)
+		if f.Check != nil {
+			if vals, errs := params.Check(f.Params, st.Params); len(errs) == 0 {
+				if err := f.Check(vals, st.Inputs); err != nil {
+					v.add(st.Pos("params"), "%s: %v", what, err)
+				}
+			}
+		}
 	case KindCriticality, KindFilters:
 		specs, ok := builtinParams[st.Kind]
 		if !ok {

@@ -11,7 +11,6 @@ import (
 	"gonum.org/v1/plot/plotter"
 
 	"github.com/vistudy/vistudy/arrowio"
-	"github.com/vistudy/vistudy/stages/aggregate"
 )
 
 // study is the report's view of the rows: by stage, with every model's look fixed once.
@@ -59,7 +58,7 @@ func curves(rows []arrowio.Result, metric string, x xFunc) (map[string]plotter.X
 		if r.Metric != metric || math.IsNaN(r.Value) || math.IsInf(r.Value, 0) {
 			continue
 		}
-		g, err := aggregate.ParseGroup(r.Group)
+		g, err := arrowio.ParseGroup(r.Group)
 		if err != nil {
 			return nil, fmt.Errorf("stage %s, model %s, metric %s: %w", r.Stage, r.Model, r.Metric, err)
 		}
@@ -91,7 +90,7 @@ func sweepKey(rows []arrowio.Result, metric string) (string, bool) {
 		if r.Metric != metric || r.Group == "" {
 			continue
 		}
-		g, err := aggregate.ParseGroup(r.Group)
+		g, err := arrowio.ParseGroup(r.Group)
 		if err != nil || len(g) != 1 {
 			return "", false
 		}
@@ -119,7 +118,7 @@ func layerValues(rows []arrowio.Result, metric string) (map[string][]layerValue,
 		if r.Metric != metric {
 			continue
 		}
-		g, err := aggregate.ParseGroup(r.Group)
+		g, err := arrowio.ParseGroup(r.Group)
 		if err != nil {
 			return nil, fmt.Errorf("stage %s, model %s, metric %s: %w", r.Stage, r.Model, r.Metric, err)
 		}

@@ -18,7 +18,6 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/vistudy/vistudy/arrowio"
-	"github.com/vistudy/vistudy/stages/aggregate"
 )
 
 // noValue is the colour of heat map cells without a value.
@@ -213,7 +212,7 @@ func divergenceFigure(s *study, st StageInfo, rows []arrowio.Result) ([]figure, 
 		if r.Metric != "divergence" {
 			continue
 		}
-		g, err := aggregate.ParseGroup(r.Group)
+		g, err := arrowio.ParseGroup(r.Group)
 		if err != nil {
 			return nil, fmt.Errorf("model %s: %w", r.Model, err)
 		}

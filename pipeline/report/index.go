@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/vistudy/vistudy/arrowio"
-	"github.com/vistudy/vistudy/stages/aggregate"
 )
 
 // column is one (stage, metric) of the summary table.
@@ -56,7 +55,7 @@ func summary(s *study, stages []StageInfo, rows []arrowio.Result) ([]column, []t
 				v.N = fmt.Sprintf("n=%d", r.N)
 			}
 		case r.Metric == "fit_failed":
-			g, _ := aggregate.ParseGroup(r.Group)
+			g, _ := arrowio.ParseGroup(r.Group)
 			v = cell{Value: "failed: " + g["reason"]}
 		default:
 			continue

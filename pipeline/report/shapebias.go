@@ -11,7 +11,6 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"github.com/vistudy/vistudy/arrowio"
-	"github.com/vistudy/vistudy/stages/aggregate"
 )
 
 // shapeBiasFigure is Geirhos et al.'s per-category plot: categories down the side, shape bias across
@@ -23,7 +22,7 @@ func shapeBiasFigure(s *study, st StageInfo, rows []arrowio.Result) ([]figure, e
 		if r.Metric != "shape_bias" || math.IsNaN(r.Value) {
 			continue
 		}
-		g, err := aggregate.ParseGroup(r.Group)
+		g, err := arrowio.ParseGroup(r.Group)
 		if err != nil {
 			return nil, fmt.Errorf("model %s: %w", r.Model, err)
 		}

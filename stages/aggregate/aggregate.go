@@ -21,6 +21,9 @@ type Func struct {
 	Params      []params.Spec
 	// Run computes the aggregate's rows from its inputs (keyed by the stage ids named in inputs).
 	Run func(p params.Values, inputs []string, in Inputs) ([]arrowio.Result, error)
+	// Check, when set, validates checked parameters against the stage's inputs before anything runs
+	// (e.g. that a parameter naming a stage names one of the inputs), so a typo fails at validate time.
+	Check func(p params.Values, inputs []string) error
 }
 
 var registry = map[string]*Func{}

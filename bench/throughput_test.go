@@ -1,0 +1,159 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/vistudy/vistudy/internal/testenv"
+	"github.com/vistudy/vistudy/runtimes/onnx"
+	"github.com/vistudy/vistudy/stages/load"
+)
+
+// Settings shared by both sides of the comparison.
+const (
+	batchSize = 32
+	threads   = 2
+)
+
+var (
+	mean = [3]float32{103.939, 116.779, 123.68} // Caffe BGR means of SqueezeNet
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.Cleanup()
+	os.Exit(code)
+}
+
+// BenchmarkRun times `vistudy run` over the 500 ImageNet-sample images with SqueezeNet:
+// decoding, resizing, the plugin hop, inference and the accuracy metric, written to Parquet.
+func BenchmarkRun(b *testing.B) {
+	dir := testenv.Plugins(b, "cmd/vistudy", "runtimes/onnxruntime", "plugins/metrics/accuracy")
+	model := testenv.SharedData(b, "models", "squeezenet1.1-fp16", "model.onnx")
+	data := testenv.SharedData(b, "imagenet-sample")
+	tmp := b.TempDir()
+	study := filepath.Join(tmp, "bench.yaml")
+	body := fmt.Sprintf(`name: bench
+execution: {batch_size: %d, unit_size: 256}
+runtime: {threads: %d}
+models:
+  squeezenet:
+    path: %s
+    input: {resize: 256, size: 224, channels: BGR, scale: 255, mean: [103.939, 116.779, 123.68]}
+    output: logits
+    output_tensor: pool10_1
+datasets:
+  sample: {kind: imagefolder, path: %s, labels: imagenet1k}
+stages:
+  - id: images
+    load: {dataset: sample}
+  - id: preds
+    infer: {input: images}
+  - id: acc
+    measure: {input: preds, metric: accuracy}
+`, batchSize, threads, model, data)
+	if err := os.WriteFile(study, []byte(body), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		out := filepath.Join(tmp, fmt.Sprintf("run%d", i))
+		cmd := exec.Command(filepath.Join(dir, "vistudy"), "run", study, "--output", out)
+		if o, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("%v\n%s", err, o)
+		}
+	}
+	b.ReportMetric(float64(500*b.N)/b.Elapsed().Seconds(), "img/s")
+}
+
+// BenchmarkBareORT runs the same model with the same batch size and threads over the same
+// 500 images, decoded, resized and mapped to the network's input beforehand (not timed).
+func BenchmarkBareORT(b *testing.B) {
+	ort.SetSharedLibraryPath(testenv.ORTLibrary(b))
+	if err := ort.InitializeEnvironment(); err != nil {
+		b.Fatal(err)
+	}
+	defer ort.DestroyEnvironment()
+	path := testenv.SharedData(b, "models", "squeezenet1.1-fp16", "model.onnx")
+	data := testenv.SharedData(b, "imagenet-sample")
+	m, err := onnx.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := m.SetBatchDim("batch"); err != nil {
+		b.Fatal(err)
+	}
+	if err := m.ExposeOutput("pool10_1"); err != nil {
+		b.Fatal(err)
+	}
+	in, out, err := m.Float32IO("data_0", "pool10_1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	bytes, err := m.Marshal()
+	if err != nil {
+		b.Fatal(err)
+	}
+	m.Close()
+	opts, _ := ort.NewSessionOptions()
+	opts.SetIntraOpNumThreads(threads)
+	sess, err := ort.NewDynamicAdvancedSessionWithONNXData(bytes, []string{in}, []string{out}, opts)
+	opts.Destroy()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sess.Destroy()
+
+	ds, err := load.Open(load.Config{Name: "sample", Kind: load.KindImageFolder, Path: data, Labels: "imagenet1k"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := load.Geometry{Resize: 256, Height: 224, Width: 224}
+	const plane = 224 * 224
+	var tensors [][]float32
+	var cur []float32
+	for _, s := range ds.Samples() {
+		img, err := ds.Image(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pix, err := load.Preprocess(img, g)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for c := 0; c < 3; c++ { // BGR, 0–255, mean subtracted
+			src := pix[(2-c)*plane : (3-c)*plane]
+			for _, v := range src {
+				cur = append(cur, v*255-mean[c])
+			}
+		}
+		if len(cur) == batchSize*3*plane {
+			tensors, cur = append(tensors, cur), nil
+		}
+	}
+	if len(cur) > 0 {
+		tensors = append(tensors, cur)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, t := range tensors {
+			n := int64(len(t) / (3 * plane))
+			x, err := ort.NewTensor(ort.NewShape(n, 3, 224, 224), t)
+			if err != nil {
+				b.Fatal(err)
+			}
+			outs := []ort.Value{nil}
+			if err := sess.Run([]ort.Value{x}, outs); err != nil {
+				b.Fatal(err)
+			}
+			x.Destroy()
+			outs[0].Destroy()
+		}
+	}
+	b.ReportMetric(float64(500*b.N)/b.Elapsed().Seconds(), "img/s")
+}
