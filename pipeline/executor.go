@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -174,6 +175,22 @@ type msg struct {
 	batch int
 	rec   arrow.RecordBatch
 	end   bool
+	slot  *slot // set on perturbed image batches: freed when every consumer is done with them
+}
+
+// slot is one of the executor's perturbed-batch slots, held from the perturbation until every
+// consumer has processed the batch. Sweeps expand into many perturb instances; without the
+// bound, each would hold its own batch of images in flight.
+type slot struct {
+	pending atomic.Int32
+	free    func()
+}
+
+// done marks one consumer finished with the batch; the last frees the slot.
+func (s *slot) done() {
+	if s != nil && s.pending.Add(-1) == 0 {
+		s.free()
+	}
 }
 
 // executor runs one wave of models.
@@ -191,6 +208,8 @@ type executor struct {
 	own       map[*Instance]map[int]bool // units the instance itself commits
 	needed    map[*Instance]map[int]bool // units the instance must process
 
+	slots    chan struct{} // perturbed image batches in flight
+	bars     map[string]*sharedBar
 	runtimes map[*Model]*host.Runtime
 	perturbs map[string]*host.Perturbation
 	metrics  map[string]*host.MetricProcess
@@ -305,6 +324,8 @@ func (ex *executor) run(ctx context.Context) (err error) {
 	if err := ex.startPlugins(ctx); err != nil {
 		return err
 	}
+	ex.slots = make(chan struct{}, 2*runtime.GOMAXPROCS(0)+2)
+	ex.startBars()
 	ex.inbox = map[*Instance]chan msg{}
 	for _, in := range ex.active {
 		if in.Input != nil {
@@ -359,6 +380,10 @@ func (ex *executor) send(ctx context.Context, in *Instance, m msg) error {
 			m.rec.Release()
 		}
 	}()
+	if m.slot != nil {
+		m.slot.pending.Store(int32(len(ex.consumers[in])) + 1)
+		defer m.slot.done() // the sender's share: a batch nobody consumes frees its slot here
+	}
 	for _, c := range ex.consumers[in] {
 		if m.rec != nil {
 			m.rec.Retain()
@@ -369,6 +394,7 @@ func (ex *executor) send(ctx context.Context, in *Instance, m msg) error {
 			if m.rec != nil {
 				m.rec.Release()
 			}
+			m.slot.done()
 			return ctx.Err()
 		}
 	}
@@ -411,11 +437,7 @@ func (ex *executor) runLoad(ctx context.Context, in *Instance) error {
 	}
 	loader := &load.Loader{Workers: workers, BatchSize: s.Execution.BatchSize, Mem: ex.opts.Mem, Stage: in.Stage.ID}
 	units := ex.sortedUnits(ex.needed[in])
-	var total int64
-	for _, k := range units {
-		total += int64(len(du.units[k]))
-	}
-	bar := ex.opts.Progress.Bar(fmt.Sprintf("load %s %s", in.Stage.ID, in.Geometry.Key()), total)
+	bar := ex.bars[barKey(in)]
 	defer bar.Done()
 	for _, k := range units {
 		start := time.Now()
@@ -455,35 +477,29 @@ func (ex *executor) runLoad(ctx context.Context, in *Instance) error {
 // transform is one batch-to-batch stage function.
 type transform func(ctx context.Context, m msg) (arrow.RecordBatch, error)
 
-func (ex *executor) transformOf(in *Instance) (transform, string, error) {
+func (ex *executor) transformOf(in *Instance) (transform, error) {
 	switch in.Stage.Kind {
 	case KindInfer:
 		rt := ex.runtimes[in.Model]
 		st := &infer.Stage{Model: in.Model.Name, Runtime: rt, Mem: ex.opts.Mem}
-		return func(ctx context.Context, m msg) (arrow.RecordBatch, error) { return st.Apply(ctx, m.rec) },
-			"infer " + in.Stage.ID + " " + in.Model.Name, nil
+		return func(ctx context.Context, m msg) (arrow.RecordBatch, error) { return st.Apply(ctx, m.rec) }, nil
 	case KindPerturb:
 		pt := ex.perturbs[perturbKey(in)]
 		st := &perturb.Stage{Name: in.Plugin.Info.Name, Params: in.Params, Primary: in.Plugin.Info.PrimaryParam, Plugin: pt, Mem: ex.opts.Mem}
 		seed := ex.plan.Study.Seed
 		return func(ctx context.Context, m msg) (arrow.RecordBatch, error) {
 			return st.Apply(ctx, m.rec, batchSeed(seed, in, m.unit, m.batch))
-		}, "perturb " + in.Key(), nil
+		}, nil
 	}
-	return nil, "", fmt.Errorf("not a transform stage: %s", in.Stage.Kind)
+	return nil, fmt.Errorf("not a transform stage: %s", in.Stage.Kind)
 }
 
 func (ex *executor) runTransform(ctx context.Context, in *Instance) error {
-	fn, name, err := ex.transformOf(in)
+	fn, err := ex.transformOf(in)
 	if err != nil {
 		return err
 	}
-	var total int64
-	du := ex.datasets[in.Root.Dataset.Name]
-	for k := range ex.needed[in] {
-		total += int64(len(du.units[k]))
-	}
-	bar := ex.opts.Progress.Bar(name, total)
+	bar := ex.bars[barKey(in)]
 	defer bar.Done()
 	var (
 		pw    *arrowio.PartWriter
@@ -521,15 +537,26 @@ func (ex *executor) runTransform(ctx context.Context, in *Instance) error {
 		}
 		if !ex.needed[in][m.unit] {
 			m.rec.Release()
+			m.slot.done()
 			continue
 		}
 		if start.IsZero() {
 			start = time.Now()
 		}
+		var sl *slot
+		if in.Stage.Kind == KindPerturb {
+			if sl, err = ex.acquire(ctx); err != nil {
+				m.rec.Release()
+				m.slot.done()
+				return err
+			}
+		}
 		out, err := fn(ctx, m)
 		n := m.rec.NumRows()
 		m.rec.Release()
+		m.slot.done()
 		if err != nil {
+			sl.release()
 			return err
 		}
 		bar.Add(int(n))
@@ -540,14 +567,32 @@ func (ex *executor) runTransform(ctx context.Context, in *Instance) error {
 			}
 			if err := pw.Write(out); err != nil {
 				out.Release()
+				sl.release()
 				return err
 			}
 		}
-		if err := ex.send(ctx, in, msg{unit: m.unit, batch: m.batch, rec: out}); err != nil {
+		if err := ex.send(ctx, in, msg{unit: m.unit, batch: m.batch, rec: out, slot: sl}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// acquire takes a perturbed-batch slot, waiting while all are in use.
+func (ex *executor) acquire(ctx context.Context) (*slot, error) {
+	select {
+	case ex.slots <- struct{}{}:
+		return &slot{free: func() { <-ex.slots }}, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// release frees a slot that was never sent.
+func (s *slot) release() {
+	if s != nil {
+		s.free()
+	}
 }
 
 func (ex *executor) runMeasure(ctx context.Context, in *Instance) error {
@@ -721,3 +766,52 @@ func (ex *executor) modelContext(in *Instance) sdk.Model {
 }
 
 var errIncomplete = errors.New("run is incomplete")
+
+// barKey groups instances into one progress bar: a stage and its model (or image geometry), all
+// sweep points together.
+func barKey(in *Instance) string {
+	if in.Model != nil {
+		return in.Stage.Kind + " " + in.Stage.ID + " " + in.Model.Name
+	}
+	return in.Stage.Kind + " " + in.Stage.ID + " " + in.Geometry.Key()
+}
+
+// sharedBar is one progress bar fed by several instances; the last to finish ends it.
+type sharedBar struct {
+	Bar
+	left atomic.Int32
+}
+
+// Done ends the bar once every instance feeding it has finished.
+func (b *sharedBar) Done() {
+	if b.left.Add(-1) == 0 {
+		b.Bar.Done()
+	}
+}
+
+// startBars creates the progress bars of the wave's load, perturb and infer instances, each
+// counting the images of the units it must process.
+func (ex *executor) startBars() {
+	totals, users := map[string]int64{}, map[string]int32{}
+	var keys []string
+	for _, in := range ex.active {
+		if in.Stage.Kind == KindMeasure {
+			continue
+		}
+		key := barKey(in)
+		if users[key] == 0 {
+			keys = append(keys, key)
+		}
+		users[key]++
+		du := ex.datasets[in.Root.Dataset.Name]
+		for k := range ex.needed[in] {
+			totals[key] += int64(len(du.units[k]))
+		}
+	}
+	ex.bars = map[string]*sharedBar{}
+	for _, key := range keys {
+		b := &sharedBar{Bar: ex.opts.Progress.Bar(key, totals[key])}
+		b.left.Store(users[key])
+		ex.bars[key] = b
+	}
+}
