@@ -165,4 +165,3 @@ func TestMetricCrashRetried(t *testing.T) {
 		t.Errorf("rows %+v restarts %d; want top1 1/3, top2 2/3 after one restart", rows, mp.Restarts())
 	}
 }
-
