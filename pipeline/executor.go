@@ -22,6 +22,8 @@ import (
 	"github.com/vistudy/vistudy/arrowio"
 	"github.com/vistudy/vistudy/plugins/host"
 	"github.com/vistudy/vistudy/plugins/sdk"
+	"github.com/vistudy/vistudy/runtimes/onnx"
+	"github.com/vistudy/vistudy/stages/criticality"
 	"github.com/vistudy/vistudy/stages/infer"
 	"github.com/vistudy/vistudy/stages/load"
 	"github.com/vistudy/vistudy/stages/perturb"
@@ -208,11 +210,13 @@ type executor struct {
 	own       map[*Instance]map[int]bool // units the instance itself commits
 	needed    map[*Instance]map[int]bool // units the instance must process
 
-	slots    chan struct{} // perturbed image batches in flight
-	bars     map[string]*sharedBar
-	runtimes map[*Model]*host.Runtime
-	perturbs map[string]*host.Perturbation
-	metrics  map[string]*host.MetricProcess
+	pendingUnits map[*Instance][]string   // model-level instances: units to run
+	critRuntimes map[*Model]*host.Runtime // runtimes with overridable weights, for criticality
+	slots        chan struct{}            // perturbed image batches in flight
+	bars         map[string]*sharedBar
+	runtimes     map[*Model]*host.Runtime
+	perturbs     map[string]*host.Perturbation
+	metrics      map[string]*host.MetricProcess
 }
 
 // streaming reports whether in processes data units.
@@ -246,16 +250,37 @@ func saves(in *Instance) bool {
 func (ex *executor) inWave(m *Model) bool { return m != nil && slices.Contains(ex.wave, m) }
 
 // selectWork picks this wave's instances and the units each must process.
-func (ex *executor) selectWork() {
+func (ex *executor) selectWork() error {
 	ex.consumers = map[*Instance][]*Instance{}
 	ex.own = map[*Instance]map[int]bool{}
 	ex.needed = map[*Instance]map[int]bool{}
+	ex.pendingUnits = map[*Instance][]string{}
 	insts := ex.plan.Instances
 	activeSet := map[*Instance]bool{}
 	// Walk backwards so that consumers are decided before their inputs.
 	for i := len(insts) - 1; i >= 0; i-- {
 		in := insts[i]
-		if !streaming(in) || (in.Model != nil && !ex.inWave(in.Model)) {
+		if in.Stage.Kind == KindAggregate || (in.Model != nil && !ex.inWave(in.Model)) {
+			continue
+		}
+		if in.Stage.Kind == KindCriticality || in.Stage.Kind == KindFilters {
+			pending, err := ex.modelUnits(in)
+			if err != nil {
+				return err
+			}
+			if len(pending) == 0 {
+				continue
+			}
+			activeSet[in], ex.pendingUnits[in] = true, pending
+			if in.Input != nil {
+				// A layer sweep needs every image of its input, whatever the shard.
+				need := map[int]bool{}
+				for k := range ex.datasets[in.Root.Dataset.Name].units {
+					need[k] = true
+				}
+				ex.needed[in] = need
+				ex.consumers[in.Input] = append(ex.consumers[in.Input], in)
+			}
 			continue
 		}
 		own := map[int]bool{}
@@ -299,6 +324,7 @@ func (ex *executor) selectWork() {
 			return slices.Index(insts, a) - slices.Index(insts, b)
 		})
 	}
+	return nil
 }
 
 func intersect(a, b map[int]bool) map[int]bool {
@@ -313,11 +339,14 @@ func intersect(a, b map[int]bool) map[int]bool {
 
 // run executes the wave.
 func (ex *executor) run(ctx context.Context) (err error) {
-	ex.selectWork()
+	if err := ex.selectWork(); err != nil {
+		return err
+	}
 	if len(ex.active) == 0 {
 		return nil
 	}
 	ex.runtimes = map[*Model]*host.Runtime{}
+	ex.critRuntimes = map[*Model]*host.Runtime{}
 	ex.perturbs = map[string]*host.Perturbation{}
 	ex.metrics = map[string]*host.MetricProcess{}
 	defer ex.closePlugins()
@@ -344,6 +373,10 @@ func (ex *executor) run(ctx context.Context) (err error) {
 				err = ex.runTransform(gctx, in)
 			case KindMeasure:
 				err = ex.runMeasure(gctx, in)
+			case KindCriticality:
+				err = ex.runCriticality(gctx, in)
+			case KindFilters:
+				err = ex.runFilters(gctx, in)
 			}
 			if err != nil {
 				return fmt.Errorf("stage %s (%s): %w", in.Stage.ID, in.Dir(), err)
@@ -677,8 +710,12 @@ func perturbKey(in *Instance) string {
 func (ex *executor) startPlugins(ctx context.Context) error {
 	for _, in := range ex.active {
 		switch in.Stage.Kind {
-		case KindInfer, KindCriticality:
+		case KindInfer:
 			if err := ex.startRuntime(ctx, in.Model); err != nil {
+				return err
+			}
+		case KindCriticality:
+			if err := ex.startCriticalityRuntime(ctx, in); err != nil {
 				return err
 			}
 		case KindPerturb:
@@ -734,6 +771,38 @@ func (ex *executor) startRuntime(ctx context.Context, m *Model) error {
 	return nil
 }
 
+// startCriticalityRuntime starts a second runtime for the model of a criticality instance, with
+// the selected layers' initializers overridable (weights swap without reloading the model).
+func (ex *executor) startCriticalityRuntime(ctx context.Context, in *Instance) error {
+	m := in.Model
+	if ex.critRuntimes[m] != nil {
+		return nil
+	}
+	e, ok := ex.opts.Catalog.Lookup(sdk.KindRuntime, m.Runtime.Plugin)
+	if !ok {
+		return fmt.Errorf("model %s: runtime plugin %q is not installed", m.Name, m.Runtime.Plugin)
+	}
+	model, err := onnx.Open(m.Path)
+	if err != nil {
+		return err
+	}
+	defer model.Close()
+	layers, err := criticality.Select(model, in.Params)
+	if err != nil {
+		return err
+	}
+	req := m.LoadRequest()
+	if req.Overridable, err = criticality.Overridable(model, layers); err != nil {
+		return err
+	}
+	rt, err := host.StartRuntime(ctx, e, req, ex.opts.Mem)
+	if err != nil {
+		return err
+	}
+	ex.critRuntimes[m] = rt
+	return nil
+}
+
 func (ex *executor) closePlugins() {
 	for _, p := range ex.perturbs {
 		p.Close()
@@ -742,6 +811,9 @@ func (ex *executor) closePlugins() {
 		m.Close()
 	}
 	for _, r := range ex.runtimes {
+		r.Close()
+	}
+	for _, r := range ex.critRuntimes {
 		r.Close()
 	}
 }
@@ -795,7 +867,8 @@ func (ex *executor) startBars() {
 	totals, users := map[string]int64{}, map[string]int32{}
 	var keys []string
 	for _, in := range ex.active {
-		if in.Stage.Kind == KindMeasure {
+		switch in.Stage.Kind {
+		case KindMeasure, KindCriticality, KindFilters:
 			continue
 		}
 		key := barKey(in)

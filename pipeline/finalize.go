@@ -42,7 +42,25 @@ func Finalize(ctx context.Context, plan *Plan, opts Options) error {
 		}
 	}()
 	byStage := map[string][]arrowio.Result{}
+	filterSets := map[string][]*Instance{}
 	for _, in := range plan.Instances {
+		if in.Stage.Kind == KindCriticality || in.Stage.Kind == KindFilters {
+			rows, miss, err := modelLevelRows(rd, in)
+			if err != nil {
+				return err
+			}
+			if miss != "" {
+				missing = append(missing, miss)
+				continue
+			}
+			results = append(results, rows...)
+			byStage[in.Stage.ID] = append(byStage[in.Stage.ID], rows...)
+			units[in.Stage.ID]++
+			if in.Stage.Kind == KindFilters {
+				filterSets[in.Stage.ID] = append(filterSets[in.Stage.ID], in)
+			}
+			continue
+		}
 		if !commits(in) || !streaming(in) {
 			continue
 		}
@@ -96,6 +114,20 @@ func Finalize(ctx context.Context, plan *Plan, opts Options) error {
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("%w: %s\n(run the remaining shards, or `vistudy run` again to finish them)", errIncomplete, strings.Join(missing, "\n"))
+	}
+	for _, st := range s.Stages {
+		if st.Kind != KindFilters || len(filterSets[st.ID]) == 0 {
+			continue
+		}
+		rows, err := filterDivergence(filterSets[st.ID])
+		if err != nil {
+			return fmt.Errorf("stage %s: filter distributions: %w", st.ID, err)
+		}
+		for i := range rows {
+			rows[i].Stage = st.ID
+		}
+		results = append(results, rows...)
+		byStage[st.ID] = append(byStage[st.ID], rows...)
 	}
 	for _, in := range plan.Instances {
 		if in.Stage.Kind != KindAggregate {
