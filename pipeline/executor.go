@@ -22,7 +22,6 @@ import (
 	"github.com/vistudy/vistudy/arrowio"
 	"github.com/vistudy/vistudy/plugins/host"
 	"github.com/vistudy/vistudy/plugins/sdk"
-	"github.com/vistudy/vistudy/runtimes/onnx"
 	"github.com/vistudy/vistudy/stages/criticality"
 	"github.com/vistudy/vistudy/stages/infer"
 	"github.com/vistudy/vistudy/stages/load"
@@ -450,6 +449,22 @@ func (ex *executor) sortedUnits(set map[int]bool) []int {
 	return out
 }
 
+// commitWithTable renames the unit's part file into place (when *pw wrote one), names it in
+// the record and commits the record; *pw is cleared.
+func (ex *executor) commitWithTable(in *Instance, rec *UnitRecord, pw **arrowio.PartWriter) error {
+	if *pw != nil {
+		path, err := (*pw).Commit()
+		*pw = nil
+		if err != nil {
+			return err
+		}
+		if path != "" {
+			rec.Tables = []string{ex.rd.rel(path)}
+		}
+	}
+	return ex.commit(in, rec)
+}
+
 func (ex *executor) commit(in *Instance, rec *UnitRecord) error {
 	rec.Shard = ex.opts.Shard.String()
 	if err := ex.rd.Commit(in, rec); err != nil {
@@ -548,17 +563,7 @@ func (ex *executor) runTransform(ctx context.Context, in *Instance) error {
 		if m.end {
 			if ex.own[in][m.unit] {
 				rec := &UnitRecord{Unit: unitName(m.unit), NumRows: rows, Seconds: time.Since(start).Seconds()}
-				if pw != nil {
-					path, err := pw.Commit()
-					pw = nil
-					if err != nil {
-						return err
-					}
-					if path != "" {
-						rec.Tables = []string{ex.rd.rel(path)}
-					}
-				}
-				if err := ex.commit(in, rec); err != nil {
+				if err := ex.commitWithTable(in, rec, &pw); err != nil {
 					return err
 				}
 			}
@@ -661,17 +666,7 @@ func (ex *executor) runMeasure(ctx context.Context, in *Instance) error {
 		}
 		if m.end {
 			rec := &UnitRecord{Unit: unitName(m.unit), State: state, NumRows: rows, Seconds: time.Since(start).Seconds()}
-			if pw != nil {
-				path, err := pw.Commit()
-				pw = nil
-				if err != nil {
-					return err
-				}
-				if path != "" {
-					rec.Tables = []string{ex.rd.rel(path)}
-				}
-			}
-			if err := ex.commit(in, rec); err != nil {
+			if err := ex.commitWithTable(in, rec, &pw); err != nil {
 				return err
 			}
 			started = false
@@ -782,15 +777,11 @@ func (ex *executor) startCriticalityRuntime(ctx context.Context, in *Instance) e
 	if !ok {
 		return fmt.Errorf("model %s: runtime plugin %q is not installed", m.Name, m.Runtime.Plugin)
 	}
-	model, err := onnx.Open(m.Path)
+	model, layers, err := openLayers(in)
 	if err != nil {
 		return err
 	}
 	defer model.Close()
-	layers, err := criticality.Select(model, in.Params)
-	if err != nil {
-		return err
-	}
 	req := m.LoadRequest()
 	if req.Overridable, err = criticality.Overridable(model, layers); err != nil {
 		return err

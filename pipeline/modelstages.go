@@ -34,17 +34,28 @@ func (p *Plan) modelIndex(m *Model) int {
 	return 0
 }
 
+// openLayers opens the model of a criticality instance (the caller closes it) and selects the
+// layers it resets.
+func openLayers(in *Instance) (*onnx.Model, []onnx.Layer, error) {
+	m, err := onnx.Open(in.Model.Path)
+	if err != nil {
+		return nil, nil, err
+	}
+	layers, err := criticality.Select(m, in.Params)
+	if err != nil {
+		m.Close()
+		return nil, nil, fmt.Errorf("stage %s, model %s: %w", in.Stage.ID, in.Model.Name, err)
+	}
+	return m, layers, nil
+}
+
 // criticalityLayers lists the layers a criticality instance resets.
 func criticalityLayers(in *Instance) ([]onnx.Layer, error) {
-	m, err := onnx.Open(in.Model.Path)
+	m, layers, err := openLayers(in)
 	if err != nil {
 		return nil, err
 	}
-	defer m.Close()
-	layers, err := criticality.Select(m, in.Params)
-	if err != nil {
-		return nil, fmt.Errorf("stage %s, model %s: %w", in.Stage.ID, in.Model.Name, err)
-	}
+	m.Close()
 	return layers, nil
 }
 
@@ -110,15 +121,11 @@ func (ex *executor) runCriticality(ctx context.Context, in *Instance) error {
 	if err != nil {
 		return err
 	}
-	model, err := onnx.Open(in.Model.Path)
+	model, layers, err := openLayers(in)
 	if err != nil {
 		return err
 	}
 	defer model.Close()
-	layers, err := criticality.Select(model, in.Params)
-	if err != nil {
-		return err
-	}
 	seed := stageSeed(ex.plan.Study.Seed, in)
 	ex.opts.Log.Info("criticality: clean pass", "model", in.Model.Name, "samples", ref.N, "seconds", ref.Seconds, "layers", len(ex.pendingUnits[in]))
 	for _, unit := range ex.pendingUnits[in] {

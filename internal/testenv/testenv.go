@@ -11,7 +11,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
 	"github.com/vistudy/vistudy/plugins/host"
+	"github.com/vistudy/vistudy/plugins/sdk"
 )
 
 // Root is the repository root (the folder holding go.mod).
@@ -131,4 +134,20 @@ func Catalog(t testing.TB, pkgs ...string) *host.Catalog {
 		t.Fatal(err)
 	}
 	return cat
+}
+
+// StartMetric builds the metric plugin package pkg and starts the plugin called name; the
+// process is stopped when the test ends.
+func StartMetric(t testing.TB, pkg, name string, mem memory.Allocator) *host.MetricProcess {
+	t.Helper()
+	e, ok := Catalog(t, pkg).Lookup(sdk.KindMetric, name)
+	if !ok {
+		t.Fatalf("testenv: %s does not serve a metric plugin %q", pkg, name)
+	}
+	mp, err := host.StartMetric(e, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(mp.Close)
+	return mp
 }

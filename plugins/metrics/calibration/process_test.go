@@ -8,7 +8,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/vistudy/vistudy/internal/testenv"
-	"github.com/vistudy/vistudy/plugins/host"
 	"github.com/vistudy/vistudy/plugins/sdk"
 )
 
@@ -18,19 +17,7 @@ func TestPluginProcess(t *testing.T) {
 	ctx := context.Background()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	cat := host.NewCatalog()
-	if err := cat.Discover(ctx, []string{testenv.Plugins(t, "plugins/metrics/calibration")}); err != nil {
-		t.Fatal(err)
-	}
-	e, ok := cat.Lookup(sdk.KindMetric, "calibration")
-	if !ok {
-		t.Fatal("calibration plugin not discovered")
-	}
-	mp, err := host.StartMetric(e, mem)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mp.Close()
+	mp := testenv.StartMetric(t, "plugins/metrics/calibration", "calibration", mem)
 	m := mp.Bind(`{"bins": 5}`, sdk.Model{Name: "two-class", NumClasses: 2})
 
 	whole := newBatch(t, mem, 2, handLabels, handLogits)

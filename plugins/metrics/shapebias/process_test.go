@@ -18,10 +18,7 @@ func TestPluginProcess(t *testing.T) {
 	ctx := context.Background()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	cat := host.NewCatalog()
-	if err := cat.Discover(ctx, []string{testenv.Plugins(t, "plugins/metrics/shapebias")}); err != nil {
-		t.Fatal(err)
-	}
+	cat := testenv.Catalog(t, "plugins/metrics/shapebias")
 	e, ok := cat.Lookup(sdk.KindMetric, "shapebias")
 	if !ok {
 		t.Fatal("shapebias plugin not discovered")
