@@ -1,0 +1,118 @@
+package main
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/plugins/params"
+	"github.com/vistudy/vistudy/plugins/sdk"
+)
+
+// batch builds a predictions batch of labels and 4-class logits.
+func batch(t *testing.T, mem memory.Allocator, labels []int32, logits []float32) arrow.RecordBatch {
+	t.Helper()
+	b := array.NewRecordBuilder(mem, arrow.NewSchema([]arrow.Field{
+		{Name: arrowio.ColSampleID, Type: arrow.BinaryTypes.String},
+		{Name: arrowio.ColLabel, Type: arrow.PrimitiveTypes.Int32},
+	}, nil))
+	defer b.Release()
+	for i, y := range labels {
+		b.Field(0).(*array.StringBuilder).Append(string(rune('a' + i)))
+		b.Field(1).(*array.Int32Builder).Append(y)
+	}
+	base := b.NewRecordBatch()
+	defer base.Release()
+	lg, err := arrowio.NewTensorArray(mem, []int{4}, logits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lg.Release()
+	out, err := arrowio.SetColumn(base, arrow.Field{Name: arrowio.ColLogits, Type: lg.DataType()}, lg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Five samples whose label ranks are, by hand: 0, 1, 3, 0 (a tie with a larger class counts for
+// the label: nothing scores strictly higher), and an unlabelled one.
+var (
+	handLabels = []int32{2, 0, 1, 3, -1}
+	handLogits = []float32{
+		0, 1, 5, 2, // label 2 is the max: rank 0
+		3, 4, 0, 1, // label 0 (3) < 4: rank 1
+		9, 0, 8, 7, // label 1 (0) below three: rank 3
+		1, 1, 0, 1, // label 3 ties with 0 and 1: rank 0
+		0, 0, 0, 0,
+	}
+)
+
+func TestAccuracyKnownAnswers(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	p, err := params.Parse(accuracy{}.Info().Params, `{"topk": [1, 2, 3]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := accuracy{}
+	b := batch(t, mem, handLabels, handLogits)
+	defer b.Release()
+	// One pass, and the same samples in two states merged.
+	s, _ := m.Init(p, sdk.Model{})
+	s, err = m.Accumulate(p, sdk.Model{}, s, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := m.Init(p, sdk.Model{})
+	c, _ := m.Init(p, sdk.Model{})
+	first, second := b.NewSlice(0, 2), b.NewSlice(2, 5)
+	defer first.Release()
+	defer second.Release()
+	a, _ = m.Accumulate(p, sdk.Model{}, a, first)
+	c, _ = m.Accumulate(p, sdk.Model{}, c, second)
+	merged, _ := m.Merge(p, sdk.Model{}, a, c)
+	if !reflect.DeepEqual(merged, s) {
+		t.Errorf("merged state %+v, one pass %+v", merged, s)
+	}
+	rows, _ := m.Report(p, sdk.Model{}, s)
+	want := []sdk.Row{{Metric: "top1", Value: 0.5, N: 4}, {Metric: "top2", Value: 0.75, N: 4}, {Metric: "top3", Value: 0.75, N: 4},
+		{Metric: "unlabelled", Value: 1, N: 1}}
+	if !reflect.DeepEqual(rows, want) {
+		t.Errorf("rows %+v, want %+v", rows, want)
+	}
+	samples, err := m.Samples(p, sdk.Model{}, b, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer samples.Release()
+	ranks := samples.Column(2).(*array.Int32)
+	for i, w := range []int32{0, 1, 3, 0} {
+		if ranks.Value(i) != w {
+			t.Errorf("sample %d rank %d, want %d", i, ranks.Value(i), w)
+		}
+	}
+	if !ranks.IsNull(4) {
+		t.Error("the unlabelled sample has a rank")
+	}
+}
+
+func TestAccuracyLabelOutsideModel(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	p, _ := params.Parse(accuracy{}.Info().Params, "")
+	b := batch(t, mem, []int32{7}, []float32{1, 2, 3, 4})
+	defer b.Release()
+	s, _ := accuracy{}.Init(p, sdk.Model{})
+	if _, err := (accuracy{}).Accumulate(p, sdk.Model{}, s, b); err == nil || !strings.Contains(err.Error(), "label 7 but the model has 4 classes") {
+		t.Errorf("want a label-space error, got %v", err)
+	}
+	if _, err := params.Parse(accuracy{}.Info().Params, `{"topk": [0]}`); err == nil {
+		t.Error("topk 0 accepted")
+	}
+}
