@@ -175,3 +175,36 @@ func TestBadStudiesExit2(t *testing.T) {
 		})
 	}
 }
+
+// TestOverridesAndPlan: environment variables and --set override study keys; plan prints the
+// DAG as text and as Graphviz; version and plugins list answer.
+func TestOverridesAndPlan(t *testing.T) {
+	bin := vistudyBin(t)
+	dir := t.TempDir()
+	study := squeezenetStudy(t, dir, "x")
+	cmd := exec.Command(bin, "plan", study, "--set", "name=renamed", "--set", "models.squeezenet.input.size=[224, 224]")
+	cmd.Env = append(os.Environ(), "VISTUDY_SEED=9", "VISTUDY_EXECUTION_BATCH_SIZE=notanumber")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "environment VISTUDY_EXECUTION_BATCH_SIZE: execution.batch_size must be an integer") {
+		t.Fatalf("a bad environment override: %v\n%s", err, out)
+	}
+	cmd = exec.Command(bin, "plan", study, "--set", "name=renamed")
+	cmd.Env = append(os.Environ(), "VISTUDY_SEED=9")
+	out, err = cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "study renamed (seed 9)") || !strings.Contains(string(out), "measure acc accuracy") {
+		t.Fatalf("plan with overrides: %v\n%s", err, out)
+	}
+	dot := mustRun(t, bin, "plan", study, "--dot")
+	if !strings.HasPrefix(dot, `digraph "sq"`) || strings.Count(dot, "->") != 2 {
+		t.Errorf("plan --dot:\n%s", dot)
+	}
+	if v := mustRun(t, bin, "version"); !strings.HasPrefix(v, "vistudy ") {
+		t.Errorf("version: %s", v)
+	}
+	list := mustRun(t, bin, "plugins", "list")
+	for _, want := range []string{"metric", "accuracy", "topk:int_list", "runtime", "onnxruntime"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("plugins list lacks %q:\n%s", want, list)
+		}
+	}
+}
