@@ -48,8 +48,9 @@ func StartPerturbation(ctx context.Context, e *Entry, model sdk.Model, predict P
 	return pt, nil
 }
 
-// serveOracle starts the oracle server on a new broker id for process p.
-func (pt *Perturbation) serveOracle(_ context.Context, p *process) error {
+// serveOracle starts the oracle server on a new broker id for process p and has the plugin
+// connect to it at once: go-plugin drops connection info nobody dials within 5 seconds.
+func (pt *Perturbation) serveOracle(ctx context.Context, p *process) error {
 	if pt.predict == nil {
 		return nil
 	}
@@ -59,6 +60,9 @@ func (pt *Perturbation) serveOracle(_ context.Context, p *process) error {
 		pb.RegisterOracleServer(s, &oracleServer{predict: pt.predict, mem: pt.mem})
 		return s
 	})
+	if _, err := pb.NewPerturbationClient(p.conn.Conn).Connect(ctx, &pb.ConnectRequest{Oracle: id}); err != nil {
+		return fmt.Errorf("plugins: %s: connect to the model oracle: %w", p.entry.Info.Name, err)
+	}
 	pt.oracleID = id
 	return nil
 }

@@ -810,6 +810,51 @@ func (x *ReportResponse) GetRows() []*Row {
 	return nil
 }
 
+type ConnectRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// GRPCBroker id of the model oracle.
+	Oracle        uint32 `protobuf:"varint,1,opt,name=oracle,proto3" json:"oracle,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConnectRequest) Reset() {
+	*x = ConnectRequest{}
+	mi := &file_vistudy_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnectRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnectRequest) ProtoMessage() {}
+
+func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vistudy_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnectRequest.ProtoReflect.Descriptor instead.
+func (*ConnectRequest) Descriptor() ([]byte, []int) {
+	return file_vistudy_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ConnectRequest) GetOracle() uint32 {
+	if x != nil {
+		return x.Oracle
+	}
+	return 0
+}
+
 type ApplyRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	ParamsJson string                 `protobuf:"bytes,1,opt,name=params_json,json=paramsJson,proto3" json:"params_json,omitempty"`
@@ -826,7 +871,7 @@ type ApplyRequest struct {
 
 func (x *ApplyRequest) Reset() {
 	*x = ApplyRequest{}
-	mi := &file_vistudy_proto_msgTypes[12]
+	mi := &file_vistudy_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -838,7 +883,7 @@ func (x *ApplyRequest) String() string {
 func (*ApplyRequest) ProtoMessage() {}
 
 func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[12]
+	mi := &file_vistudy_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -851,7 +896,7 @@ func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRequest.ProtoReflect.Descriptor instead.
 func (*ApplyRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{12}
+	return file_vistudy_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ApplyRequest) GetParamsJson() string {
@@ -899,7 +944,7 @@ type ApplyResponse struct {
 
 func (x *ApplyResponse) Reset() {
 	*x = ApplyResponse{}
-	mi := &file_vistudy_proto_msgTypes[13]
+	mi := &file_vistudy_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -911,7 +956,7 @@ func (x *ApplyResponse) String() string {
 func (*ApplyResponse) ProtoMessage() {}
 
 func (x *ApplyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[13]
+	mi := &file_vistudy_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -924,7 +969,7 @@ func (x *ApplyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyResponse.ProtoReflect.Descriptor instead.
 func (*ApplyResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{13}
+	return file_vistudy_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ApplyResponse) GetBatch() []byte {
@@ -944,7 +989,7 @@ type OracleRequest struct {
 
 func (x *OracleRequest) Reset() {
 	*x = OracleRequest{}
-	mi := &file_vistudy_proto_msgTypes[14]
+	mi := &file_vistudy_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -956,7 +1001,7 @@ func (x *OracleRequest) String() string {
 func (*OracleRequest) ProtoMessage() {}
 
 func (x *OracleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[14]
+	mi := &file_vistudy_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -969,7 +1014,7 @@ func (x *OracleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OracleRequest.ProtoReflect.Descriptor instead.
 func (*OracleRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{14}
+	return file_vistudy_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *OracleRequest) GetBatch() []byte {
@@ -989,7 +1034,7 @@ type OracleResponse struct {
 
 func (x *OracleResponse) Reset() {
 	*x = OracleResponse{}
-	mi := &file_vistudy_proto_msgTypes[15]
+	mi := &file_vistudy_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1001,7 +1046,7 @@ func (x *OracleResponse) String() string {
 func (*OracleResponse) ProtoMessage() {}
 
 func (x *OracleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[15]
+	mi := &file_vistudy_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1014,7 +1059,7 @@ func (x *OracleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OracleResponse.ProtoReflect.Descriptor instead.
 func (*OracleResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{15}
+	return file_vistudy_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *OracleResponse) GetBatch() []byte {
@@ -1036,7 +1081,7 @@ type GradientRequest struct {
 
 func (x *GradientRequest) Reset() {
 	*x = GradientRequest{}
-	mi := &file_vistudy_proto_msgTypes[16]
+	mi := &file_vistudy_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1048,7 +1093,7 @@ func (x *GradientRequest) String() string {
 func (*GradientRequest) ProtoMessage() {}
 
 func (x *GradientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[16]
+	mi := &file_vistudy_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1061,7 +1106,7 @@ func (x *GradientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GradientRequest.ProtoReflect.Descriptor instead.
 func (*GradientRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{16}
+	return file_vistudy_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GradientRequest) GetBatch() []byte {
@@ -1088,7 +1133,7 @@ type GradientResponse struct {
 
 func (x *GradientResponse) Reset() {
 	*x = GradientResponse{}
-	mi := &file_vistudy_proto_msgTypes[17]
+	mi := &file_vistudy_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1100,7 +1145,7 @@ func (x *GradientResponse) String() string {
 func (*GradientResponse) ProtoMessage() {}
 
 func (x *GradientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[17]
+	mi := &file_vistudy_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1113,7 +1158,7 @@ func (x *GradientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GradientResponse.ProtoReflect.Descriptor instead.
 func (*GradientResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{17}
+	return file_vistudy_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GradientResponse) GetBatch() []byte {
@@ -1139,7 +1184,7 @@ type InputMapping struct {
 
 func (x *InputMapping) Reset() {
 	*x = InputMapping{}
-	mi := &file_vistudy_proto_msgTypes[18]
+	mi := &file_vistudy_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1151,7 +1196,7 @@ func (x *InputMapping) String() string {
 func (*InputMapping) ProtoMessage() {}
 
 func (x *InputMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[18]
+	mi := &file_vistudy_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1164,7 +1209,7 @@ func (x *InputMapping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputMapping.ProtoReflect.Descriptor instead.
 func (*InputMapping) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{18}
+	return file_vistudy_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *InputMapping) GetChannels() string {
@@ -1234,7 +1279,7 @@ type LoadRequest struct {
 
 func (x *LoadRequest) Reset() {
 	*x = LoadRequest{}
-	mi := &file_vistudy_proto_msgTypes[19]
+	mi := &file_vistudy_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1246,7 +1291,7 @@ func (x *LoadRequest) String() string {
 func (*LoadRequest) ProtoMessage() {}
 
 func (x *LoadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[19]
+	mi := &file_vistudy_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1259,7 +1304,7 @@ func (x *LoadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadRequest.ProtoReflect.Descriptor instead.
 func (*LoadRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{19}
+	return file_vistudy_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *LoadRequest) GetPath() string {
@@ -1358,7 +1403,7 @@ type TensorDesc struct {
 
 func (x *TensorDesc) Reset() {
 	*x = TensorDesc{}
-	mi := &file_vistudy_proto_msgTypes[20]
+	mi := &file_vistudy_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1370,7 +1415,7 @@ func (x *TensorDesc) String() string {
 func (*TensorDesc) ProtoMessage() {}
 
 func (x *TensorDesc) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[20]
+	mi := &file_vistudy_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1383,7 +1428,7 @@ func (x *TensorDesc) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorDesc.ProtoReflect.Descriptor instead.
 func (*TensorDesc) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{20}
+	return file_vistudy_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *TensorDesc) GetName() string {
@@ -1424,7 +1469,7 @@ type LoadResponse struct {
 
 func (x *LoadResponse) Reset() {
 	*x = LoadResponse{}
-	mi := &file_vistudy_proto_msgTypes[21]
+	mi := &file_vistudy_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1436,7 +1481,7 @@ func (x *LoadResponse) String() string {
 func (*LoadResponse) ProtoMessage() {}
 
 func (x *LoadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[21]
+	mi := &file_vistudy_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1449,7 +1494,7 @@ func (x *LoadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadResponse.ProtoReflect.Descriptor instead.
 func (*LoadResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{21}
+	return file_vistudy_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *LoadResponse) GetSession() string {
@@ -1512,7 +1557,7 @@ type InferRequest struct {
 
 func (x *InferRequest) Reset() {
 	*x = InferRequest{}
-	mi := &file_vistudy_proto_msgTypes[22]
+	mi := &file_vistudy_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1524,7 +1569,7 @@ func (x *InferRequest) String() string {
 func (*InferRequest) ProtoMessage() {}
 
 func (x *InferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[22]
+	mi := &file_vistudy_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1537,7 +1582,7 @@ func (x *InferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InferRequest.ProtoReflect.Descriptor instead.
 func (*InferRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{22}
+	return file_vistudy_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *InferRequest) GetSession() string {
@@ -1564,7 +1609,7 @@ type InferResponse struct {
 
 func (x *InferResponse) Reset() {
 	*x = InferResponse{}
-	mi := &file_vistudy_proto_msgTypes[23]
+	mi := &file_vistudy_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1576,7 +1621,7 @@ func (x *InferResponse) String() string {
 func (*InferResponse) ProtoMessage() {}
 
 func (x *InferResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[23]
+	mi := &file_vistudy_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1589,7 +1634,7 @@ func (x *InferResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InferResponse.ProtoReflect.Descriptor instead.
 func (*InferResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{23}
+	return file_vistudy_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *InferResponse) GetBatch() []byte {
@@ -1611,7 +1656,7 @@ type Override struct {
 
 func (x *Override) Reset() {
 	*x = Override{}
-	mi := &file_vistudy_proto_msgTypes[24]
+	mi := &file_vistudy_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1623,7 +1668,7 @@ func (x *Override) String() string {
 func (*Override) ProtoMessage() {}
 
 func (x *Override) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[24]
+	mi := &file_vistudy_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1636,7 +1681,7 @@ func (x *Override) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Override.ProtoReflect.Descriptor instead.
 func (*Override) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{24}
+	return file_vistudy_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Override) GetName() string {
@@ -1671,7 +1716,7 @@ type OverridesRequest struct {
 
 func (x *OverridesRequest) Reset() {
 	*x = OverridesRequest{}
-	mi := &file_vistudy_proto_msgTypes[25]
+	mi := &file_vistudy_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1683,7 +1728,7 @@ func (x *OverridesRequest) String() string {
 func (*OverridesRequest) ProtoMessage() {}
 
 func (x *OverridesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[25]
+	mi := &file_vistudy_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1696,7 +1741,7 @@ func (x *OverridesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OverridesRequest.ProtoReflect.Descriptor instead.
 func (*OverridesRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{25}
+	return file_vistudy_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *OverridesRequest) GetSession() string {
@@ -1722,7 +1767,7 @@ type SessionRequest struct {
 
 func (x *SessionRequest) Reset() {
 	*x = SessionRequest{}
-	mi := &file_vistudy_proto_msgTypes[26]
+	mi := &file_vistudy_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1734,7 +1779,7 @@ func (x *SessionRequest) String() string {
 func (*SessionRequest) ProtoMessage() {}
 
 func (x *SessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[26]
+	mi := &file_vistudy_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1747,7 +1792,7 @@ func (x *SessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionRequest.ProtoReflect.Descriptor instead.
 func (*SessionRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{26}
+	return file_vistudy_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SessionRequest) GetSession() string {
@@ -1826,7 +1871,9 @@ const file_vistudy_proto_rawDesc = "" +
 	"\x05value\x18\x03 \x01(\x01R\x05value\x12\f\n" +
 	"\x01n\x18\x04 \x01(\x03R\x01n\"<\n" +
 	"\x0eReportResponse\x12*\n" +
-	"\x04rows\x18\x01 \x03(\v2\x16.vistudy.plugin.v1.RowR\x04rows\"\xa8\x01\n" +
+	"\x04rows\x18\x01 \x03(\v2\x16.vistudy.plugin.v1.RowR\x04rows\"(\n" +
+	"\x0eConnectRequest\x12\x16\n" +
+	"\x06oracle\x18\x01 \x01(\rR\x06oracle\"\xa8\x01\n" +
 	"\fApplyRequest\x12\x1f\n" +
 	"\vparams_json\x18\x01 \x01(\tR\n" +
 	"paramsJson\x12\x14\n" +
@@ -1903,9 +1950,10 @@ const file_vistudy_proto_rawDesc = "" +
 	"\n" +
 	"Accumulate\x12$.vistudy.plugin.v1.AccumulateRequest\x1a%.vistudy.plugin.v1.AccumulateResponse\x12B\n" +
 	"\x05Merge\x12\x1f.vistudy.plugin.v1.MergeRequest\x1a\x18.vistudy.plugin.v1.State\x12M\n" +
-	"\x06Report\x12 .vistudy.plugin.v1.ReportRequest\x1a!.vistudy.plugin.v1.ReportResponse2\x9b\x01\n" +
+	"\x06Report\x12 .vistudy.plugin.v1.ReportRequest\x1a!.vistudy.plugin.v1.ReportResponse2\xe3\x01\n" +
 	"\fPerturbation\x12?\n" +
-	"\x04Info\x12\x18.vistudy.plugin.v1.Empty\x1a\x1d.vistudy.plugin.v1.PluginInfo\x12J\n" +
+	"\x04Info\x12\x18.vistudy.plugin.v1.Empty\x1a\x1d.vistudy.plugin.v1.PluginInfo\x12F\n" +
+	"\aConnect\x12!.vistudy.plugin.v1.ConnectRequest\x1a\x18.vistudy.plugin.v1.Empty\x12J\n" +
 	"\x05Apply\x12\x1f.vistudy.plugin.v1.ApplyRequest\x1a .vistudy.plugin.v1.ApplyResponse2\xad\x01\n" +
 	"\x06Oracle\x12N\n" +
 	"\aPredict\x12 .vistudy.plugin.v1.OracleRequest\x1a!.vistudy.plugin.v1.OracleResponse\x12S\n" +
@@ -1929,7 +1977,7 @@ func file_vistudy_proto_rawDescGZIP() []byte {
 	return file_vistudy_proto_rawDescData
 }
 
-var file_vistudy_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_vistudy_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_vistudy_proto_goTypes = []any{
 	(*Empty)(nil),              // 0: vistudy.plugin.v1.Empty
 	(*Param)(nil),              // 1: vistudy.plugin.v1.Param
@@ -1943,22 +1991,23 @@ var file_vistudy_proto_goTypes = []any{
 	(*ReportRequest)(nil),      // 9: vistudy.plugin.v1.ReportRequest
 	(*Row)(nil),                // 10: vistudy.plugin.v1.Row
 	(*ReportResponse)(nil),     // 11: vistudy.plugin.v1.ReportResponse
-	(*ApplyRequest)(nil),       // 12: vistudy.plugin.v1.ApplyRequest
-	(*ApplyResponse)(nil),      // 13: vistudy.plugin.v1.ApplyResponse
-	(*OracleRequest)(nil),      // 14: vistudy.plugin.v1.OracleRequest
-	(*OracleResponse)(nil),     // 15: vistudy.plugin.v1.OracleResponse
-	(*GradientRequest)(nil),    // 16: vistudy.plugin.v1.GradientRequest
-	(*GradientResponse)(nil),   // 17: vistudy.plugin.v1.GradientResponse
-	(*InputMapping)(nil),       // 18: vistudy.plugin.v1.InputMapping
-	(*LoadRequest)(nil),        // 19: vistudy.plugin.v1.LoadRequest
-	(*TensorDesc)(nil),         // 20: vistudy.plugin.v1.TensorDesc
-	(*LoadResponse)(nil),       // 21: vistudy.plugin.v1.LoadResponse
-	(*InferRequest)(nil),       // 22: vistudy.plugin.v1.InferRequest
-	(*InferResponse)(nil),      // 23: vistudy.plugin.v1.InferResponse
-	(*Override)(nil),           // 24: vistudy.plugin.v1.Override
-	(*OverridesRequest)(nil),   // 25: vistudy.plugin.v1.OverridesRequest
-	(*SessionRequest)(nil),     // 26: vistudy.plugin.v1.SessionRequest
-	nil,                        // 27: vistudy.plugin.v1.LoadRequest.ProviderOptionsEntry
+	(*ConnectRequest)(nil),     // 12: vistudy.plugin.v1.ConnectRequest
+	(*ApplyRequest)(nil),       // 13: vistudy.plugin.v1.ApplyRequest
+	(*ApplyResponse)(nil),      // 14: vistudy.plugin.v1.ApplyResponse
+	(*OracleRequest)(nil),      // 15: vistudy.plugin.v1.OracleRequest
+	(*OracleResponse)(nil),     // 16: vistudy.plugin.v1.OracleResponse
+	(*GradientRequest)(nil),    // 17: vistudy.plugin.v1.GradientRequest
+	(*GradientResponse)(nil),   // 18: vistudy.plugin.v1.GradientResponse
+	(*InputMapping)(nil),       // 19: vistudy.plugin.v1.InputMapping
+	(*LoadRequest)(nil),        // 20: vistudy.plugin.v1.LoadRequest
+	(*TensorDesc)(nil),         // 21: vistudy.plugin.v1.TensorDesc
+	(*LoadResponse)(nil),       // 22: vistudy.plugin.v1.LoadResponse
+	(*InferRequest)(nil),       // 23: vistudy.plugin.v1.InferRequest
+	(*InferResponse)(nil),      // 24: vistudy.plugin.v1.InferResponse
+	(*Override)(nil),           // 25: vistudy.plugin.v1.Override
+	(*OverridesRequest)(nil),   // 26: vistudy.plugin.v1.OverridesRequest
+	(*SessionRequest)(nil),     // 27: vistudy.plugin.v1.SessionRequest
+	nil,                        // 28: vistudy.plugin.v1.LoadRequest.ProviderOptionsEntry
 }
 var file_vistudy_proto_depIdxs = []int32{
 	1,  // 0: vistudy.plugin.v1.PluginInfo.params:type_name -> vistudy.plugin.v1.Param
@@ -1968,41 +2017,43 @@ var file_vistudy_proto_depIdxs = []int32{
 	3,  // 4: vistudy.plugin.v1.ReportRequest.model:type_name -> vistudy.plugin.v1.ModelContext
 	10, // 5: vistudy.plugin.v1.ReportResponse.rows:type_name -> vistudy.plugin.v1.Row
 	3,  // 6: vistudy.plugin.v1.ApplyRequest.model:type_name -> vistudy.plugin.v1.ModelContext
-	18, // 7: vistudy.plugin.v1.LoadRequest.input:type_name -> vistudy.plugin.v1.InputMapping
-	27, // 8: vistudy.plugin.v1.LoadRequest.provider_options:type_name -> vistudy.plugin.v1.LoadRequest.ProviderOptionsEntry
-	20, // 9: vistudy.plugin.v1.LoadResponse.inputs:type_name -> vistudy.plugin.v1.TensorDesc
-	20, // 10: vistudy.plugin.v1.LoadResponse.outputs:type_name -> vistudy.plugin.v1.TensorDesc
-	24, // 11: vistudy.plugin.v1.OverridesRequest.overrides:type_name -> vistudy.plugin.v1.Override
+	19, // 7: vistudy.plugin.v1.LoadRequest.input:type_name -> vistudy.plugin.v1.InputMapping
+	28, // 8: vistudy.plugin.v1.LoadRequest.provider_options:type_name -> vistudy.plugin.v1.LoadRequest.ProviderOptionsEntry
+	21, // 9: vistudy.plugin.v1.LoadResponse.inputs:type_name -> vistudy.plugin.v1.TensorDesc
+	21, // 10: vistudy.plugin.v1.LoadResponse.outputs:type_name -> vistudy.plugin.v1.TensorDesc
+	25, // 11: vistudy.plugin.v1.OverridesRequest.overrides:type_name -> vistudy.plugin.v1.Override
 	0,  // 12: vistudy.plugin.v1.Metric.Info:input_type -> vistudy.plugin.v1.Empty
 	4,  // 13: vistudy.plugin.v1.Metric.Init:input_type -> vistudy.plugin.v1.MetricRequest
 	6,  // 14: vistudy.plugin.v1.Metric.Accumulate:input_type -> vistudy.plugin.v1.AccumulateRequest
 	8,  // 15: vistudy.plugin.v1.Metric.Merge:input_type -> vistudy.plugin.v1.MergeRequest
 	9,  // 16: vistudy.plugin.v1.Metric.Report:input_type -> vistudy.plugin.v1.ReportRequest
 	0,  // 17: vistudy.plugin.v1.Perturbation.Info:input_type -> vistudy.plugin.v1.Empty
-	12, // 18: vistudy.plugin.v1.Perturbation.Apply:input_type -> vistudy.plugin.v1.ApplyRequest
-	14, // 19: vistudy.plugin.v1.Oracle.Predict:input_type -> vistudy.plugin.v1.OracleRequest
-	16, // 20: vistudy.plugin.v1.Oracle.Gradient:input_type -> vistudy.plugin.v1.GradientRequest
-	0,  // 21: vistudy.plugin.v1.Runtime.Info:input_type -> vistudy.plugin.v1.Empty
-	19, // 22: vistudy.plugin.v1.Runtime.Load:input_type -> vistudy.plugin.v1.LoadRequest
-	22, // 23: vistudy.plugin.v1.Runtime.Infer:input_type -> vistudy.plugin.v1.InferRequest
-	25, // 24: vistudy.plugin.v1.Runtime.SetOverrides:input_type -> vistudy.plugin.v1.OverridesRequest
-	26, // 25: vistudy.plugin.v1.Runtime.Unload:input_type -> vistudy.plugin.v1.SessionRequest
-	2,  // 26: vistudy.plugin.v1.Metric.Info:output_type -> vistudy.plugin.v1.PluginInfo
-	5,  // 27: vistudy.plugin.v1.Metric.Init:output_type -> vistudy.plugin.v1.State
-	7,  // 28: vistudy.plugin.v1.Metric.Accumulate:output_type -> vistudy.plugin.v1.AccumulateResponse
-	5,  // 29: vistudy.plugin.v1.Metric.Merge:output_type -> vistudy.plugin.v1.State
-	11, // 30: vistudy.plugin.v1.Metric.Report:output_type -> vistudy.plugin.v1.ReportResponse
-	2,  // 31: vistudy.plugin.v1.Perturbation.Info:output_type -> vistudy.plugin.v1.PluginInfo
-	13, // 32: vistudy.plugin.v1.Perturbation.Apply:output_type -> vistudy.plugin.v1.ApplyResponse
-	15, // 33: vistudy.plugin.v1.Oracle.Predict:output_type -> vistudy.plugin.v1.OracleResponse
-	17, // 34: vistudy.plugin.v1.Oracle.Gradient:output_type -> vistudy.plugin.v1.GradientResponse
-	2,  // 35: vistudy.plugin.v1.Runtime.Info:output_type -> vistudy.plugin.v1.PluginInfo
-	21, // 36: vistudy.plugin.v1.Runtime.Load:output_type -> vistudy.plugin.v1.LoadResponse
-	23, // 37: vistudy.plugin.v1.Runtime.Infer:output_type -> vistudy.plugin.v1.InferResponse
-	0,  // 38: vistudy.plugin.v1.Runtime.SetOverrides:output_type -> vistudy.plugin.v1.Empty
-	0,  // 39: vistudy.plugin.v1.Runtime.Unload:output_type -> vistudy.plugin.v1.Empty
-	26, // [26:40] is the sub-list for method output_type
-	12, // [12:26] is the sub-list for method input_type
+	12, // 18: vistudy.plugin.v1.Perturbation.Connect:input_type -> vistudy.plugin.v1.ConnectRequest
+	13, // 19: vistudy.plugin.v1.Perturbation.Apply:input_type -> vistudy.plugin.v1.ApplyRequest
+	15, // 20: vistudy.plugin.v1.Oracle.Predict:input_type -> vistudy.plugin.v1.OracleRequest
+	17, // 21: vistudy.plugin.v1.Oracle.Gradient:input_type -> vistudy.plugin.v1.GradientRequest
+	0,  // 22: vistudy.plugin.v1.Runtime.Info:input_type -> vistudy.plugin.v1.Empty
+	20, // 23: vistudy.plugin.v1.Runtime.Load:input_type -> vistudy.plugin.v1.LoadRequest
+	23, // 24: vistudy.plugin.v1.Runtime.Infer:input_type -> vistudy.plugin.v1.InferRequest
+	26, // 25: vistudy.plugin.v1.Runtime.SetOverrides:input_type -> vistudy.plugin.v1.OverridesRequest
+	27, // 26: vistudy.plugin.v1.Runtime.Unload:input_type -> vistudy.plugin.v1.SessionRequest
+	2,  // 27: vistudy.plugin.v1.Metric.Info:output_type -> vistudy.plugin.v1.PluginInfo
+	5,  // 28: vistudy.plugin.v1.Metric.Init:output_type -> vistudy.plugin.v1.State
+	7,  // 29: vistudy.plugin.v1.Metric.Accumulate:output_type -> vistudy.plugin.v1.AccumulateResponse
+	5,  // 30: vistudy.plugin.v1.Metric.Merge:output_type -> vistudy.plugin.v1.State
+	11, // 31: vistudy.plugin.v1.Metric.Report:output_type -> vistudy.plugin.v1.ReportResponse
+	2,  // 32: vistudy.plugin.v1.Perturbation.Info:output_type -> vistudy.plugin.v1.PluginInfo
+	0,  // 33: vistudy.plugin.v1.Perturbation.Connect:output_type -> vistudy.plugin.v1.Empty
+	14, // 34: vistudy.plugin.v1.Perturbation.Apply:output_type -> vistudy.plugin.v1.ApplyResponse
+	16, // 35: vistudy.plugin.v1.Oracle.Predict:output_type -> vistudy.plugin.v1.OracleResponse
+	18, // 36: vistudy.plugin.v1.Oracle.Gradient:output_type -> vistudy.plugin.v1.GradientResponse
+	2,  // 37: vistudy.plugin.v1.Runtime.Info:output_type -> vistudy.plugin.v1.PluginInfo
+	22, // 38: vistudy.plugin.v1.Runtime.Load:output_type -> vistudy.plugin.v1.LoadResponse
+	24, // 39: vistudy.plugin.v1.Runtime.Infer:output_type -> vistudy.plugin.v1.InferResponse
+	0,  // 40: vistudy.plugin.v1.Runtime.SetOverrides:output_type -> vistudy.plugin.v1.Empty
+	0,  // 41: vistudy.plugin.v1.Runtime.Unload:output_type -> vistudy.plugin.v1.Empty
+	27, // [27:42] is the sub-list for method output_type
+	12, // [12:27] is the sub-list for method input_type
 	12, // [12:12] is the sub-list for extension type_name
 	12, // [12:12] is the sub-list for extension extendee
 	0,  // [0:12] is the sub-list for field type_name
@@ -2020,7 +2071,7 @@ func file_vistudy_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vistudy_proto_rawDesc), len(file_vistudy_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

@@ -278,8 +278,9 @@ var Metric_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	Perturbation_Info_FullMethodName  = "/vistudy.plugin.v1.Perturbation/Info"
-	Perturbation_Apply_FullMethodName = "/vistudy.plugin.v1.Perturbation/Apply"
+	Perturbation_Info_FullMethodName    = "/vistudy.plugin.v1.Perturbation/Info"
+	Perturbation_Connect_FullMethodName = "/vistudy.plugin.v1.Perturbation/Connect"
+	Perturbation_Apply_FullMethodName   = "/vistudy.plugin.v1.Perturbation/Apply"
 )
 
 // PerturbationClient is the client API for Perturbation service.
@@ -287,6 +288,9 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type PerturbationClient interface {
 	Info(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*PluginInfo, error)
+	// Connect makes the plugin dial the model oracle the host just started serving on the broker;
+	// the host calls it once per plugin process (go-plugin drops unclaimed connection info after 5 s).
+	Connect(ctx context.Context, in *ConnectRequest, opts ...grpc.CallOption) (*Empty, error)
 	Apply(ctx context.Context, in *ApplyRequest, opts ...grpc.CallOption) (*ApplyResponse, error)
 }
 
@@ -308,6 +312,16 @@ func (c *perturbationClient) Info(ctx context.Context, in *Empty, opts ...grpc.C
 	return out, nil
 }
 
+func (c *perturbationClient) Connect(ctx context.Context, in *ConnectRequest, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, Perturbation_Connect_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *perturbationClient) Apply(ctx context.Context, in *ApplyRequest, opts ...grpc.CallOption) (*ApplyResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ApplyResponse)
@@ -323,6 +337,9 @@ func (c *perturbationClient) Apply(ctx context.Context, in *ApplyRequest, opts .
 // for forward compatibility.
 type PerturbationServer interface {
 	Info(context.Context, *Empty) (*PluginInfo, error)
+	// Connect makes the plugin dial the model oracle the host just started serving on the broker;
+	// the host calls it once per plugin process (go-plugin drops unclaimed connection info after 5 s).
+	Connect(context.Context, *ConnectRequest) (*Empty, error)
 	Apply(context.Context, *ApplyRequest) (*ApplyResponse, error)
 	mustEmbedUnimplementedPerturbationServer()
 }
@@ -336,6 +353,9 @@ type UnimplementedPerturbationServer struct{}
 
 func (UnimplementedPerturbationServer) Info(context.Context, *Empty) (*PluginInfo, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Info not implemented")
+}
+func (UnimplementedPerturbationServer) Connect(context.Context, *ConnectRequest) (*Empty, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Connect not implemented")
 }
 func (UnimplementedPerturbationServer) Apply(context.Context, *ApplyRequest) (*ApplyResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Apply not implemented")
@@ -379,6 +399,24 @@ func _Perturbation_Info_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Perturbation_Connect_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ConnectRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PerturbationServer).Connect(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Perturbation_Connect_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PerturbationServer).Connect(ctx, req.(*ConnectRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Perturbation_Apply_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ApplyRequest)
 	if err := dec(in); err != nil {
@@ -407,6 +445,10 @@ var Perturbation_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Info",
 			Handler:    _Perturbation_Info_Handler,
+		},
+		{
+			MethodName: "Connect",
+			Handler:    _Perturbation_Connect_Handler,
 		},
 		{
 			MethodName: "Apply",

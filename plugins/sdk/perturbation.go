@@ -94,6 +94,14 @@ func (s *perturbationServer) oracle(id uint32) (Oracle, error) {
 	return o, nil
 }
 
+// Connect dials the oracle the host serves on the broker now, while its connection info is fresh.
+func (s *perturbationServer) Connect(_ context.Context, req *pb.ConnectRequest) (*pb.Empty, error) {
+	if _, err := s.oracle(req.Oracle); err != nil {
+		return nil, err
+	}
+	return &pb.Empty{}, nil
+}
+
 func (s *perturbationServer) Apply(ctx context.Context, req *pb.ApplyRequest) (*pb.ApplyResponse, error) {
 	p, err := params.Parse(s.info.Params, req.ParamsJson)
 	if err != nil {
