@@ -165,3 +165,56 @@ func TestMetricCrashRetried(t *testing.T) {
 		t.Errorf("rows %+v restarts %d; want top1 1/3, top2 2/3 after one restart", rows, mp.Restarts())
 	}
 }
+
+// TestOracleAfterIdle: a model-dependent perturbation first queries its oracle long after the
+// host started serving it (go-plugin drops broker connection info unclaimed for 5 s).
+func TestOracleAfterIdle(t *testing.T) {
+	cat := catalog(t, "plugins/attacks/randsol")
+	e, ok := cat.Lookup(sdk.KindPerturbation, "randsol")
+	if !ok {
+		t.Fatal("randsol not discovered")
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	calls := 0
+	// A model that always answers class 1 with certainty: every sample labelled 1 stays correct.
+	predict := func(_ context.Context, images arrow.RecordBatch) (arrow.RecordBatch, error) {
+		calls++
+		n := int(images.NumRows())
+		vals := make([]float32, 2*n)
+		for i := 0; i < n; i++ {
+			vals[2*i+1] = 10
+		}
+		lg, err := arrowio.NewTensorArray(mem, []int{2}, vals)
+		if err != nil {
+			return nil, err
+		}
+		defer lg.Release()
+		return array.NewRecordBatch(arrow.NewSchema([]arrow.Field{{Name: arrowio.ColLogits, Type: lg.DataType()}}, nil), []arrow.Array{lg}, int64(n)), nil
+	}
+	pt, err := host.StartPerturbation(context.Background(), e, sdk.Model{Name: "ones", NumClasses: 2}, predict, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pt.Close()
+	time.Sleep(6 * time.Second)
+	images := imageBatch(t, mem, 3, 0)
+	defer images.Release()
+	lb := array.NewInt32Builder(mem)
+	lb.AppendValues([]int32{1, 1, 0}, nil)
+	labels := lb.NewArray()
+	lb.Release()
+	defer labels.Release()
+	batch, _ := arrowio.SetColumn(images, arrow.Field{Name: arrowio.ColLabel, Type: arrow.PrimitiveTypes.Int32}, labels)
+	defer batch.Release()
+	out, err := pt.Apply(context.Background(), `{"iterations": 4}`, batch, 7)
+	if err != nil {
+		t.Fatalf("apply after 6 s idle: %v", err)
+	}
+	defer out.Release()
+	// Samples 0 and 1 stay correct through every round (randsol's iterations counts rounds of
+	// drawing and evaluating), so the oracle answers once per round.
+	if calls != 4 {
+		t.Errorf("the oracle answered %d calls, want 4 (one per round)", calls)
+	}
+}
