@@ -27,36 +27,25 @@ type class struct {
 }
 
 // catalogueSpec lists every class in catalogue order; DefaultClasses takes the first
-// DefaultClassCount. Textures differ in structure, frequency and orientation; their colours are random per image.
+// DefaultClassCount. Textures differ in structure, frequency and orientation; their colours
+// are random per image.
 var catalogueSpec = []struct {
 	name, shapeDesc string
 	shape           shapeFunc
 	tex             texture
 }{
-	{"circle", "disc", circle,
-		texture{stripes, 8, math.Pi / 2, "horizontal stripes, 8 cycles"}},
-	{"square", "square", square,
-		texture{dots, 7, 0, "dots, 7 per side"}},
-	{"triangle", "equilateral triangle", triangle,
-		texture{checkers, 5, 0, "checkers, 5 cycles"}},
-	{"star", "five-pointed star", star,
-		texture{waves, 8, math.Pi / 2, "wavy lines, 8 cycles"}},
-	{"cross", "plus sign", cross,
-		texture{blotches, 6, 0, "blotches, 6 per side"}},
-	{"ring", "annulus", ringShape,
-		texture{stripes, 14, math.Pi / 4, "fine diagonal stripes, 14 cycles"}},
-	{"heart", "heart", heart,
-		texture{grid, 6, 0, "grid, 6 cycles"}},
-	{"arrow", "arrow", arrow,
-		texture{blotches, 20, 0, "speckle, 20 per side"}},
-	{"diamond", "rhombus", diamond,
-		texture{stripes, 4, 0, "thick vertical bars, 4 cycles"}},
-	{"crescent", "crescent moon", crescent,
-		texture{rings, 7, 0, "concentric rings, 7 cycles"}},
-	{"tee", "letter T", tee,
-		texture{zigzag, 8, math.Pi / 2, "zigzag, 8 cycles"}},
-	{"hourglass", "bow tie", hourglass,
-		texture{crosshatch, 7, 0, "crosshatch, 7 cycles"}},
+	{"circle", "disc", circle, texture{stripes, 8, math.Pi / 2, "horizontal stripes, 8 cycles"}},
+	{"square", "square", square, texture{dots, 7, 0, "dots, 7 per side"}},
+	{"triangle", "equilateral triangle", triangle, texture{checkers, 5, 0, "checkers, 5 cycles"}},
+	{"star", "five-pointed star", star, texture{waves, 8, math.Pi / 2, "wavy lines, 8 cycles"}},
+	{"cross", "plus sign", cross, texture{blotches, 6, 0, "blotches, 6 per side"}},
+	{"ring", "annulus", ringShape, texture{stripes, 14, math.Pi / 4, "fine diagonal stripes, 14 cycles"}},
+	{"heart", "heart", heart, texture{grid, 6, 0, "grid, 6 cycles"}},
+	{"arrow", "arrow", arrow, texture{blotches, 20, 0, "speckle, 20 per side"}},
+	{"diamond", "rhombus", diamond, texture{stripes, 4, 0, "thick vertical bars, 4 cycles"}},
+	{"crescent", "crescent moon", crescent, texture{rings, 7, 0, "concentric rings, 7 cycles"}},
+	{"tee", "letter T", tee, texture{zigzag, 8, math.Pi / 2, "zigzag, 8 cycles"}},
+	{"hourglass", "bow tie", hourglass, texture{crosshatch, 7, 0, "crosshatch, 7 cycles"}},
 }
 
 var (

@@ -17,6 +17,9 @@ const (
 	maxScale = 0.36
 )
 
+// pixelNoise is the amplitude of the uniform noise added to every pixel (same in all channels).
+const pixelNoise = 0.03
+
 // placedShape is a silhouette at a random centre, scale, rotation and aspect ratio.
 type placedShape struct {
 	f             shapeFunc
@@ -68,15 +71,18 @@ func (b *background) colour(u, v float64) rgb {
 // luminance returns the ITU-R 601 luma of c.
 func luminance(c rgb) float64 { return 0.299*c[0] + 0.587*c[1] + 0.114*c[2] }
 
-// flatFill returns a neutral grey that contrasts with the background by at least 0.3 in luminance.
-func flatFill(bg background, rng *rand.Rand) rgb {
-	l := luminance(bg.base)
-	var g float64
-	if l < 0.5 {
-		g = uniform(rng, min(l+0.3, 1), 1)
-	} else {
-		g = uniform(rng, 0, max(l-0.3, 0))
+// contrastingLevel draws a level in [lo, hi] at least minFigureContrast away from l, on the side
+// of l with more room.
+func contrastingLevel(l, lo, hi float64, rng *rand.Rand) float64 {
+	if l < (lo+hi)/2 {
+		return uniform(rng, min(l+minFigureContrast, hi), hi)
 	}
+	return uniform(rng, lo, max(l-minFigureContrast, lo))
+}
+
+// flatFill returns a neutral grey that contrasts with the background.
+func flatFill(bg background, rng *rand.Rand) rgb {
+	g := contrastingLevel(luminance(bg.base), 0, 1, rng)
 	return rgb{g, g, g}
 }
 
@@ -93,7 +99,7 @@ func (g *Generator) render(it Item) (*image.RGBA, []float32) {
 	}
 	var fill func(u, v float64) rgb
 	if it.Texture >= 0 {
-		ti := newTexInstance(g.classes[it.Texture].tex, rng)
+		ti := newTexInstance(g.classes[it.Texture].tex, luminance(bg.base), rng)
 		fill = ti.colour
 	} else {
 		c := flatFill(bg, rng)
@@ -123,7 +129,7 @@ func (g *Generator) render(it Item) (*image.RGBA, []float32) {
 				}
 			}
 			// Sensor-like pixel noise, drawn in pixel order so the stream stays deterministic.
-			noise := 0.03 * (2*rng.Float64() - 1)
+			noise := pixelNoise * (2*rng.Float64() - 1)
 			o := img.PixOffset(px, py)
 			for c := range 3 {
 				img.Pix[o+c] = uint8(math.Round(255 * clamp01(sum[c]/n+noise)))

@@ -33,10 +33,14 @@ type texture struct {
 }
 
 // Contrast range of a texture: the distance between its two colours along their colour direction.
-var (
-	texMinContrast = 0.15
-	texMaxContrast = 0.30
+const (
+	texMinContrast = 0.08
+	texMaxContrast = 0.16
 )
+
+// minFigureContrast is the least luminance difference between a silhouette's fill and the mean
+// background, so that shapes stay visible whatever fills them.
+const minFigureContrast = 0.25
 
 // texInstance is one random draw of a texture class: jittered frequency, orientation, phase and
 // palette, and the noise lattice where the pattern needs one.
@@ -50,15 +54,16 @@ type texInstance struct {
 	lattice  valueNoise
 }
 
-// newTexInstance draws one instance of t from rng.
-func newTexInstance(t texture, rng *rand.Rand) texInstance {
+// newTexInstance draws one instance of t from rng, its mean luminance at least minFigureContrast
+// away from bgLum.
+func newTexInstance(t texture, bgLum float64, rng *rand.Rand) texInstance {
 	ti := texInstance{t: t}
 	ti.freq = t.freq * uniform(rng, 0.85, 1.15)
 	a := t.angle + uniform(rng, -0.2, 0.2)
 	ti.cos, ti.sin = math.Cos(a), math.Sin(a)
 	ti.ph0, ti.ph1 = uniform(rng, 0, 2*math.Pi), uniform(rng, 0, 2*math.Pi)
 	ti.cx, ti.cy = uniform(rng, 0.2, 0.8), uniform(rng, 0.2, 0.8)
-	ti.c0, ti.c1 = drawPalette(rng)
+	ti.c0, ti.c1 = drawPalette(bgLum, rng)
 	if t.pattern == blotches {
 		ti.lattice = newValueNoise(rng, int(math.Ceil(ti.freq)))
 	}
@@ -106,13 +111,15 @@ func (ti *texInstance) weight(u, v float64) bool {
 	return false
 }
 
-// drawPalette returns two colours about a random mid colour, apart by a random contrast along a
-// mostly-luminance direction with a random chromatic tilt, in random order.
-func drawPalette(rng *rand.Rand) (rgb, rgb) {
+// drawPalette returns two colours about a random mid colour whose luminance contrasts with bgLum,
+// apart by a random contrast along a mostly-luminance direction with a chromatic tilt, in random
+// order.
+func drawPalette(bgLum float64, rng *rand.Rand) (rgb, rgb) {
+	l := contrastingLevel(bgLum, 0.1, 0.9, rng)
 	a := uniform(rng, texMinContrast, texMaxContrast)
 	var c0, c1 rgb
 	for c := range 3 {
-		m := uniform(rng, 0.25, 0.75)
+		m := l + uniform(rng, -0.1, 0.1)
 		d := a / 2 * uniform(rng, 0.5, 1.5)
 		c0[c], c1[c] = clamp01(m-d), clamp01(m+d)
 	}
