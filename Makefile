@@ -24,11 +24,16 @@ deps: $(ORT_LIB)
 $(ORT_LIB): scripts/fetch-onnxruntime.sh
 	scripts/fetch-onnxruntime.sh $(ORT_DIR)
 
+# One go build for every binary (their packages compile in parallel), then plugin names.
 build: deps
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/vistudy ./cmd/vistudy
-	$(GO) build -o $(BIN)/vistudy-runtime-onnxruntime ./runtimes/onnxruntime
-	@for m in $(METRICS); do echo "go build plugins/metrics/$$m"; $(GO) build -o $(BIN)/vistudy-metric-$$m ./plugins/metrics/$$m || exit 1; done
-	@for a in $(ATTACKS); do echo "go build plugins/attacks/$$a"; $(GO) build -o $(BIN)/vistudy-perturbation-$$a ./plugins/attacks/$$a || exit 1; done
+	@rm -rf $(BIN)/.build && mkdir -p $(BIN)/.build
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/.build/ ./cmd/vistudy ./runtimes/onnxruntime \
+		$(addprefix ./plugins/metrics/,$(METRICS)) $(addprefix ./plugins/attacks/,$(ATTACKS))
+	@mv $(BIN)/.build/vistudy $(BIN)/vistudy
+	@mv $(BIN)/.build/onnxruntime $(BIN)/vistudy-runtime-onnxruntime
+	@for m in $(METRICS); do mv $(BIN)/.build/$$m $(BIN)/vistudy-metric-$$m; done
+	@for a in $(ATTACKS); do mv $(BIN)/.build/$$a $(BIN)/vistudy-perturbation-$$a; done
+	@rm -rf $(BIN)/.build
 
 # The default study: pipeline.yaml on stimuli and models the repository ships or generates.
 run: build
