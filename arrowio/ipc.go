@@ -12,6 +12,7 @@ import (
 // EncodeIPC serialises one record batch as an Arrow IPC stream (schema + batch).
 func EncodeIPC(rec arrow.RecordBatch, mem memory.Allocator) ([]byte, error) {
 	var buf bytes.Buffer
+	buf.Grow(int(dataBytes(rec)) + 4096) // one allocation instead of a doubling series of copies
 	w := ipc.NewWriter(&buf, ipc.WithSchema(rec.Schema()), ipc.WithAllocator(mem))
 	if err := w.Write(rec); err != nil {
 		return nil, fmt.Errorf("arrowio: encode IPC: %w", err)
@@ -38,4 +39,24 @@ func DecodeIPC(data []byte, mem memory.Allocator) (arrow.RecordBatch, error) {
 	rec := r.RecordBatch()
 	rec.Retain()
 	return rec, nil
+}
+
+// dataBytes is the size of a batch's buffers, a lower bound of its IPC encoding.
+func dataBytes(rec arrow.RecordBatch) int64 {
+	var n int64
+	var walk func(d arrow.ArrayData)
+	walk = func(d arrow.ArrayData) {
+		for _, b := range d.Buffers() {
+			if b != nil {
+				n += int64(b.Len())
+			}
+		}
+		for _, c := range d.Children() {
+			walk(c)
+		}
+	}
+	for _, c := range rec.Columns() {
+		walk(c.Data())
+	}
+	return n
 }

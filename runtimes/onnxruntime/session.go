@@ -246,6 +246,11 @@ func (s *session) create(req *pb.LoadRequest, data []byte) error {
 			return fmt.Errorf("onnxruntime: inter-op threads: %w", err)
 		}
 	}
+	// ORT's intra-op threads spin while waiting for work; in a pipeline that decodes images on
+	// the same cores, spinning takes the CPU the decoders need (measured in bench/).
+	if err := opts.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
+		return fmt.Errorf("onnxruntime: session config: %w", err)
+	}
 	if len(s.overNames) > 0 {
 		// ORT 1.24 crashes fusing float16 initializers that are also inputs (see runtimes/onnx).
 		if err := opts.AddSessionConfigEntry("optimization.disable_specified_optimizers", "FuseFp16InitializerToFp32NodeTransformer"); err != nil {
