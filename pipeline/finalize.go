@@ -34,6 +34,7 @@ func Finalize(ctx context.Context, plan *Plan, opts Options) error {
 		missing []string
 		units   = map[string]int{}
 		seconds = map[string]float64{}
+		sweeps  []ManifestSweep
 	)
 	metrics := map[string]*host.MetricProcess{}
 	defer func() {
@@ -45,13 +46,19 @@ func Finalize(ctx context.Context, plan *Plan, opts Options) error {
 	filterSets := map[string][]*Instance{}
 	for _, in := range plan.Instances {
 		if in.Stage.Kind == KindCriticality || in.Stage.Kind == KindFilters {
-			rows, miss, err := modelLevelRows(rd, in)
+			rows, recs, miss, err := modelLevelRows(rd, in)
 			if err != nil {
 				return err
 			}
 			if miss != "" {
 				missing = append(missing, miss)
 				continue
+			}
+			for _, r := range recs {
+				seconds[in.Stage.ID] += r.Seconds
+			}
+			if in.Stage.Kind == KindCriticality {
+				sweeps = append(sweeps, sweepCost(in, recs))
 			}
 			results = append(results, rows...)
 			byStage[in.Stage.ID] = append(byStage[in.Stage.ID], rows...)
@@ -156,7 +163,7 @@ func Finalize(ctx context.Context, plan *Plan, opts Options) error {
 	if err := report.Write(rd.path(reportDir), StageInfos(s), results); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	return writeManifest(plan, rd, opts, datasets, units, seconds, len(results), len(errRows))
+	return writeManifest(plan, rd, opts, datasets, units, seconds, sweeps, len(results), len(errRows))
 }
 
 // Manifest records what a run used and did.
@@ -168,6 +175,7 @@ type Manifest struct {
 	Datasets []ManifestDataset  `json:"datasets"`
 	Units    map[string]int     `json:"units"`   // committed units per stage
 	Seconds  map[string]float64 `json:"seconds"` // summed unit time per stage
+	Sweeps   []ManifestSweep    `json:"criticality_sweeps,omitempty"`
 	Results  int                `json:"results"`
 	Errors   int                `json:"errors"`
 	Finished time.Time          `json:"finished"`
@@ -215,7 +223,7 @@ type ManifestDataset struct {
 	Units   int    `json:"units"`
 }
 
-func writeManifest(plan *Plan, rd *RunDir, opts Options, datasets map[string]*datasetUnits, units map[string]int, seconds map[string]float64, nres, nerr int) error {
+func writeManifest(plan *Plan, rd *RunDir, opts Options, datasets map[string]*datasetUnits, units map[string]int, seconds map[string]float64, sweeps []ManifestSweep, nres, nerr int) error {
 	s := plan.Study
 	data, err := os.ReadFile(s.File)
 	if err != nil {
@@ -226,6 +234,7 @@ func writeManifest(plan *Plan, rd *RunDir, opts Options, datasets map[string]*da
 		Study:    ManifestStudy{File: s.File, Name: s.Name, Seed: s.Seed, Fingerprint: Fingerprint(data, opts.Overrides), Overrides: opts.Overrides},
 		Units:    units,
 		Seconds:  seconds,
+		Sweeps:   sweeps,
 		Results:  nres,
 		Errors:   nerr,
 		Finished: time.Now().UTC(),

@@ -137,9 +137,10 @@ func (ex *executor) runCriticality(ctx context.Context, in *Instance) error {
 			return fmt.Errorf("layer %s: %w", layer.Name, err)
 		}
 		rows := res.Rows()
-		rows = append(rows, arrowio.Result{Metric: "clean_pass_seconds", Group: criticality.LayerGroup(layer), Value: ref.Seconds, N: int64(ref.N)})
 		ex.opts.Log.Info("criticality", "model", in.Model.Name, "layer", layer.Name, "criticality", res.Criticality, "seconds", res.Seconds)
-		if err := ex.commit(in, &UnitRecord{Unit: unit, Rows: rows, NumRows: int64(ref.N), Seconds: res.Seconds}); err != nil {
+		rec := &UnitRecord{Unit: unit, Rows: rows, NumRows: int64(ref.N), Seconds: res.Seconds,
+			Timings: map[string]float64{"clean_pass": ref.Seconds, "trials": float64(res.Trials)}}
+		if err := ex.commit(in, rec); err != nil {
 			return err
 		}
 	}
@@ -241,23 +242,53 @@ func filterDivergence(ins []*Instance) ([]arrowio.Result, error) {
 	return h.Rows(), nil // the basis rows (explained variance) included
 }
 
+// ManifestSweep records the cost of one model's criticality sweep against its clean pass.
+type ManifestSweep struct {
+	Stage            string  `json:"stage"`
+	Model            string  `json:"model"`
+	Layers           int     `json:"layers"`
+	Trials           int     `json:"trials"`
+	SweepSeconds     float64 `json:"sweep_seconds"`
+	CleanPassSeconds float64 `json:"clean_pass_seconds"` // the first clean pass of each run, averaged
+	// Ratio is SweepSeconds / (layers × trials × clean pass): 1 means a reset costs nothing.
+	Ratio float64 `json:"ratio"`
+}
+
+// sweepCost summarises the timings of a criticality instance's unit records.
+func sweepCost(in *Instance, recs []*UnitRecord) ManifestSweep {
+	ms := ManifestSweep{Stage: in.Stage.ID, Model: in.Model.Name, Layers: len(recs)}
+	var clean float64
+	for _, r := range recs {
+		ms.SweepSeconds += r.Seconds
+		clean += r.Timings["clean_pass"]
+		ms.Trials = max(ms.Trials, int(r.Timings["trials"]))
+	}
+	if len(recs) > 0 {
+		ms.CleanPassSeconds = clean / float64(len(recs))
+	}
+	if d := float64(ms.Layers*ms.Trials) * ms.CleanPassSeconds; d > 0 {
+		ms.Ratio = ms.SweepSeconds / d
+	}
+	return ms
+}
+
 // modelLevelRows gathers the rows a criticality or filters instance committed (with the
 // per-model summary of criticality), or says which units are missing.
-func modelLevelRows(rd *RunDir, in *Instance) ([]arrowio.Result, string, error) {
+func modelLevelRows(rd *RunDir, in *Instance) ([]arrowio.Result, []*UnitRecord, string, error) {
 	want := 1
 	if in.Stage.Kind == KindCriticality {
 		layers, err := criticalityLayers(in)
 		if err != nil {
-			return nil, "", err
+			return nil, nil, "", err
 		}
 		want = len(layers)
 	}
 	recs, err := rd.Units(in)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	if len(recs) != want {
-		return nil, fmt.Sprintf("%s: %d of %d units", in.Key(), want-len(recs), want), nil
+		return nil, nil, fmt.Sprintf("%s: %d of %d units", in.Key(), want-len(recs), want), nil
 	}
 	var rows []arrowio.Result
 	for _, r := range recs {
@@ -270,5 +301,5 @@ func modelLevelRows(rd *RunDir, in *Instance) ([]arrowio.Result, string, error) 
 	if in.Stage.Kind == KindCriticality {
 		rows = append(rows, criticality.ModelRows(rows)...)
 	}
-	return rows, "", nil
+	return rows, recs, "", nil
 }

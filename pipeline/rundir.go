@@ -123,6 +123,7 @@ type UnitRecord struct {
 	Tables   []string           `json:"tables,omitempty"` // part files, relative to the run directory
 	NumRows  int64              `json:"num_rows"`
 	Seconds  float64            `json:"seconds"`
+	Timings  map[string]float64 `json:"timings,omitempty"` // further timings (kept out of results.parquet: they vary)
 	Shard    string             `json:"shard,omitempty"`
 	Finished time.Time          `json:"finished"`
 }

@@ -24,7 +24,6 @@ const (
 	MetricRecovered        = "recovered_accuracy"           // top1_reset / top1_original
 	MetricRecoveredUndef   = "recovered_accuracy_undefined" // 1 where the trained top-1 is 0 or unknown
 	MetricNonFinite        = "nonfinite_outputs"            // samples × trials with a non-finite reset output, left out
-	MetricSeconds          = "seconds"                      // wall time of the layer's trials
 	MetricCriticalityUndef = "criticality_undefined"        // 1 where no reset output was finite
 )
 
@@ -69,7 +68,6 @@ func (r *LayerResult) Rows() []arrowio.Result {
 	} else {
 		add(MetricRecovered, r.Recovered, r.Labelled*r.Trials)
 	}
-	add(MetricSeconds, r.Seconds, r.Trials)
 	return out
 }
 
