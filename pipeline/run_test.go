@@ -111,13 +111,14 @@ func TestRunKnownAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(errs) != 2 || errs[0].Path != "2blue/corrupt.jpg" || errs[1].Path != "3dark/truncated.png" || errs[0].Stage != "images" {
-		t.Errorf("errors.parquet = %+v, want the corrupt JPEG and the truncated PNG", errs)
+	if len(errs) != 3 || errs[0].Path != "1green/missing.png" || errs[1].Path != "2blue/corrupt.jpg" || errs[2].Path != "3dark/truncated.png" ||
+		errs[0].Stage != "images" || !strings.Contains(errs[0].Reason, "no such file") || !strings.Contains(errs[1].Reason, "jpeg") {
+		t.Errorf("errors.parquet = %+v, want the missing file, the corrupt JPEG and the truncated PNG", errs)
 	}
 	// The predictions table: hive layout, 52 rows over 7 parts, the model held by the path.
 	parts, _ := filepath.Glob(filepath.Join(out, "tables", "preds", "model=colour", "part-*.parquet"))
 	if len(parts) != 7 {
-		t.Fatalf("%d prediction parts, want 7 (54 samples in units of 8)", len(parts))
+		t.Fatalf("%d prediction parts, want 7 (55 samples in units of 8)", len(parts))
 	}
 	var rows int64
 	for _, part := range parts {
@@ -146,7 +147,7 @@ func TestRunKnownAnswer(t *testing.T) {
 	if err := json.Unmarshal(b, &man); err != nil {
 		t.Fatal(err)
 	}
-	if len(man.Models) != 1 || len(man.Models[0].SHA256) != 64 || len(man.Plugins) != 2 || man.Study.Seed != 3 || man.Errors != 2 || man.Units["acc"] != 7 {
+	if len(man.Models) != 1 || len(man.Models[0].SHA256) != 64 || len(man.Plugins) != 2 || man.Study.Seed != 3 || man.Errors != 3 || man.Units["acc"] != 7 {
 		t.Errorf("manifest %s", b)
 	}
 }

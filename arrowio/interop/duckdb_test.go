@@ -97,7 +97,7 @@ stages:
 	if err := db.QueryRow(fmt.Sprintf(`SELECT path, reason FROM read_parquet('%s') ORDER BY path LIMIT 1`, filepath.Join(out, "errors.parquet"))).Scan(&path, &reason); err != nil {
 		t.Fatal(err)
 	}
-	if path != "2blue/corrupt.jpg" || reason == "" {
+	if path != "1green/missing.png" || reason == "" {
 		t.Errorf("errors.parquet first row %q %q", path, reason)
 	}
 }

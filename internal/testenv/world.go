@@ -16,8 +16,8 @@ import (
 // ColourWorld is a tiny world with a known answer: a classifier (Model) whose logits are the mean
 // red, green and blue of a 16×16 image and 0.4 for "dark", class folders (Data) of 20×20
 // solid-colour PNGs, and a label file (Labels). 48 images are labelled right, 4 red ones sit in
-// the green folder (top-1 and top-2 misses, top-3 hits: top-1 = 48/52), and two files are
-// broken: 2blue/corrupt.jpg and 3dark/truncated.png.
+// the green folder (top-1 and top-2 misses, top-3 hits: top-1 = 48/52), and three files are
+// broken: 2blue/corrupt.jpg, 3dark/truncated.png and 1green/missing.png (a link to nothing).
 type ColourWorld struct {
 	Dir, Model, Data, Labels string
 }
@@ -66,6 +66,7 @@ func NewColourWorld(t testing.TB) *ColourWorld {
 	good, err := os.ReadFile(filepath.Join(w.Data, "3dark", "img00.png"))
 	must(t, err)
 	must(t, os.WriteFile(filepath.Join(w.Data, "3dark", "truncated.png"), good[:len(good)/2], 0o644))
+	must(t, os.Symlink(filepath.Join(w.Dir, "deleted.png"), filepath.Join(w.Data, "1green", "missing.png")))
 	return w
 }
 
