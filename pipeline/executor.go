@@ -157,7 +157,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) error {
 	step := max(1, s.Execution.ParallelModels)
 	for i := 0; i < len(models); i += step {
 		wave := models[i:min(i+step, len(models))]
-		ex := &executor{plan: plan, rd: rd, opts: opts, datasets: datasets, wave: wave, index: i / step}
+		ex := &executor{plan: plan, rd: rd, opts: opts, datasets: datasets, wave: wave, last: i+step >= len(models)}
 		if err := ex.run(ctx); err != nil {
 			return err
 		}
@@ -201,7 +201,7 @@ type executor struct {
 	opts     Options
 	datasets map[string]*datasetUnits
 	wave     []*Model
-	index    int // the wave's position
+	last     bool // the run's last wave
 
 	active    []*Instance
 	consumers map[*Instance][]*Instance
@@ -296,8 +296,9 @@ func (ex *executor) selectWork() error {
 				need[k] = true
 			}
 		}
-		if in.Model == nil && ex.index > 0 {
-			// Model-free stages are shared by the waves: later waves run them only for their models.
+		if in.Model == nil && !ex.last {
+			// Model-free stages are shared by the waves: a wave runs them for its own models' needs,
+			// and the last wave also finishes what no model needed (a resumed run's stragglers).
 			own = intersect(own, need)
 		}
 		for k := range own {

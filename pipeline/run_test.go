@@ -274,3 +274,47 @@ func TestValidateProblems(t *testing.T) {
 		})
 	}
 }
+
+// TestWavesEqualOneWave: models evaluated one wave at a time (parallel_models: 1) give the
+// results of one wave with both models; every unit is committed once.
+func TestWavesEqualOneWave(t *testing.T) {
+	cat := pluginCatalog(t)
+	w := testenv.NewColourWorld(t)
+	two := strings.Replace(readStudy(t, study(w, t, filepath.Join(w.Dir, "x"))), "models:\n", fmt.Sprintf(
+		"models:\n  dim:\n    path: %s\n    input: {size: 16, resize: 16, scale: 0.4}\n    labels: %s\n", w.Model, w.Labels), 1)
+	var outs []string
+	for _, par := range []int{2, 1} {
+		out := filepath.Join(w.Dir, fmt.Sprintf("par%d", par))
+		p := filepath.Join(w.Dir, fmt.Sprintf("par%d.yaml", par))
+		body := strings.Replace(two, "output: "+filepath.Join(w.Dir, "x"), "output: "+out, 1)
+		body = strings.Replace(body, "execution: {", fmt.Sprintf("execution: {parallel_models: %d, ", par), 1)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		commits := map[string]int{}
+		if err := Run(context.Background(), plan(t, p, cat), Options{Catalog: cat, AfterCommit: func(in *Instance, unit string) {
+			commits[in.Key()+"/"+unit]++
+		}}); err != nil {
+			t.Fatal(err)
+		}
+		for k, n := range commits {
+			if n != 1 {
+				t.Errorf("parallel_models %d: unit %s committed %d times", par, k, n)
+			}
+		}
+		outs = append(outs, out)
+	}
+	a, b := results(t, outs[0]), results(t, outs[1])
+	if !reflect.DeepEqual(a, b) || len(a) != 6 {
+		t.Errorf("one model per wave:\n%+v\nboth at once:\n%+v", b, a)
+	}
+}
+
+func readStudy(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
