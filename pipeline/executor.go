@@ -79,7 +79,8 @@ type Options struct {
 	Log       *slog.Logger
 	Overrides []Override
 	Version   string
-	// AfterCommit, when set, is called after every committed unit (tests use it to kill a run).
+	// AfterCommit, when set, is called after every committed unit, from the committing stage's
+	// goroutine (so concurrently); tests use it to stop a run part-way.
 	AfterCommit func(in *Instance, unit string)
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -291,9 +292,12 @@ func TestWavesEqualOneWave(t *testing.T) {
 		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
+		var mu sync.Mutex
 		commits := map[string]int{}
 		if err := Run(context.Background(), plan(t, p, cat), Options{Catalog: cat, AfterCommit: func(in *Instance, unit string) {
+			mu.Lock() // stages commit from their own goroutines
 			commits[in.Key()+"/"+unit]++
+			mu.Unlock()
 		}}); err != nil {
 			t.Fatal(err)
 		}
