@@ -322,3 +322,73 @@ func readStudy(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// peakAllocator tracks the most Arrow memory held at once.
+type peakAllocator struct {
+	memory.Allocator
+	mu        sync.Mutex
+	cur, peak int
+}
+
+func (p *peakAllocator) Allocate(n int) []byte {
+	p.mu.Lock()
+	p.cur += n
+	p.peak = max(p.peak, p.cur)
+	p.mu.Unlock()
+	return p.Allocator.Allocate(n)
+}
+
+func (p *peakAllocator) Reallocate(n int, b []byte) []byte {
+	p.mu.Lock()
+	p.cur += n - len(b)
+	p.peak = max(p.peak, p.cur)
+	p.mu.Unlock()
+	return p.Allocator.Reallocate(n, b)
+}
+
+func (p *peakAllocator) Free(b []byte) {
+	p.mu.Lock()
+	p.cur -= len(b)
+	p.mu.Unlock()
+	p.Allocator.Free(b)
+}
+
+// TestPeakMemoryIndependentOfDatasetSize runs the same study over a dataset and over one eight
+// times larger: the Arrow memory held at once must not grow with it (streaming, bounded queues).
+func TestPeakMemoryIndependentOfDatasetSize(t *testing.T) {
+	cat := pluginCatalog(t)
+	w := testenv.NewColourWorld(t)
+	big := filepath.Join(w.Dir, "big")
+	for i := 0; i < 8; i++ {
+		for _, class := range []string{"0red", "1green", "2blue", "3dark"} {
+			files, _ := filepath.Glob(filepath.Join(w.Data, class, "img*.png"))
+			for _, f := range files {
+				b, _ := os.ReadFile(f)
+				dst := filepath.Join(big, class, fmt.Sprintf("c%d-%s", i, filepath.Base(f)))
+				os.MkdirAll(filepath.Dir(dst), 0o755)
+				if err := os.WriteFile(dst, b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	peaks := map[string]int{}
+	for name, data := range map[string]string{"small": w.Data, "big": big} {
+		out := filepath.Join(w.Dir, "run-"+name)
+		body := strings.Replace(readStudy(t, study(w, t, out)), "path: "+w.Data, "path: "+data, 1)
+		p := filepath.Join(w.Dir, name+".yaml")
+		os.WriteFile(p, []byte(body), 0o644)
+		mem := &peakAllocator{Allocator: memory.NewGoAllocator()}
+		if err := Run(context.Background(), plan(t, p, cat), Options{Catalog: cat, Mem: mem}); err != nil {
+			t.Fatal(err)
+		}
+		peaks[name] = mem.peak
+		if mem.cur != 0 {
+			t.Errorf("%s: %d bytes still held after the run", name, mem.cur)
+		}
+	}
+	t.Logf("peak Arrow memory: %d bytes over 55 samples, %d over 384", peaks["small"], peaks["big"])
+	if peaks["big"] > peaks["small"]*3/2 {
+		t.Errorf("peak memory grew with the dataset: %d bytes for 55 samples, %d for 384", peaks["small"], peaks["big"])
+	}
+}
