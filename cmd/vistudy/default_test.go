@@ -60,8 +60,22 @@ func TestDefaultStudyShards(t *testing.T) {
 	if sb, ss := value["standard/shape/shape_bias"], value["stylised/shape/shape_bias"]; !(sb < 0.5 && ss > 0.8) {
 		t.Errorf("shape bias standard %.3f, stylised %.3f: standard training should lean on texture, texture randomisation on shape", sb, ss)
 	}
+	// `vistudy report` rewrites the report from results.parquet alone.
+	if err := os.RemoveAll(filepath.Join(whole, "report")); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, vistudy, "report", whole)
 	report, err := os.ReadFile(filepath.Join(whole, "report", "index.html"))
-	if err != nil || !strings.Contains(string(report), "shape-shapebias.png") {
-		t.Errorf("report/index.html: %v", err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fig := range []string{"shape-shapebias.png", "spectral-spectral.png", "critical_band-criticalband.png", "calibration-reliability.png",
+		"acc_solarized-solarization.png", "criticality-criticality.png", "criticality-criticality-heatmap.png", "filters-filters.png", "filters-divergence.png"} {
+		if !strings.Contains(string(report), fig) {
+			t.Errorf("report/index.html does not show %s", fig)
+		}
+		if _, err := os.Stat(filepath.Join(whole, "report", fig)); err != nil {
+			t.Errorf("figure %s: %v", fig, err)
+		}
 	}
 }
