@@ -98,6 +98,7 @@ func (ex *executor) runCriticality(ctx context.Context, in *Instance) error {
 	if err := os.MkdirAll(spillDir, 0o755); err != nil {
 		return err
 	}
+	defer os.Remove(spillDir) // once empty: other instances may still spill there
 	spill, err := criticality.NewSpill(spillDir, ex.opts.Mem)
 	if err != nil {
 		return err
