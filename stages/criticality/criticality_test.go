@@ -18,6 +18,7 @@ import (
 	"github.com/vistudy/vistudy/plugins/host"
 	"github.com/vistudy/vistudy/plugins/params"
 	pb "github.com/vistudy/vistudy/plugins/proto"
+	"github.com/vistudy/vistudy/plugins/sdk"
 	"github.com/vistudy/vistudy/runtimes/onnx"
 )
 
@@ -36,7 +37,7 @@ func TestRank(t *testing.T) {
 		{[]float32{0.2, 0.2, 0.2}, 2, 2},
 		{[]float32{0.4, 0.2, 0.4}, 2, 1},
 	} {
-		if got := rank(tc.logits, tc.label); got != tc.want {
+		if got := sdk.Rank(tc.logits, tc.label); got != tc.want {
 			t.Errorf("rank of %d in %v = %d, want %d", tc.label, tc.logits, got, tc.want)
 		}
 	}

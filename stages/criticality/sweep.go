@@ -14,6 +14,7 @@ import (
 	"github.com/vistudy/vistudy/arrowio"
 	"github.com/vistudy/vistudy/plugins/params"
 	pb "github.com/vistudy/vistudy/plugins/proto"
+	"github.com/vistudy/vistudy/plugins/sdk"
 	"github.com/vistudy/vistudy/runtimes/onnx"
 	"github.com/vistudy/vistudy/stages/infer"
 )
@@ -63,7 +64,7 @@ func Reference(ctx context.Context, rt Runtime, imgs Images) (*Ref, error) {
 			ref.Labels = append(ref.Labels, y)
 			if y >= 0 {
 				ref.Labelled++
-				r := rank(row, y)
+				r := sdk.Rank(row, y)
 				ref.Top1 += btoi(r < 1)
 				ref.Top5 += btoi(r < topK(ref.K))
 			}
@@ -161,7 +162,7 @@ func sweep(ctx context.Context, rt Runtime, imgs Images, ref *Ref, layer onnx.La
 				cos, l1, l2 = cos+c, l1+d1, l2+d2
 				res.Compared++
 				if y >= 0 {
-					r := rank(row, y)
+					r := sdk.Rank(row, y)
 					top1 += btoi(r < 1)
 					top5 += btoi(r < topK(ref.K))
 				}
@@ -248,16 +249,6 @@ func compare(a []float32, b []float64) (cos, l1, l2 float64) {
 
 // rank is the number of classes ranked before class y: scoring higher, or the same with a lower
 // index (the arg-max convention of the pred column), so that a constant output is not a hit for
-// every label.
-func rank(logits []float32, y int32) int {
-	r := 0
-	for j, v := range logits {
-		if v > logits[y] || (v == logits[y] && j < int(y)) {
-			r++
-		}
-	}
-	return r
-}
 
 // topK is the k of "top-5" for a model with k classes.
 func topK(k int) int { return min(5, k) }

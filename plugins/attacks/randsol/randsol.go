@@ -100,7 +100,7 @@ func (randsol) Apply(ctx context.Context, p params.Values, batch arrow.RecordBat
 			if int(labels[i]) >= len(row) {
 				return nil, fmt.Errorf("sample %d has label %d but the model returns %d logits: the dataset's label space does not match the model's", i, labels[i], len(row))
 			}
-			samples[i].broken = rank(row, labels[i]) >= k
+			samples[i].broken = sdk.Rank(row, labels[i]) >= k
 			if !samples[i].broken {
 				still = append(still, i)
 			}
@@ -129,18 +129,6 @@ func predict(ctx context.Context, env *sdk.Env, shape imagemap.Shape, out []floa
 		return nil, fmt.Errorf("the oracle returned %d logits in rows of %d for %d images", len(logits.Values), logits.K, len(active))
 	}
 	return logits, nil
-}
-
-// rank is the number of classes scoring strictly higher than class label (the accuracy
-// metric's convention, so ties count in the sample's favour).
-func rank(logits []float32, label int32) int {
-	r := 0
-	for _, v := range logits {
-		if v > logits[label] {
-			r++
-		}
-	}
-	return r
 }
 
 // withColumns returns batch with the perturbed images and randsol's own columns.

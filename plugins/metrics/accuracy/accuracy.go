@@ -26,7 +26,7 @@ type state struct {
 func (accuracy) Info() sdk.Info {
 	return sdk.Info{
 		Name: "accuracy", Version: "0.1.0",
-		Description: "top-k accuracy: a sample counts for k when fewer than k classes score strictly higher than its label",
+		Description: "top-k accuracy: a sample counts for k when its label ranks among the first k (ties go to the lower class index, as for pred)",
 		Params: []params.Spec{{Name: "topk", Type: params.IntList, Default: []int{1, 5},
 			Description: "the k values to report", Min: params.Bound(1)}},
 		Requires: []string{arrowio.ColLabel, arrowio.ColLogits},
@@ -39,17 +39,6 @@ func (accuracy) Init(p params.Values, _ sdk.Model) (state, error) {
 		s.Hits[int64(k)] = 0
 	}
 	return s, nil
-}
-
-// rank is the number of classes scoring strictly higher than class label.
-func rank(logits []float32, label int32) int {
-	r := 0
-	for _, v := range logits {
-		if v > logits[label] {
-			r++
-		}
-	}
-	return r
 }
 
 func (accuracy) Accumulate(_ params.Values, _ sdk.Model, s state, batch arrow.RecordBatch) (state, error) {
@@ -71,7 +60,7 @@ func (accuracy) Accumulate(_ params.Values, _ sdk.Model, s state, batch arrow.Re
 			return s, fmt.Errorf("sample %d has label %d but the model has %d classes: the dataset's label space does not match the model's", i, y, len(row))
 		}
 		s.N++
-		r := int64(rank(row, y))
+		r := int64(sdk.Rank(row, y))
 		for k := range s.Hits {
 			if r < k {
 				s.Hits[k]++
@@ -138,7 +127,7 @@ func (accuracy) Samples(_ params.Values, _ sdk.Model, batch arrow.RecordBatch, m
 			b.Field(2).AppendNull()
 			continue
 		}
-		b.Field(2).(*array.Int32Builder).Append(int32(rank(logits.Row(i), y)))
+		b.Field(2).(*array.Int32Builder).Append(int32(sdk.Rank(logits.Row(i), y)))
 	}
 	return b.NewRecordBatch(), nil
 }

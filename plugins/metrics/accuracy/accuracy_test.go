@@ -40,15 +40,15 @@ func batch(t *testing.T, mem memory.Allocator, labels []int32, logits []float32)
 	return out
 }
 
-// Five samples whose label ranks are, by hand: 0, 1, 3, 0 (a tie with a larger class counts for
-// the label: nothing scores strictly higher), and an unlabelled one.
+// Five samples whose label ranks are, by hand: 0, 1, 3, 2 (ties go to the lower class index, as
+// the arg-max pred does), and an unlabelled one.
 var (
 	handLabels = []int32{2, 0, 1, 3, -1}
 	handLogits = []float32{
 		0, 1, 5, 2, // label 2 is the max: rank 0
 		3, 4, 0, 1, // label 0 (3) < 4: rank 1
 		9, 0, 8, 7, // label 1 (0) below three: rank 3
-		1, 1, 0, 1, // label 3 ties with 0 and 1: rank 0
+		1, 1, 0, 1, // label 3 ties with classes 0 and 1, which come first: rank 2
 		0, 0, 0, 0,
 	}
 )
@@ -81,7 +81,7 @@ func TestAccuracyKnownAnswers(t *testing.T) {
 		t.Errorf("merged state %+v, one pass %+v", merged, s)
 	}
 	rows, _ := m.Report(p, sdk.Model{}, s)
-	want := []sdk.Row{{Metric: "top1", Value: 0.5, N: 4}, {Metric: "top2", Value: 0.75, N: 4}, {Metric: "top3", Value: 0.75, N: 4},
+	want := []sdk.Row{{Metric: "top1", Value: 0.25, N: 4}, {Metric: "top2", Value: 0.5, N: 4}, {Metric: "top3", Value: 0.75, N: 4},
 		{Metric: "unlabelled", Value: 1, N: 1}}
 	if !reflect.DeepEqual(rows, want) {
 		t.Errorf("rows %+v, want %+v", rows, want)
@@ -92,7 +92,7 @@ func TestAccuracyKnownAnswers(t *testing.T) {
 	}
 	defer samples.Release()
 	ranks := samples.Column(2).(*array.Int32)
-	for i, w := range []int32{0, 1, 3, 0} {
+	for i, w := range []int32{0, 1, 3, 2} {
 		if ranks.Value(i) != w {
 			t.Errorf("sample %d rank %d, want %d", i, ranks.Value(i), w)
 		}
