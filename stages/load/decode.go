@@ -8,41 +8,98 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
+	"log/slog"
 	"os"
+	"sync"
 )
 
 // maxPixels is Pillow's decompression-bomb limit (2 × Image.MAX_IMAGE_PIXELS), past which it refuses an image.
 const maxPixels = 2 * 89478485
 
+// Decode modes of a dataset (its `decode:` key).
+const (
+	DecodeExact = "exact" // every pixel as PIL's Image.open(f).convert("RGB"); the default
+	DecodeDraft = "draft" // JPEGs reduced 1/2, 1/4 or 1/8 in the DCT domain first, as PIL's Image.draft
+)
+
+// DecodeOptions choose how images are decoded; the zero value decodes every pixel exactly as PIL does.
+type DecodeOptions struct {
+	// DraftSide > 0 lets libjpeg decode a JPEG at 1/2, 1/4 or 1/8 scale in the DCT domain, the largest
+	// reduction that keeps both sides at least DraftSide: PIL's Image.draft("RGB", (DraftSide, DraftSide)).
+	DraftSide int
+}
+
+// DecodeMode returns the options of a decode mode ("" = DecodeExact) for images preprocessed to g:
+// draft keeps the shorter side at least g.Resize, so the resize still downsamples.
+func DecodeMode(mode string, g Geometry) (DecodeOptions, error) {
+	switch mode {
+	case "", DecodeExact:
+		return DecodeOptions{}, nil
+	case DecodeDraft:
+		if g.Resize == 0 {
+			return DecodeOptions{}, fmt.Errorf("load: decode %q needs a geometry that resizes (%s crops only)", mode, g.Key())
+		}
+		return DecodeOptions{DraftSide: g.Resize}, nil
+	}
+	return DecodeOptions{}, fmt.Errorf("load: unknown decode mode %q (want %q or %q)", mode, DecodeExact, DecodeDraft)
+}
+
+// Decoder names the JPEG decoder this process uses, for the manifest: "libjpeg-turbo 2.1.5" or "go image/jpeg".
+func Decoder() string {
+	if name, err := turbo(); err == nil {
+		return name
+	}
+	return "go image/jpeg"
+}
+
+// logDecoder says once, at the first JPEG, which decoder runs and why the fallback if it is one.
+var logDecoder = sync.OnceFunc(func() {
+	if name, err := turbo(); err == nil {
+		slog.Info("load: decoding JPEG with " + name)
+	} else {
+		slog.Warn("load: decoding JPEG with Go's image/jpeg, whose IDCT differs from PIL's by up to ±3 levels", "why", err.Error())
+	}
+})
+
 // Decode reads and decodes the JPEG or PNG file at path (see DecodeBytes); errors name the file.
-func Decode(path string) (*image.RGBA, error) {
+func Decode(path string) (*image.RGBA, error) { return DecodeOptions{}.Decode(path) }
+
+// DecodeBytes decodes a JPEG or PNG (chosen by content) into an opaque *image.RGBA as PIL's convert("RGB") would.
+func DecodeBytes(data []byte) (*image.RGBA, error) { return DecodeOptions{}.DecodeBytes(data) }
+
+// Decode reads and decodes the file at path with these options; errors name the file.
+func (o DecodeOptions) Decode(path string) (*image.RGBA, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load: decode %s: %w", path, err)
 	}
-	img, err := DecodeBytes(data)
+	img, err := o.DecodeBytes(data)
 	if err != nil {
 		return nil, fmt.Errorf("load: decode %s: %w", path, err)
 	}
 	return img, nil
 }
 
-// DecodeBytes decodes a JPEG or PNG (chosen by content) into an opaque *image.RGBA as PIL's convert("RGB") would.
-func DecodeBytes(data []byte) (*image.RGBA, error) {
+// DecodeBytes decodes a JPEG or PNG with these options: JPEGs through libjpeg-turbo where it is
+// available (bit-identical to PIL), else Go's image/jpeg (without draft reduction).
+func (o DecodeOptions) DecodeBytes(data []byte) (*image.RGBA, error) {
 	format, err := sniff(data)
 	if err != nil {
 		return nil, err
+	}
+	if format == "jpeg" {
+		logDecoder()
+		if img, ok, err := turboDecode(data, o); ok {
+			return img, err
+		}
 	}
 	c := codecs[format]
 	cfg, err := c.config(bytes.NewReader(data)) // the header only: refuse a bomb before allocating its pixels
 	if err != nil {
 		return nil, describe(format, err)
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, fmt.Errorf("%s: image has no pixels (%dx%d)", format, cfg.Width, cfg.Height)
-	}
-	if cfg.Width*cfg.Height > maxPixels {
-		return nil, fmt.Errorf("%s: %dx%d pixels exceeds the limit of %d (a decompression bomb?)", format, cfg.Width, cfg.Height, maxPixels)
+	if err := checkSize(format, cfg.Width, cfg.Height); err != nil {
+		return nil, err
 	}
 	img, err := c.decode(bytes.NewReader(data))
 	if err != nil {
@@ -51,7 +108,35 @@ func DecodeBytes(data []byte) (*image.RGBA, error) {
 	return toRGBA(img), nil
 }
 
-// codecs are the decoders by format name.
+// checkSize refuses an image without pixels or past PIL's decompression-bomb limit.
+func checkSize(format string, w, h int) error {
+	if w <= 0 || h <= 0 {
+		return fmt.Errorf("%s: image has no pixels (%dx%d)", format, w, h)
+	}
+	if w*h > maxPixels {
+		return fmt.Errorf("%s: %dx%d pixels exceeds the limit of %d (a decompression bomb?)", format, w, h, maxPixels)
+	}
+	return nil
+}
+
+// draftSize is the size libjpeg decodes a w×h JPEG to under these options: PIL's draft picks the
+// largest scale 1/a (a in 8, 4, 2, 1) with a ≤ min(w/DraftSide, h/DraftSide), sides rounded up.
+func (o DecodeOptions) draftSize(w, h int) (int, int) {
+	if o.DraftSide <= 0 {
+		return w, h
+	}
+	scale := min(w/o.DraftSide, h/o.DraftSide)
+	a := 1
+	for _, f := range []int{8, 4, 2} {
+		if scale >= f {
+			a = f
+			break
+		}
+	}
+	return (w + a - 1) / a, (h + a - 1) / a
+}
+
+// codecs are the pure-Go decoders by format name.
 var codecs = map[string]struct {
 	config func(io.Reader) (image.Config, error)
 	decode func(io.Reader) (image.Image, error)
@@ -60,7 +145,8 @@ var codecs = map[string]struct {
 	"png":  {png.DecodeConfig, png.Decode},
 }
 
-// sniff names the format from the leading bytes; only JPEG and PNG are decoded.
+// sniff names the format from the leading bytes; only JPEG and PNG are decoded. Errors never quote the
+// content: a manifest may list any file (say /etc/shadow), and error rows are written into results.
 func sniff(data []byte) (string, error) {
 	switch {
 	case len(data) == 0:
@@ -77,8 +163,7 @@ func sniff(data []byte) (string, error) {
 			return "", fmt.Errorf("unsupported image format %s (only JPEG and PNG are decoded)", f.name)
 		}
 	}
-	head := data[:min(len(data), 8)]
-	return "", fmt.Errorf("not a JPEG or PNG image: unrecognised content starting % x", head)
+	return "", fmt.Errorf("not a JPEG or PNG image (%d bytes without either signature)", len(data))
 }
 
 // describe turns a decoder error into one that says what is wrong with the file.

@@ -2,12 +2,15 @@ package load
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"image/png"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -24,46 +27,98 @@ func needShared(t testing.TB, rel string) string {
 	return p
 }
 
-// TestDecodeJPEGMatchesPIL compares the decoder with PIL's convert("RGB") of the same files.
-// Go's IDCT rounds differently from libjpeg-turbo's (jidctint.c), so a few values are off by 1–3;
-// chroma upsampling and colour conversion follow libjpeg exactly (Go's own YCbCr.At is off by up to
-// 122 on these fixtures). Bounds: max |diff| ≤ 3, ≥ 95% of values exact, mean |diff| ≤ 0.1; for YCCK,
-// which Go's decoder turns into CMYK with its own YCbCr rounding, ≥ 85% exact and mean ≤ 0.15.
+// exactJPEG reports whether JPEGs decode through libjpeg-turbo, so must equal PIL's bit for bit.
+func exactJPEG() bool { return strings.HasPrefix(Decoder(), "libjpeg-turbo") }
+
+// TestDecodeJPEGMatchesPIL compares the decoder with PIL's convert("RGB") of the same files. Through
+// libjpeg-turbo every value must be equal. The pure-Go fallback's IDCT rounds differently from
+// libjpeg-turbo's (jidctint.c), so a few values are off by 1–3 while chroma upsampling and colour
+// conversion follow libjpeg exactly (Go's own YCbCr.At is off by up to 122 on these fixtures); its
+// bounds: max |diff| ≤ 3, ≥ 95% of values exact, mean |diff| ≤ 0.1; for YCCK, which Go's decoder turns
+// into CMYK with its own YCbCr rounding, ≥ 85% exact and mean ≤ 0.15.
 func TestDecodeJPEGMatchesPIL(t *testing.T) {
+	exact := exactJPEG()
+	t.Logf("decoder: %s", Decoder())
 	for _, name := range readGolden(t).JPEG {
-		minExact, maxMean := 0.95, 0.1
-		if name == "ycck" {
-			minExact, maxMean = 0.85, 0.15
+		maxAbs, minExact, maxMean := 0, 1.0, 0.0
+		if !exact {
+			maxAbs, minExact, maxMean = 3, 0.95, 0.1
+			if name == "ycck" {
+				minExact, maxMean = 0.85, 0.15
+			}
 		}
 		t.Run(name, func(t *testing.T) {
 			got, err := Decode(filepath.Join("testdata/jpeg", name+".jpg"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			w, h, want := readPNGRGB(t, filepath.Join("testdata/jpeg", name+".want.png"))
-			if got.Rect.Dx() != w || got.Rect.Dy() != h {
-				t.Fatalf("size %v, PIL %dx%d", got.Rect, w, h)
-			}
-			maxDiff, exact, sum := 0, 0, 0
-			for i := range w * h {
-				for c := range 3 {
-					d := int(got.Pix[4*i+c]) - int(want[3*i+c])
-					d = max(d, -d)
-					maxDiff, sum = max(maxDiff, d), sum+d
-					if d == 0 {
-						exact++
-					}
-				}
-				if got.Pix[4*i+3] != 255 {
-					t.Fatalf("pixel %d alpha %d, want opaque", i, got.Pix[4*i+3])
-				}
-			}
-			n := 3 * w * h
-			t.Logf("%s: max |diff| %d, exact %.1f%%, mean |diff| %.3f", name, maxDiff, 100*float64(exact)/float64(n), float64(sum)/float64(n))
-			if maxDiff > 3 || float64(exact) < minExact*float64(n) || float64(sum) > maxMean*float64(n) {
-				t.Errorf("differs from PIL beyond the IDCT tolerance: max %d, exact %d/%d, sum %d", maxDiff, exact, n, sum)
-			}
+			compareRGB(t, got, filepath.Join("testdata/jpeg", name+".want.png"), maxAbs, minExact, maxMean)
 		})
+	}
+}
+
+// TestDecodeDraftMatchesPIL compares DCT-domain reduced decoding with PIL's draft("RGB", (side, side)):
+// every reduction (1/1, 1/2, 1/4, 1/8), odd sizes, chroma subsamplings, greyscale and CMYK.
+func TestDecodeDraftMatchesPIL(t *testing.T) {
+	if !exactJPEG() {
+		t.Skipf("draft decoding needs libjpeg-turbo; this process decodes with %s", Decoder())
+	}
+	data, err := os.ReadFile("testdata/draft.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []struct {
+		JPEG, Want string
+		Side       int
+		Size       [2]int
+	}
+	if err := json.Unmarshal(data, &cases); err != nil {
+		t.Fatal(err)
+	}
+	scales := map[int]bool{}
+	for _, c := range cases {
+		t.Run(fmt.Sprintf("%s/side%d", filepath.Base(c.JPEG), c.Side), func(t *testing.T) {
+			got, err := DecodeOptions{DraftSide: c.Side}.Decode(filepath.Join("testdata", c.JPEG))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sz := got.Rect.Size(); sz != image.Pt(c.Size[0], c.Size[1]) {
+				t.Fatalf("size %v, PIL %v", sz, c.Size)
+			}
+			scales[(203+got.Rect.Dx()-1)/got.Rect.Dx()] = true // 203 / ceil(203 / a) rounds up to a
+			compareRGB(t, got, filepath.Join("testdata", c.Want), 0, 1, 0)
+		})
+	}
+	if len(scales) != 4 {
+		t.Errorf("the cases cover reductions %v, want 1/1, 1/2, 1/4 and 1/8", scales)
+	}
+}
+
+// compareRGB checks got against a PIL-written RGB PNG within the given bounds (0, 1, 0 = equal), and opacity.
+func compareRGB(t *testing.T, got *image.RGBA, wantPNG string, maxAbs int, minExact, maxMean float64) {
+	t.Helper()
+	w, h, want := readPNGRGB(t, wantPNG)
+	if got.Rect.Dx() != w || got.Rect.Dy() != h {
+		t.Fatalf("size %v, PIL %dx%d", got.Rect, w, h)
+	}
+	maxDiff, exact, sum := 0, 0, 0
+	for i := range w * h {
+		for c := range 3 {
+			d := int(got.Pix[4*i+c]) - int(want[3*i+c])
+			d = max(d, -d)
+			maxDiff, sum = max(maxDiff, d), sum+d
+			if d == 0 {
+				exact++
+			}
+		}
+		if got.Pix[4*i+3] != 255 {
+			t.Fatalf("pixel %d alpha %d, want opaque", i, got.Pix[4*i+3])
+		}
+	}
+	n := 3 * w * h
+	t.Logf("max |diff| %d, exact %.1f%%, mean |diff| %.3f", maxDiff, 100*float64(exact)/float64(n), float64(sum)/float64(n))
+	if maxDiff > maxAbs || float64(exact) < minExact*float64(n) || float64(sum) > maxMean*float64(n) {
+		t.Errorf("differs from PIL: max %d (bound %d), exact %d/%d, sum %d", maxDiff, maxAbs, exact, n, sum)
 	}
 }
 
@@ -80,6 +135,7 @@ func TestDecodeErrors(t *testing.T) {
 	for i := len(corrupt) / 3; i < len(corrupt)-2; i++ {
 		corrupt[i] = 0xff // markers everywhere: the entropy-coded data is garbage
 	}
+	const secret = "root:$y$j9T$abcdefgh:19000:0:99999:7:::\n" // what /etc/shadow starts with
 	dir := t.TempDir()
 	for _, c := range []struct {
 		name string
@@ -92,7 +148,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"header-only.jpg", good[:20], []string{"header-only.jpg", "jpeg", "truncated"}},
 		{"corrupt.jpg", corrupt, []string{"corrupt.jpg", "jpeg"}},
 		{"truncated.png", pngBuf.Bytes()[:pngBuf.Len()-20], []string{"truncated.png", "png"}},
-		{"text.jpg", []byte("hello, world"), []string{"text.jpg", "not a JPEG or PNG", "68 65 6c 6c"}},
+		{"text.jpg", []byte("hello, world"), []string{"text.jpg", "not a JPEG or PNG image"}},
+		{"shadow", []byte(secret), []string{"shadow", "not a JPEG or PNG image"}},
 		{"anim.gif", []byte("GIF89a\x01\x00\x01\x00"), []string{"anim.gif", "unsupported image format GIF"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -104,6 +161,15 @@ func TestDecodeErrors(t *testing.T) {
 			}
 			_, err := Decode(p)
 			checkErr(t, c.name, err, c.want...)
+			// Error rows land in results: no byte of the content may appear, in any spelling.
+			if err != nil && len(c.data) >= 4 {
+				head := c.data[:4]
+				for _, leak := range []string{string(head), fmt.Sprintf("% x", head), fmt.Sprintf("%x", head), fmt.Sprintf("%q", head)} {
+					if strings.Contains(err.Error(), leak) {
+						t.Errorf("%s: error %q quotes the file's content (%s)", c.name, err, leak)
+					}
+				}
+			}
 		})
 	}
 }

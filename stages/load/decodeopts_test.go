@@ -1,0 +1,55 @@
+package load
+
+import (
+	"image"
+	"testing"
+)
+
+func TestDecodeMode(t *testing.T) {
+	g := Geometry{Resize: 256, Height: 224, Width: 224}
+	for _, c := range []struct {
+		mode string
+		g    Geometry
+		want DecodeOptions
+		err  string
+	}{
+		{"", g, DecodeOptions{}, ""},
+		{"exact", g, DecodeOptions{}, ""},
+		{"draft", g, DecodeOptions{DraftSide: 256}, ""},
+		{"draft", Geometry{Height: 224, Width: 224}, DecodeOptions{}, "needs a geometry that resizes"},
+		{"fast", g, DecodeOptions{}, `unknown decode mode "fast"`},
+	} {
+		got, err := DecodeMode(c.mode, c.g)
+		if c.err != "" {
+			checkErr(t, c.mode, err, c.err)
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("DecodeMode(%q) = %+v, %v; want %+v", c.mode, got, err, c.want)
+		}
+	}
+}
+
+// TestDraftSize checks PIL's draft arithmetic: scale = min(w // side, h // side), the largest of 8, 4, 2, 1
+// not above it, sides rounded up.
+func TestDraftSize(t *testing.T) {
+	for _, c := range []struct {
+		side, w, h int
+		want       image.Point
+	}{
+		{0, 500, 375, image.Pt(500, 375)},   // off
+		{256, 500, 375, image.Pt(500, 375)}, // 1
+		{256, 1024, 511, image.Pt(1024, 511)},
+		{256, 1024, 512, image.Pt(512, 256)},    // 2
+		{256, 1500, 1100, image.Pt(375, 275)},   // min(5, 4) = 4
+		{256, 1500, 800, image.Pt(750, 400)},    // min(5, 3) = 3 → 2
+		{256, 3000, 2049, image.Pt(375, 257)},   // min(11, 8) = 8: ceil(2049/8) = 257
+		{256, 9000, 9000, image.Pt(1125, 1125)}, // 35 → 8 is the largest reduction
+		{256, 200, 100, image.Pt(200, 100)},     // smaller than the side: untouched
+	} {
+		w, h := DecodeOptions{DraftSide: c.side}.draftSize(c.w, c.h)
+		if image.Pt(w, h) != c.want {
+			t.Errorf("draft %d of %dx%d = %dx%d, want %v", c.side, c.w, c.h, w, h, c.want)
+		}
+	}
+}
