@@ -8,13 +8,17 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 
-	"github.com/vistudy/vistudy/arrowio"
 	"github.com/vistudy/vistudy/stages/aggregate"
 )
 
+func init() {
+	RegisterFigure("criticalband", criticalBandFigure)
+}
+
 // criticalBandFigure draws the criticalband aggregate: each model's threshold per band as markers and its
 // fitted Gaussian as a line; a model whose fit failed gets markers only and says so in the legend.
-func criticalBandFigure(s *study, st StageInfo, rows []arrowio.Result) ([]figure, error) {
+func criticalBandFigure(st *Stage) ([]Figure, error) {
+	s, rows := st.study, st.Rows
 	band := func(g map[string]string) (float64, bool) {
 		v, ok := g["band"]
 		if !ok || len(g) != 1 {
@@ -87,7 +91,7 @@ func criticalBandFigure(s *study, st StageInfo, rows []arrowio.Result) ([]figure
 			entries[i].Thumbs = thumbs(s.looks[e.Model], false, true)
 		}
 	}
-	return []figure{s.panelsFigure("criticalband", "Critical band ("+st.ID+")",
+	return []Figure{s.panelsFigure("criticalband", "Critical band ("+st.ID+")",
 		"Stage "+st.ID+": per octave band, the number of noise SDs (from the strongest) at which accuracy is at or below the "+
 			"criterion (markers, nudged sideways per model); lines: least-squares Gaussian A·exp(−(f−μ)²/2σ²); "+
 			"bw = 2·sqrt(ln 4)·σ octaves, cf = 1.75·2^μ cycles/image.",

@@ -20,6 +20,11 @@ import (
 	"github.com/vistudy/vistudy/arrowio"
 )
 
+func init() {
+	RegisterFigure("criticality-heatmap", criticalityHeatmap)
+	RegisterFigure("divergence", divergenceFigure)
+}
+
 // noValue is the colour of heat map cells without a value.
 var noValue = color.Gray{0xe8}
 
@@ -60,10 +65,10 @@ func (mx matrix) valueRange() (lo, hi float64, ok bool) {
 }
 
 // heatmapFigure draws mx as coloured cells with a colour bar on the right; annotate writes each value in its cell.
-func heatmapFigure(file, title, caption, xLabel, yLabel, scaleLabel string, mx matrix, annotate bool) (figure, bool) {
+func heatmapFigure(file, title, caption, xLabel, yLabel, scaleLabel string, mx matrix, annotate bool) (Figure, bool) {
 	lo, hi, ok := mx.valueRange()
 	if !ok {
-		return figure{}, false
+		return Figure{}, false
 	}
 	tick := textStyle(tickSize)
 	var rowW, colW vg.Length
@@ -84,7 +89,7 @@ func heatmapFigure(file, title, caption, xLabel, yLabel, scaleLabel string, mx m
 	}
 	w := max(rowW+vg.Length(len(mx.Cols))*cellW+2.4*vg.Inch, 5*vg.Inch)
 	h := max(colH+vg.Length(len(mx.Rows))*cellH+1.4*vg.Inch, 3.5*vg.Inch)
-	return figure{File: file, Title: title, Caption: caption, W: w, H: h, Draw: func(dc draw.Canvas) error {
+	return Figure{File: file, Title: title, Caption: caption, W: w, H: h, Draw: func(dc draw.Canvas) error {
 		cm, err := sequential(lo, hi)
 		if err != nil {
 			return err
@@ -171,7 +176,8 @@ func annotateCells(p *plot.Plot, mx matrix, lo, hi float64) error {
 }
 
 // criticalityHeatmap is the layer × model table of criticality, layers by depth from the top.
-func criticalityHeatmap(s *study, st StageInfo, rows []arrowio.Result) ([]figure, error) {
+func criticalityHeatmap(st *Stage) ([]Figure, error) {
+	s, rows := st.study, st.Rows
 	vals, err := layerValues(rows, "criticality")
 	if err != nil || len(vals) == 0 {
 		return nil, err
@@ -201,11 +207,12 @@ func criticalityHeatmap(s *study, st StageInfo, rows []arrowio.Result) ([]figure
 	if !ok {
 		return nil, nil
 	}
-	return []figure{f}, nil
+	return []Figure{f}, nil
 }
 
 // divergenceFigure is the model × model matrix of the filter-distribution divergence rows (group other=<model>).
-func divergenceFigure(s *study, st StageInfo, rows []arrowio.Result) ([]figure, error) {
+func divergenceFigure(st *Stage) ([]Figure, error) {
+	rows := st.Rows
 	cell := map[[2]string]float64{}
 	seen := map[string]bool{}
 	for _, r := range rows {
@@ -234,7 +241,7 @@ func divergenceFigure(s *study, st StageInfo, rows []arrowio.Result) ([]figure, 
 	if !ok {
 		return nil, nil
 	}
-	return []figure{f}, nil
+	return []Figure{f}, nil
 }
 
 // fill lays cell values (keyed row, column) out as a matrix, NaN where absent.

@@ -130,15 +130,16 @@ type page struct {
 	Columns []column
 	Spans   []stageSpan
 	Rows    []tableRow
-	Figures []figure
+	Figures []Figure
+	Notes   []string // declared figure kinds the report does not draw
 }
 
 // indexHTML renders the report page; html/template escapes every value taken from the study.
-func indexHTML(s *study, stages []StageInfo, rows []arrowio.Result, figs []figure) ([]byte, error) {
+func indexHTML(s *study, stages []StageInfo, rows []arrowio.Result, figs []Figure, notes []string) ([]byte, error) {
 	cols, table := summary(s, stages, rows)
 	var buf bytes.Buffer
 	err := indexTemplate.Execute(&buf, page{Models: len(table), Stages: stages, Columns: cols, Spans: spans(cols),
-		Rows: table, Figures: figs})
+		Rows: table, Figures: figs, Notes: notes})
 	return buf.Bytes(), err
 }
 
@@ -171,7 +172,8 @@ figcaption { color: #444; font-size: 0.95em; margin-top: 0.3em; }
 {{end}}</table></div>
 <h2>Figures</h2>
 {{if not .Figures}}<p>No stage of this run has rows a figure is drawn from.</p>{{end}}
-{{range .Figures}}<figure id="{{.File}}">
+{{range .Notes}}<p class="note">{{.}}</p>
+{{end}}{{range .Figures}}<figure id="{{.File}}">
 <img src="{{.File}}.png" alt="{{.Title}}">
 <figcaption><strong>{{.Title}}.</strong> {{.Caption}} <a href="{{.File}}.svg">SVG</a></figcaption>
 </figure>

@@ -6,6 +6,11 @@ import (
 	"github.com/vistudy/vistudy/arrowio"
 )
 
+func init() {
+	RegisterFigure("criticality", criticalityFigure)
+	RegisterFigure("filters", filterStatsFigure)
+}
+
 // depthCurves collects per model metric's (relative depth, value) points over its layer rows.
 func depthCurves(rows []arrowio.Result, metric string) (map[string]plotter.XYs, error) {
 	vals, err := layerValues(rows, metric)
@@ -22,7 +27,8 @@ func depthCurves(rows []arrowio.Result, metric string) (map[string]plotter.XYs, 
 }
 
 // criticalityFigure draws layer criticality against relative depth, one line per model.
-func criticalityFigure(s *study, st StageInfo, rows []arrowio.Result) ([]figure, error) {
+func criticalityFigure(st *Stage) ([]Figure, error) {
+	s, rows := st.study, st.Rows
 	c, err := depthCurves(rows, "criticality")
 	if err != nil || len(c) == 0 {
 		return nil, err
@@ -30,7 +36,7 @@ func criticalityFigure(s *study, st StageInfo, rows []arrowio.Result) ([]figure,
 	pn := panel{Title: "Layer criticality (" + st.ID + ")", XLabel: "relative depth of the layer (0 = input, 1 = output)",
 		YLabel: "criticality (%)", Series: s.lines(c), XSpan: unit, YSpan: &[2]float64{0, 0}}
 	has := func(m string) bool { return len(c[m]) > 0 }
-	return []figure{s.panelsFigure("criticality", pn.Title,
+	return []Figure{s.panelsFigure("criticality", pn.Title,
 		"Stage "+st.ID+": per layer, (1 − mean cosine similarity of the softmax outputs before and after re-initialising "+
 			"that layer) × 100, over samples and trials; one line per model.",
 		[]panel{pn}, 1, s.modelLegend(has, nil, true, true))}, nil
@@ -44,7 +50,8 @@ var filterStats = []struct{ metric, title, yLabel string }{
 }
 
 // filterStatsFigure draws the filter statistics against relative depth, one panel per statistic.
-func filterStatsFigure(s *study, st StageInfo, rows []arrowio.Result) ([]figure, error) {
+func filterStatsFigure(st *Stage) ([]Figure, error) {
+	s, rows := st.study, st.Rows
 	var panels []panel
 	seen := map[string]bool{}
 	for _, fs := range filterStats {
@@ -64,7 +71,7 @@ func filterStatsFigure(s *study, st StageInfo, rows []arrowio.Result) ([]figure,
 	if len(panels) == 0 {
 		return nil, nil
 	}
-	return []figure{s.panelsFigure("filters", "Convolution filter statistics ("+st.ID+")",
+	return []Figure{s.panelsFigure("filters", "Convolution filter statistics ("+st.ID+")",
 		"Stage "+st.ID+": per Conv layer's 3×3 kernels, the fraction of sparse filters (all |w| < 1% of the layer's max), "+
 			"the variance entropy of their SVD spectrum and the orthogonality of the output-channel kernels.",
 		panels, len(panels), s.modelLegend(func(m string) bool { return seen[m] }, nil, true, true))}, nil

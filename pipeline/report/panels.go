@@ -47,7 +47,7 @@ func (s *study) modelLegend(has func(m string) bool, label map[string]string, li
 }
 
 // panelsFigure lays panels out in a grid of cols columns, with the legend to the right of all of them.
-func (s *study) panelsFigure(file, title, caption string, panels []panel, cols int, legend []legendEntry) figure {
+func (s *study) panelsFigure(file, title, caption string, panels []panel, cols int, legend []legendEntry) Figure {
 	rows := (len(panels) + cols - 1) / cols
 	names := make([]string, len(legend))
 	for i, e := range legend {
@@ -55,7 +55,7 @@ func (s *study) panelsFigure(file, title, caption string, panels []panel, cols i
 	}
 	w := vg.Length(cols)*panelW*vg.Inch + legendWidth(names)
 	h := max(vg.Length(rows)*panelH*vg.Inch, legendHeight(len(legend)))
-	return figure{File: file, Title: title, Caption: caption, W: w, H: h, Draw: func(dc draw.Canvas) error {
+	return Figure{File: file, Title: title, Caption: caption, W: w, H: h, Draw: func(dc draw.Canvas) error {
 		area := beside(dc, legend)
 		grid := make([][]*plot.Plot, rows)
 		for r := range grid {

@@ -10,14 +10,19 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
-	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/plugins/sdk"
 )
+
+func init() {
+	RegisterFigure(sdk.FigureReliability, reliabilityFigure)
+}
 
 // gapColour fills the difference between a bin's accuracy and its mean confidence.
 var gapColour = color.NRGBA{R: 0xe1, G: 0x57, B: 0x59, A: 0x70}
 
 // reliabilityFigure draws one reliability diagram per model from the calibration metric's bin rows.
-func reliabilityFigure(s *study, st StageInfo, rows []arrowio.Result) ([]figure, error) {
+func reliabilityFigure(st *Stage) ([]Figure, error) {
+	s, rows := st.study, st.Rows
 	accs, err := curves(rows, "bin_accuracy", keyOnly("bin"))
 	if err != nil {
 		return nil, err
@@ -87,7 +92,7 @@ func reliabilityFigure(s *study, st StageInfo, rows []arrowio.Result) ([]figure,
 			"bin's mean confidence, dashed: perfect calibration; ECE = Σ_b (n_b/N)·|acc_b − conf_b|.", st.ID, int(bins)),
 		panels, cols, nil)
 	f.W = vg.Length(cols) * 3.8 * vg.Inch // square-ish panels: both axes span [0, 1]
-	return []figure{f}, nil
+	return []Figure{f}, nil
 }
 
 // addBar fills the rectangle [lo, hi] × [y0, y1] (outlined when edge is not nil).

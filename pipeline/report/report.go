@@ -8,40 +8,27 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 
-	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/plugins/sdk"
 )
 
-// StageInfo describes one stage of the study: its id, kind (measure, aggregate, criticality, ...) and
-// plugin (the metric, attack or aggregate function it runs).
+// StageInfo describes one stage of the study: its id, kind (measure, aggregate, criticality, ...), plugin
+// (the metric, attack or aggregate function it runs) and the figures its component declares.
 type StageInfo struct {
 	ID, Kind, Plugin string
+	// Figures are the figures drawn from the stage's rows: the plugin's Info.Figures, the aggregate
+	// function's Func.Figures or the stage kind's declared figures. None: the generic figure.
+	Figures []sdk.Figure
 }
-
-// The stage kinds the report knows figures for (the pipeline's names).
-const (
-	kindMeasure     = "measure"
-	kindAggregate   = "aggregate"
-	kindCriticality = "criticality"
-	kindFilters     = "filters"
-)
 
 // dpi is the resolution of the PNG figures.
 const dpi = 144
-
-// figure is one chart, drawn once per output format.
-type figure struct {
-	File    string // base file name, without extension
-	Title   string // heading in index.html
-	Caption string // how it was computed, one line
-	W, H    vg.Length
-	Draw    func(dc draw.Canvas) error
-}
 
 // Write renders the figures the rows support and index.html into dir (created if needed). stages gives
 // the study's stages in order; rows are the tidy results of the run.
@@ -50,7 +37,7 @@ func Write(dir string, stages []StageInfo, rows []arrowio.Result) error {
 		return fmt.Errorf("report: create %s: %w", dir, err)
 	}
 	s := newStudy(rows)
-	figs, err := buildFigures(s, stages)
+	figs, notes, err := buildFigures(s, stages)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
@@ -59,59 +46,51 @@ func Write(dir string, stages []StageInfo, rows []arrowio.Result) error {
 			return fmt.Errorf("report: figure %s: %w", f.File, err)
 		}
 	}
-	page, err := indexHTML(s, stages, rows, figs)
+	page, err := indexHTML(s, stages, rows, figs, notes)
 	if err != nil {
 		return fmt.Errorf("report: index.html: %w", err)
 	}
 	return writeFile(filepath.Join(dir, "index.html"), page)
 }
 
-// builder makes the figures of one stage from its rows.
-type builder func(s *study, st StageInfo, rows []arrowio.Result) ([]figure, error)
-
-// builderFor picks the figures a stage gets by its kind and plugin.
-func builderFor(st StageInfo) []builder {
-	switch {
-	case st.Kind == kindMeasure && st.Plugin == "shapebias":
-		return []builder{shapeBiasFigure}
-	case st.Kind == kindMeasure && st.Plugin == "calibration":
-		return []builder{reliabilityFigure}
-	case st.Kind == kindMeasure && st.Plugin == "accuracy":
-		return []builder{sweepFigure}
-	case st.Kind == kindAggregate && st.Plugin == "spectralbias":
-		return []builder{spectralFigure}
-	case st.Kind == kindAggregate && st.Plugin == "criticalband":
-		return []builder{criticalBandFigure}
-	case st.Kind == kindCriticality:
-		return []builder{criticalityFigure, criticalityHeatmap}
-	case st.Kind == kindFilters:
-		return []builder{filterStatsFigure}
-	}
-	return nil
-}
-
-// buildFigures makes every stage's figures, in stage order, plus a divergence matrix for any stage with
-// divergence rows; file names are unique.
-func buildFigures(s *study, stages []StageInfo) ([]figure, error) {
-	var out []figure
+// buildFigures makes every stage's figures, in stage order and in the order of the stage's hints; file
+// names are unique. notes say which declared kinds are not registered.
+func buildFigures(s *study, stages []StageInfo) (figs []Figure, notes []string, err error) {
 	used := map[string]bool{}
 	for _, st := range stages {
 		rows := s.byStage[st.ID]
 		if len(rows) == 0 {
 			continue
 		}
-		for _, b := range append(builderFor(st), divergenceFigure) {
-			figs, err := b(s, st, rows)
-			if err != nil {
-				return nil, fmt.Errorf("stage %s (%s %s): %w", st.ID, st.Kind, st.Plugin, err)
+		hints := figuresOf(st)
+		known := 0
+		for _, h := range hints {
+			if _, ok := kinds[h.Kind]; ok {
+				known++
+			} else {
+				notes = append(notes, fmt.Sprintf("Stage %s asks for a figure of kind %q, which this report does not draw (kinds: %s).",
+					st.ID, h.Kind, strings.Join(FigureKinds(), ", ")))
 			}
-			for _, f := range figs {
+		}
+		if known == 0 {
+			hints = []sdk.Figure{{Kind: figureOverall}}
+		}
+		for _, h := range hints {
+			b, ok := kinds[h.Kind]
+			if !ok {
+				continue
+			}
+			out, err := b(&Stage{StageInfo: st, Rows: rows, Hint: h, study: s})
+			if err != nil {
+				return nil, nil, fmt.Errorf("stage %s (%s %s), figure %s: %w", st.ID, st.Kind, st.Plugin, h.Kind, err)
+			}
+			for _, f := range out {
 				f.File = uniqueName(safeName(st.ID)+"-"+f.File, used)
-				out = append(out, f)
+				figs = append(figs, f)
 			}
 		}
 	}
-	return out, nil
+	return figs, notes, nil
 }
 
 var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
@@ -135,7 +114,7 @@ func uniqueName(name string, used map[string]bool) string {
 }
 
 // render writes f as PNG and SVG into dir.
-func render(dir string, f figure) (err error) {
+func render(dir string, f Figure) (err error) {
 	defer func() {
 		// gonum/plot panics on inputs it cannot draw; report it as this figure's error.
 		if r := recover(); r != nil {

@@ -24,9 +24,9 @@ var categories = []string{"airplane", "bear", "bicycle", "bird", "boat", "bottle
 // fakeStudy is two models' rows for every stage kind the report draws, with hand-made values.
 func fakeStudy() ([]StageInfo, []arrowio.Result) {
 	stages := []StageInfo{
-		{"acc", "measure", "accuracy"}, {"shape", "measure", "shapebias"}, {"lp", "measure", "accuracy"},
-		{"spectral", "aggregate", "spectralbias"}, {"cb", "aggregate", "criticalband"}, {"calib", "measure", "calibration"},
-		{"sol", "measure", "accuracy"}, {"crit", "criticality", ""}, {"filt", "filters", ""}, {"images", "load", ""},
+		{ID: "acc", Kind: "measure", Plugin: "accuracy"}, {ID: "shape", Kind: "measure", Plugin: "shapebias"}, {ID: "lp", Kind: "measure", Plugin: "accuracy"},
+		{ID: "spectral", Kind: "aggregate", Plugin: "spectralbias"}, {ID: "cb", Kind: "aggregate", Plugin: "criticalband"}, {ID: "calib", Kind: "measure", Plugin: "calibration"},
+		{ID: "sol", Kind: "measure", Plugin: "accuracy"}, {ID: "crit", Kind: "criticality"}, {ID: "filt", Kind: "filters"}, {ID: "images", Kind: "load"},
 	}
 	var rows []arrowio.Result
 	add := func(model, stage, metric, group string, v float64, n int64) {
@@ -187,7 +187,7 @@ func TestWriteEscapes(t *testing.T) {
 		{Model: model, Stage: stage, Metric: "top1", Group: "sd=0.1", Value: 0.25, N: 3},
 		{Model: model, Stage: stage, Metric: "top1", Group: "sd=0.2", Value: 0.125, N: 3}}
 	dir := t.TempDir()
-	if err := Write(dir, []StageInfo{{stage, "measure", "accuracy"}}, rows); err != nil {
+	if err := Write(dir, []StageInfo{{ID: stage, Kind: "measure", Plugin: "accuracy"}}, rows); err != nil {
 		t.Fatal(err)
 	}
 	page, err := os.ReadFile(filepath.Join(dir, "index.html"))
@@ -209,7 +209,7 @@ func TestWriteEscapes(t *testing.T) {
 func TestWriteWithoutFigures(t *testing.T) {
 	dir := t.TempDir()
 	rows := []arrowio.Result{{Model: "m", Stage: "acc", Metric: "top1", Value: 0.123456, N: 7}}
-	if err := Write(dir, []StageInfo{{"acc", "measure", "accuracy"}}, rows); err != nil {
+	if err := Write(dir, []StageInfo{{ID: "acc", Kind: "measure", Plugin: "accuracy"}}, rows); err != nil {
 		t.Fatal(err)
 	}
 	page, err := os.ReadFile(filepath.Join(dir, "index.html"))
@@ -224,7 +224,7 @@ func TestWriteWithoutFigures(t *testing.T) {
 }
 
 func TestSummary(t *testing.T) {
-	stages := []StageInfo{{"b", "measure", "accuracy"}, {"a", "aggregate", "criticalband"}}
+	stages := []StageInfo{{ID: "b", Kind: "measure", Plugin: "accuracy"}, {ID: "a", Kind: "aggregate", Plugin: "criticalband"}}
 	rows := []arrowio.Result{
 		{Model: "m2", Stage: "a", Metric: "bandwidth", Value: 1.23456789, N: 50},
 		{Model: "m1", Stage: "a", Metric: "fit_failed", Group: "reason=all thresholds are 0", Value: 1, N: 50},
@@ -334,8 +334,8 @@ func TestWriteEdgeCases(t *testing.T) {
 	add("a", "shape", "shape_bias", "category=dog", 0.4, 10)
 	// A stage of a kind without figures.
 	add("a", "other", "something", "x=1", 1, 1)
-	stages := []StageInfo{{"noise", "measure", "accuracy"}, {"crit", "criticality", ""}, {"calib", "measure", "calibration"},
-		{"shape", "measure", "shapebias"}, {"other", "measure", "mystery"}}
+	stages := []StageInfo{{ID: "noise", Kind: "measure", Plugin: "accuracy"}, {ID: "crit", Kind: "criticality"}, {ID: "calib", Kind: "measure", Plugin: "calibration"},
+		{ID: "shape", Kind: "measure", Plugin: "shapebias"}, {ID: "other", Kind: "measure", Plugin: "mystery"}}
 	dir := t.TempDir()
 	if err := Write(dir, stages, rows); err != nil {
 		t.Fatal(err)

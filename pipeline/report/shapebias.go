@@ -13,9 +13,14 @@ import (
 	"github.com/vistudy/vistudy/arrowio"
 )
 
+func init() {
+	RegisterFigure("shapebias", shapeBiasFigure)
+}
+
 // shapeBiasFigure is Geirhos et al.'s per-category plot: categories down the side, shape bias across
 // (texture left, shape right), one marker per model and category, a vertical line at each model's mean.
-func shapeBiasFigure(s *study, st StageInfo, rows []arrowio.Result) ([]figure, error) {
+func shapeBiasFigure(st *Stage) ([]Figure, error) {
+	s, rows := st.study, st.Rows
 	byCat := map[string]map[string]float64{} // model → category → shape bias
 	cats := map[string]bool{}
 	for _, r := range rows {
@@ -80,5 +85,5 @@ func shapeBiasFigure(s *study, st StageInfo, rows []arrowio.Result) ([]figure, e
 			"cue-conflict images (markers); vertical lines: each model's mean over categories; dashed: 0.5.",
 		[]panel{pn}, 1, legend)
 	f.H = max(f.H, vg.Length(len(order))*0.3*vg.Inch+1.4*vg.Inch)
-	return []figure{f}, nil
+	return []Figure{f}, nil
 }

@@ -5,12 +5,15 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-
-	"github.com/vistudy/vistudy/arrowio"
 )
 
+func init() {
+	RegisterFigure("spectral", spectralFigure)
+}
+
 // spectralFigure draws the spectralbias aggregate's ratio curves: low-pass and high-pass side by side.
-func spectralFigure(s *study, st StageInfo, rows []arrowio.Result) ([]figure, error) {
+func spectralFigure(st *Stage) ([]Figure, error) {
+	s, rows := st.study, st.Rows
 	low, err := curves(rows, "lowpass_ratio", keyOnly("c"))
 	if err != nil {
 		return nil, err
@@ -35,7 +38,7 @@ func spectralFigure(s *study, st StageInfo, rows []arrowio.Result) ([]figure, er
 			YLabel: "accuracy / clean accuracy", Series: s.lines(high), XSpan: unit, YSpan: unit, Setup: chance},
 	}
 	has := func(m string) bool { return len(low[m])+len(high[m]) > 0 }
-	return []figure{s.panelsFigure("spectral", "Spectral bias ("+st.ID+")",
+	return []Figure{s.panelsFigure("spectral", "Spectral bias ("+st.ID+")",
 		"Stage "+st.ID+": accuracy on low- and high-pass filtered images divided by clean accuracy, per filter size c; "+
 			"SB = HPP / (LPP + HPP) with LPP, HPP the mean ratios over the configured c range.",
 		panels, 2, s.modelLegend(has, label, true, true))}, nil

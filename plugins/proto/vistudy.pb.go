@@ -180,7 +180,9 @@ type PluginInfo struct {
 	// columns a batch must carry (e.g. shape_label).
 	Requires []string `protobuf:"bytes,8,rep,name=requires,proto3" json:"requires,omitempty"`
 	// the parameter whose value goes into the `param` column of a perturbation's output.
-	PrimaryParam  string `protobuf:"bytes,9,opt,name=primary_param,json=primaryParam,proto3" json:"primary_param,omitempty"`
+	PrimaryParam string `protobuf:"bytes,9,opt,name=primary_param,json=primaryParam,proto3" json:"primary_param,omitempty"`
+	// the figures the report draws from the rows of a stage running this plugin (docs/plugins.md).
+	Figures       []*Figure `protobuf:"bytes,10,rep,name=figures,proto3" json:"figures,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -278,6 +280,77 @@ func (x *PluginInfo) GetPrimaryParam() string {
 	return ""
 }
 
+func (x *PluginInfo) GetFigures() []*Figure {
+	if x != nil {
+		return x.Figures
+	}
+	return nil
+}
+
+// Figure asks the report for one figure of a registered kind over a stage's rows.
+type Figure struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// the registered figure kind: bars, sweep, reliability, heatmap, none, ...
+	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	// the metric it draws; empty for every metric the kind can draw.
+	Metric string `protobuf:"bytes,2,opt,name=metric,proto3" json:"metric,omitempty"`
+	// how titles and axes name the metric (e.g. "top-1 accuracy"); empty for the metric's name.
+	Label         string `protobuf:"bytes,3,opt,name=label,proto3" json:"label,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Figure) Reset() {
+	*x = Figure{}
+	mi := &file_vistudy_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Figure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Figure) ProtoMessage() {}
+
+func (x *Figure) ProtoReflect() protoreflect.Message {
+	mi := &file_vistudy_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Figure.ProtoReflect.Descriptor instead.
+func (*Figure) Descriptor() ([]byte, []int) {
+	return file_vistudy_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Figure) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Figure) GetMetric() string {
+	if x != nil {
+		return x.Metric
+	}
+	return ""
+}
+
+func (x *Figure) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
 // ModelContext tells metrics and perturbations which model produced or will see a batch.
 type ModelContext struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -295,7 +368,7 @@ type ModelContext struct {
 
 func (x *ModelContext) Reset() {
 	*x = ModelContext{}
-	mi := &file_vistudy_proto_msgTypes[3]
+	mi := &file_vistudy_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -307,7 +380,7 @@ func (x *ModelContext) String() string {
 func (*ModelContext) ProtoMessage() {}
 
 func (x *ModelContext) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[3]
+	mi := &file_vistudy_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -320,7 +393,7 @@ func (x *ModelContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelContext.ProtoReflect.Descriptor instead.
 func (*ModelContext) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{3}
+	return file_vistudy_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ModelContext) GetName() string {
@@ -368,7 +441,7 @@ type MetricRequest struct {
 
 func (x *MetricRequest) Reset() {
 	*x = MetricRequest{}
-	mi := &file_vistudy_proto_msgTypes[4]
+	mi := &file_vistudy_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -380,7 +453,7 @@ func (x *MetricRequest) String() string {
 func (*MetricRequest) ProtoMessage() {}
 
 func (x *MetricRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[4]
+	mi := &file_vistudy_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -393,7 +466,7 @@ func (x *MetricRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricRequest.ProtoReflect.Descriptor instead.
 func (*MetricRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{4}
+	return file_vistudy_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *MetricRequest) GetParamsJson() string {
@@ -420,7 +493,7 @@ type State struct {
 
 func (x *State) Reset() {
 	*x = State{}
-	mi := &file_vistudy_proto_msgTypes[5]
+	mi := &file_vistudy_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -432,7 +505,7 @@ func (x *State) String() string {
 func (*State) ProtoMessage() {}
 
 func (x *State) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[5]
+	mi := &file_vistudy_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -445,7 +518,7 @@ func (x *State) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use State.ProtoReflect.Descriptor instead.
 func (*State) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{5}
+	return file_vistudy_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *State) GetData() []byte {
@@ -468,7 +541,7 @@ type AccumulateRequest struct {
 
 func (x *AccumulateRequest) Reset() {
 	*x = AccumulateRequest{}
-	mi := &file_vistudy_proto_msgTypes[6]
+	mi := &file_vistudy_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -480,7 +553,7 @@ func (x *AccumulateRequest) String() string {
 func (*AccumulateRequest) ProtoMessage() {}
 
 func (x *AccumulateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[6]
+	mi := &file_vistudy_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -493,7 +566,7 @@ func (x *AccumulateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccumulateRequest.ProtoReflect.Descriptor instead.
 func (*AccumulateRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{6}
+	return file_vistudy_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AccumulateRequest) GetParamsJson() string {
@@ -535,7 +608,7 @@ type AccumulateResponse struct {
 
 func (x *AccumulateResponse) Reset() {
 	*x = AccumulateResponse{}
-	mi := &file_vistudy_proto_msgTypes[7]
+	mi := &file_vistudy_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -547,7 +620,7 @@ func (x *AccumulateResponse) String() string {
 func (*AccumulateResponse) ProtoMessage() {}
 
 func (x *AccumulateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[7]
+	mi := &file_vistudy_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -560,7 +633,7 @@ func (x *AccumulateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccumulateResponse.ProtoReflect.Descriptor instead.
 func (*AccumulateResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{7}
+	return file_vistudy_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AccumulateResponse) GetState() []byte {
@@ -588,7 +661,7 @@ type MergeRequest struct {
 
 func (x *MergeRequest) Reset() {
 	*x = MergeRequest{}
-	mi := &file_vistudy_proto_msgTypes[8]
+	mi := &file_vistudy_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -600,7 +673,7 @@ func (x *MergeRequest) String() string {
 func (*MergeRequest) ProtoMessage() {}
 
 func (x *MergeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[8]
+	mi := &file_vistudy_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -613,7 +686,7 @@ func (x *MergeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeRequest.ProtoReflect.Descriptor instead.
 func (*MergeRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{8}
+	return file_vistudy_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *MergeRequest) GetParamsJson() string {
@@ -648,7 +721,7 @@ type ReportRequest struct {
 
 func (x *ReportRequest) Reset() {
 	*x = ReportRequest{}
-	mi := &file_vistudy_proto_msgTypes[9]
+	mi := &file_vistudy_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -660,7 +733,7 @@ func (x *ReportRequest) String() string {
 func (*ReportRequest) ProtoMessage() {}
 
 func (x *ReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[9]
+	mi := &file_vistudy_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -673,7 +746,7 @@ func (x *ReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportRequest.ProtoReflect.Descriptor instead.
 func (*ReportRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{9}
+	return file_vistudy_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ReportRequest) GetParamsJson() string {
@@ -710,7 +783,7 @@ type Row struct {
 
 func (x *Row) Reset() {
 	*x = Row{}
-	mi := &file_vistudy_proto_msgTypes[10]
+	mi := &file_vistudy_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -722,7 +795,7 @@ func (x *Row) String() string {
 func (*Row) ProtoMessage() {}
 
 func (x *Row) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[10]
+	mi := &file_vistudy_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -735,7 +808,7 @@ func (x *Row) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Row.ProtoReflect.Descriptor instead.
 func (*Row) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{10}
+	return file_vistudy_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Row) GetMetric() string {
@@ -775,7 +848,7 @@ type ReportResponse struct {
 
 func (x *ReportResponse) Reset() {
 	*x = ReportResponse{}
-	mi := &file_vistudy_proto_msgTypes[11]
+	mi := &file_vistudy_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -787,7 +860,7 @@ func (x *ReportResponse) String() string {
 func (*ReportResponse) ProtoMessage() {}
 
 func (x *ReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[11]
+	mi := &file_vistudy_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -800,7 +873,7 @@ func (x *ReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResponse.ProtoReflect.Descriptor instead.
 func (*ReportResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{11}
+	return file_vistudy_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReportResponse) GetRows() []*Row {
@@ -820,7 +893,7 @@ type ConnectRequest struct {
 
 func (x *ConnectRequest) Reset() {
 	*x = ConnectRequest{}
-	mi := &file_vistudy_proto_msgTypes[12]
+	mi := &file_vistudy_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -832,7 +905,7 @@ func (x *ConnectRequest) String() string {
 func (*ConnectRequest) ProtoMessage() {}
 
 func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[12]
+	mi := &file_vistudy_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -845,7 +918,7 @@ func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectRequest.ProtoReflect.Descriptor instead.
 func (*ConnectRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{12}
+	return file_vistudy_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ConnectRequest) GetOracle() uint32 {
@@ -871,7 +944,7 @@ type ApplyRequest struct {
 
 func (x *ApplyRequest) Reset() {
 	*x = ApplyRequest{}
-	mi := &file_vistudy_proto_msgTypes[13]
+	mi := &file_vistudy_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -883,7 +956,7 @@ func (x *ApplyRequest) String() string {
 func (*ApplyRequest) ProtoMessage() {}
 
 func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[13]
+	mi := &file_vistudy_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -896,7 +969,7 @@ func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRequest.ProtoReflect.Descriptor instead.
 func (*ApplyRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{13}
+	return file_vistudy_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ApplyRequest) GetParamsJson() string {
@@ -944,7 +1017,7 @@ type ApplyResponse struct {
 
 func (x *ApplyResponse) Reset() {
 	*x = ApplyResponse{}
-	mi := &file_vistudy_proto_msgTypes[14]
+	mi := &file_vistudy_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -956,7 +1029,7 @@ func (x *ApplyResponse) String() string {
 func (*ApplyResponse) ProtoMessage() {}
 
 func (x *ApplyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[14]
+	mi := &file_vistudy_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -969,7 +1042,7 @@ func (x *ApplyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyResponse.ProtoReflect.Descriptor instead.
 func (*ApplyResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{14}
+	return file_vistudy_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ApplyResponse) GetBatch() []byte {
@@ -989,7 +1062,7 @@ type OracleRequest struct {
 
 func (x *OracleRequest) Reset() {
 	*x = OracleRequest{}
-	mi := &file_vistudy_proto_msgTypes[15]
+	mi := &file_vistudy_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1001,7 +1074,7 @@ func (x *OracleRequest) String() string {
 func (*OracleRequest) ProtoMessage() {}
 
 func (x *OracleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[15]
+	mi := &file_vistudy_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1014,7 +1087,7 @@ func (x *OracleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OracleRequest.ProtoReflect.Descriptor instead.
 func (*OracleRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{15}
+	return file_vistudy_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *OracleRequest) GetBatch() []byte {
@@ -1034,7 +1107,7 @@ type OracleResponse struct {
 
 func (x *OracleResponse) Reset() {
 	*x = OracleResponse{}
-	mi := &file_vistudy_proto_msgTypes[16]
+	mi := &file_vistudy_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1046,7 +1119,7 @@ func (x *OracleResponse) String() string {
 func (*OracleResponse) ProtoMessage() {}
 
 func (x *OracleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[16]
+	mi := &file_vistudy_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1059,7 +1132,7 @@ func (x *OracleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OracleResponse.ProtoReflect.Descriptor instead.
 func (*OracleResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{16}
+	return file_vistudy_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *OracleResponse) GetBatch() []byte {
@@ -1081,7 +1154,7 @@ type GradientRequest struct {
 
 func (x *GradientRequest) Reset() {
 	*x = GradientRequest{}
-	mi := &file_vistudy_proto_msgTypes[17]
+	mi := &file_vistudy_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1093,7 +1166,7 @@ func (x *GradientRequest) String() string {
 func (*GradientRequest) ProtoMessage() {}
 
 func (x *GradientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[17]
+	mi := &file_vistudy_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1106,7 +1179,7 @@ func (x *GradientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GradientRequest.ProtoReflect.Descriptor instead.
 func (*GradientRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{17}
+	return file_vistudy_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GradientRequest) GetBatch() []byte {
@@ -1133,7 +1206,7 @@ type GradientResponse struct {
 
 func (x *GradientResponse) Reset() {
 	*x = GradientResponse{}
-	mi := &file_vistudy_proto_msgTypes[18]
+	mi := &file_vistudy_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1145,7 +1218,7 @@ func (x *GradientResponse) String() string {
 func (*GradientResponse) ProtoMessage() {}
 
 func (x *GradientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[18]
+	mi := &file_vistudy_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1158,7 +1231,7 @@ func (x *GradientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GradientResponse.ProtoReflect.Descriptor instead.
 func (*GradientResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{18}
+	return file_vistudy_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GradientResponse) GetBatch() []byte {
@@ -1184,7 +1257,7 @@ type InputMapping struct {
 
 func (x *InputMapping) Reset() {
 	*x = InputMapping{}
-	mi := &file_vistudy_proto_msgTypes[19]
+	mi := &file_vistudy_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1196,7 +1269,7 @@ func (x *InputMapping) String() string {
 func (*InputMapping) ProtoMessage() {}
 
 func (x *InputMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[19]
+	mi := &file_vistudy_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1209,7 +1282,7 @@ func (x *InputMapping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputMapping.ProtoReflect.Descriptor instead.
 func (*InputMapping) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{19}
+	return file_vistudy_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *InputMapping) GetChannels() string {
@@ -1279,7 +1352,7 @@ type LoadRequest struct {
 
 func (x *LoadRequest) Reset() {
 	*x = LoadRequest{}
-	mi := &file_vistudy_proto_msgTypes[20]
+	mi := &file_vistudy_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1291,7 +1364,7 @@ func (x *LoadRequest) String() string {
 func (*LoadRequest) ProtoMessage() {}
 
 func (x *LoadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[20]
+	mi := &file_vistudy_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1304,7 +1377,7 @@ func (x *LoadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadRequest.ProtoReflect.Descriptor instead.
 func (*LoadRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{20}
+	return file_vistudy_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *LoadRequest) GetPath() string {
@@ -1403,7 +1476,7 @@ type TensorDesc struct {
 
 func (x *TensorDesc) Reset() {
 	*x = TensorDesc{}
-	mi := &file_vistudy_proto_msgTypes[21]
+	mi := &file_vistudy_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1415,7 +1488,7 @@ func (x *TensorDesc) String() string {
 func (*TensorDesc) ProtoMessage() {}
 
 func (x *TensorDesc) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[21]
+	mi := &file_vistudy_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1428,7 +1501,7 @@ func (x *TensorDesc) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorDesc.ProtoReflect.Descriptor instead.
 func (*TensorDesc) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{21}
+	return file_vistudy_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *TensorDesc) GetName() string {
@@ -1469,7 +1542,7 @@ type LoadResponse struct {
 
 func (x *LoadResponse) Reset() {
 	*x = LoadResponse{}
-	mi := &file_vistudy_proto_msgTypes[22]
+	mi := &file_vistudy_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1481,7 +1554,7 @@ func (x *LoadResponse) String() string {
 func (*LoadResponse) ProtoMessage() {}
 
 func (x *LoadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[22]
+	mi := &file_vistudy_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1494,7 +1567,7 @@ func (x *LoadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadResponse.ProtoReflect.Descriptor instead.
 func (*LoadResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{22}
+	return file_vistudy_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *LoadResponse) GetSession() string {
@@ -1557,7 +1630,7 @@ type InferRequest struct {
 
 func (x *InferRequest) Reset() {
 	*x = InferRequest{}
-	mi := &file_vistudy_proto_msgTypes[23]
+	mi := &file_vistudy_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1569,7 +1642,7 @@ func (x *InferRequest) String() string {
 func (*InferRequest) ProtoMessage() {}
 
 func (x *InferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[23]
+	mi := &file_vistudy_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1582,7 +1655,7 @@ func (x *InferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InferRequest.ProtoReflect.Descriptor instead.
 func (*InferRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{23}
+	return file_vistudy_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *InferRequest) GetSession() string {
@@ -1609,7 +1682,7 @@ type InferResponse struct {
 
 func (x *InferResponse) Reset() {
 	*x = InferResponse{}
-	mi := &file_vistudy_proto_msgTypes[24]
+	mi := &file_vistudy_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1621,7 +1694,7 @@ func (x *InferResponse) String() string {
 func (*InferResponse) ProtoMessage() {}
 
 func (x *InferResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[24]
+	mi := &file_vistudy_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1634,7 +1707,7 @@ func (x *InferResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InferResponse.ProtoReflect.Descriptor instead.
 func (*InferResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{24}
+	return file_vistudy_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *InferResponse) GetBatch() []byte {
@@ -1656,7 +1729,7 @@ type Override struct {
 
 func (x *Override) Reset() {
 	*x = Override{}
-	mi := &file_vistudy_proto_msgTypes[25]
+	mi := &file_vistudy_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1668,7 +1741,7 @@ func (x *Override) String() string {
 func (*Override) ProtoMessage() {}
 
 func (x *Override) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[25]
+	mi := &file_vistudy_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1681,7 +1754,7 @@ func (x *Override) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Override.ProtoReflect.Descriptor instead.
 func (*Override) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{25}
+	return file_vistudy_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Override) GetName() string {
@@ -1716,7 +1789,7 @@ type OverridesRequest struct {
 
 func (x *OverridesRequest) Reset() {
 	*x = OverridesRequest{}
-	mi := &file_vistudy_proto_msgTypes[26]
+	mi := &file_vistudy_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1728,7 +1801,7 @@ func (x *OverridesRequest) String() string {
 func (*OverridesRequest) ProtoMessage() {}
 
 func (x *OverridesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[26]
+	mi := &file_vistudy_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1741,7 +1814,7 @@ func (x *OverridesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OverridesRequest.ProtoReflect.Descriptor instead.
 func (*OverridesRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{26}
+	return file_vistudy_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *OverridesRequest) GetSession() string {
@@ -1767,7 +1840,7 @@ type SessionRequest struct {
 
 func (x *SessionRequest) Reset() {
 	*x = SessionRequest{}
-	mi := &file_vistudy_proto_msgTypes[27]
+	mi := &file_vistudy_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1779,7 +1852,7 @@ func (x *SessionRequest) String() string {
 func (*SessionRequest) ProtoMessage() {}
 
 func (x *SessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[27]
+	mi := &file_vistudy_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1792,7 +1865,7 @@ func (x *SessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionRequest.ProtoReflect.Descriptor instead.
 func (*SessionRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{27}
+	return file_vistudy_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SessionRequest) GetSession() string {
@@ -1818,7 +1891,7 @@ const file_vistudy_proto_rawDesc = "" +
 	"\x03min\x18\a \x01(\x01H\x00R\x03min\x88\x01\x01\x12\x15\n" +
 	"\x03max\x18\b \x01(\x01H\x01R\x03max\x88\x01\x01B\x06\n" +
 	"\x04_minB\x06\n" +
-	"\x04_max\"\xab\x02\n" +
+	"\x04_max\"\xe0\x02\n" +
 	"\n" +
 	"PluginInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
@@ -1830,7 +1903,13 @@ const file_vistudy_proto_rawDesc = "" +
 	"\vneeds_model\x18\a \x01(\bR\n" +
 	"needsModel\x12\x1a\n" +
 	"\brequires\x18\b \x03(\tR\brequires\x12#\n" +
-	"\rprimary_param\x18\t \x01(\tR\fprimaryParam\"\xae\x01\n" +
+	"\rprimary_param\x18\t \x01(\tR\fprimaryParam\x123\n" +
+	"\afigures\x18\n" +
+	" \x03(\v2\x19.vistudy.plugin.v1.FigureR\afigures\"J\n" +
+	"\x06Figure\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x16\n" +
+	"\x06metric\x18\x02 \x01(\tR\x06metric\x12\x14\n" +
+	"\x05label\x18\x03 \x01(\tR\x05label\"\xae\x01\n" +
 	"\fModelContext\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vnum_classes\x18\x02 \x01(\x05R\n" +
@@ -1977,86 +2056,88 @@ func file_vistudy_proto_rawDescGZIP() []byte {
 	return file_vistudy_proto_rawDescData
 }
 
-var file_vistudy_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_vistudy_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_vistudy_proto_goTypes = []any{
 	(*Empty)(nil),              // 0: vistudy.plugin.v1.Empty
 	(*Param)(nil),              // 1: vistudy.plugin.v1.Param
 	(*PluginInfo)(nil),         // 2: vistudy.plugin.v1.PluginInfo
-	(*ModelContext)(nil),       // 3: vistudy.plugin.v1.ModelContext
-	(*MetricRequest)(nil),      // 4: vistudy.plugin.v1.MetricRequest
-	(*State)(nil),              // 5: vistudy.plugin.v1.State
-	(*AccumulateRequest)(nil),  // 6: vistudy.plugin.v1.AccumulateRequest
-	(*AccumulateResponse)(nil), // 7: vistudy.plugin.v1.AccumulateResponse
-	(*MergeRequest)(nil),       // 8: vistudy.plugin.v1.MergeRequest
-	(*ReportRequest)(nil),      // 9: vistudy.plugin.v1.ReportRequest
-	(*Row)(nil),                // 10: vistudy.plugin.v1.Row
-	(*ReportResponse)(nil),     // 11: vistudy.plugin.v1.ReportResponse
-	(*ConnectRequest)(nil),     // 12: vistudy.plugin.v1.ConnectRequest
-	(*ApplyRequest)(nil),       // 13: vistudy.plugin.v1.ApplyRequest
-	(*ApplyResponse)(nil),      // 14: vistudy.plugin.v1.ApplyResponse
-	(*OracleRequest)(nil),      // 15: vistudy.plugin.v1.OracleRequest
-	(*OracleResponse)(nil),     // 16: vistudy.plugin.v1.OracleResponse
-	(*GradientRequest)(nil),    // 17: vistudy.plugin.v1.GradientRequest
-	(*GradientResponse)(nil),   // 18: vistudy.plugin.v1.GradientResponse
-	(*InputMapping)(nil),       // 19: vistudy.plugin.v1.InputMapping
-	(*LoadRequest)(nil),        // 20: vistudy.plugin.v1.LoadRequest
-	(*TensorDesc)(nil),         // 21: vistudy.plugin.v1.TensorDesc
-	(*LoadResponse)(nil),       // 22: vistudy.plugin.v1.LoadResponse
-	(*InferRequest)(nil),       // 23: vistudy.plugin.v1.InferRequest
-	(*InferResponse)(nil),      // 24: vistudy.plugin.v1.InferResponse
-	(*Override)(nil),           // 25: vistudy.plugin.v1.Override
-	(*OverridesRequest)(nil),   // 26: vistudy.plugin.v1.OverridesRequest
-	(*SessionRequest)(nil),     // 27: vistudy.plugin.v1.SessionRequest
-	nil,                        // 28: vistudy.plugin.v1.LoadRequest.ProviderOptionsEntry
+	(*Figure)(nil),             // 3: vistudy.plugin.v1.Figure
+	(*ModelContext)(nil),       // 4: vistudy.plugin.v1.ModelContext
+	(*MetricRequest)(nil),      // 5: vistudy.plugin.v1.MetricRequest
+	(*State)(nil),              // 6: vistudy.plugin.v1.State
+	(*AccumulateRequest)(nil),  // 7: vistudy.plugin.v1.AccumulateRequest
+	(*AccumulateResponse)(nil), // 8: vistudy.plugin.v1.AccumulateResponse
+	(*MergeRequest)(nil),       // 9: vistudy.plugin.v1.MergeRequest
+	(*ReportRequest)(nil),      // 10: vistudy.plugin.v1.ReportRequest
+	(*Row)(nil),                // 11: vistudy.plugin.v1.Row
+	(*ReportResponse)(nil),     // 12: vistudy.plugin.v1.ReportResponse
+	(*ConnectRequest)(nil),     // 13: vistudy.plugin.v1.ConnectRequest
+	(*ApplyRequest)(nil),       // 14: vistudy.plugin.v1.ApplyRequest
+	(*ApplyResponse)(nil),      // 15: vistudy.plugin.v1.ApplyResponse
+	(*OracleRequest)(nil),      // 16: vistudy.plugin.v1.OracleRequest
+	(*OracleResponse)(nil),     // 17: vistudy.plugin.v1.OracleResponse
+	(*GradientRequest)(nil),    // 18: vistudy.plugin.v1.GradientRequest
+	(*GradientResponse)(nil),   // 19: vistudy.plugin.v1.GradientResponse
+	(*InputMapping)(nil),       // 20: vistudy.plugin.v1.InputMapping
+	(*LoadRequest)(nil),        // 21: vistudy.plugin.v1.LoadRequest
+	(*TensorDesc)(nil),         // 22: vistudy.plugin.v1.TensorDesc
+	(*LoadResponse)(nil),       // 23: vistudy.plugin.v1.LoadResponse
+	(*InferRequest)(nil),       // 24: vistudy.plugin.v1.InferRequest
+	(*InferResponse)(nil),      // 25: vistudy.plugin.v1.InferResponse
+	(*Override)(nil),           // 26: vistudy.plugin.v1.Override
+	(*OverridesRequest)(nil),   // 27: vistudy.plugin.v1.OverridesRequest
+	(*SessionRequest)(nil),     // 28: vistudy.plugin.v1.SessionRequest
+	nil,                        // 29: vistudy.plugin.v1.LoadRequest.ProviderOptionsEntry
 }
 var file_vistudy_proto_depIdxs = []int32{
 	1,  // 0: vistudy.plugin.v1.PluginInfo.params:type_name -> vistudy.plugin.v1.Param
-	3,  // 1: vistudy.plugin.v1.MetricRequest.model:type_name -> vistudy.plugin.v1.ModelContext
-	3,  // 2: vistudy.plugin.v1.AccumulateRequest.model:type_name -> vistudy.plugin.v1.ModelContext
-	3,  // 3: vistudy.plugin.v1.MergeRequest.model:type_name -> vistudy.plugin.v1.ModelContext
-	3,  // 4: vistudy.plugin.v1.ReportRequest.model:type_name -> vistudy.plugin.v1.ModelContext
-	10, // 5: vistudy.plugin.v1.ReportResponse.rows:type_name -> vistudy.plugin.v1.Row
-	3,  // 6: vistudy.plugin.v1.ApplyRequest.model:type_name -> vistudy.plugin.v1.ModelContext
-	19, // 7: vistudy.plugin.v1.LoadRequest.input:type_name -> vistudy.plugin.v1.InputMapping
-	28, // 8: vistudy.plugin.v1.LoadRequest.provider_options:type_name -> vistudy.plugin.v1.LoadRequest.ProviderOptionsEntry
-	21, // 9: vistudy.plugin.v1.LoadResponse.inputs:type_name -> vistudy.plugin.v1.TensorDesc
-	21, // 10: vistudy.plugin.v1.LoadResponse.outputs:type_name -> vistudy.plugin.v1.TensorDesc
-	25, // 11: vistudy.plugin.v1.OverridesRequest.overrides:type_name -> vistudy.plugin.v1.Override
-	0,  // 12: vistudy.plugin.v1.Metric.Info:input_type -> vistudy.plugin.v1.Empty
-	4,  // 13: vistudy.plugin.v1.Metric.Init:input_type -> vistudy.plugin.v1.MetricRequest
-	6,  // 14: vistudy.plugin.v1.Metric.Accumulate:input_type -> vistudy.plugin.v1.AccumulateRequest
-	8,  // 15: vistudy.plugin.v1.Metric.Merge:input_type -> vistudy.plugin.v1.MergeRequest
-	9,  // 16: vistudy.plugin.v1.Metric.Report:input_type -> vistudy.plugin.v1.ReportRequest
-	0,  // 17: vistudy.plugin.v1.Perturbation.Info:input_type -> vistudy.plugin.v1.Empty
-	12, // 18: vistudy.plugin.v1.Perturbation.Connect:input_type -> vistudy.plugin.v1.ConnectRequest
-	13, // 19: vistudy.plugin.v1.Perturbation.Apply:input_type -> vistudy.plugin.v1.ApplyRequest
-	15, // 20: vistudy.plugin.v1.Oracle.Predict:input_type -> vistudy.plugin.v1.OracleRequest
-	17, // 21: vistudy.plugin.v1.Oracle.Gradient:input_type -> vistudy.plugin.v1.GradientRequest
-	0,  // 22: vistudy.plugin.v1.Runtime.Info:input_type -> vistudy.plugin.v1.Empty
-	20, // 23: vistudy.plugin.v1.Runtime.Load:input_type -> vistudy.plugin.v1.LoadRequest
-	23, // 24: vistudy.plugin.v1.Runtime.Infer:input_type -> vistudy.plugin.v1.InferRequest
-	26, // 25: vistudy.plugin.v1.Runtime.SetOverrides:input_type -> vistudy.plugin.v1.OverridesRequest
-	27, // 26: vistudy.plugin.v1.Runtime.Unload:input_type -> vistudy.plugin.v1.SessionRequest
-	2,  // 27: vistudy.plugin.v1.Metric.Info:output_type -> vistudy.plugin.v1.PluginInfo
-	5,  // 28: vistudy.plugin.v1.Metric.Init:output_type -> vistudy.plugin.v1.State
-	7,  // 29: vistudy.plugin.v1.Metric.Accumulate:output_type -> vistudy.plugin.v1.AccumulateResponse
-	5,  // 30: vistudy.plugin.v1.Metric.Merge:output_type -> vistudy.plugin.v1.State
-	11, // 31: vistudy.plugin.v1.Metric.Report:output_type -> vistudy.plugin.v1.ReportResponse
-	2,  // 32: vistudy.plugin.v1.Perturbation.Info:output_type -> vistudy.plugin.v1.PluginInfo
-	0,  // 33: vistudy.plugin.v1.Perturbation.Connect:output_type -> vistudy.plugin.v1.Empty
-	14, // 34: vistudy.plugin.v1.Perturbation.Apply:output_type -> vistudy.plugin.v1.ApplyResponse
-	16, // 35: vistudy.plugin.v1.Oracle.Predict:output_type -> vistudy.plugin.v1.OracleResponse
-	18, // 36: vistudy.plugin.v1.Oracle.Gradient:output_type -> vistudy.plugin.v1.GradientResponse
-	2,  // 37: vistudy.plugin.v1.Runtime.Info:output_type -> vistudy.plugin.v1.PluginInfo
-	22, // 38: vistudy.plugin.v1.Runtime.Load:output_type -> vistudy.plugin.v1.LoadResponse
-	24, // 39: vistudy.plugin.v1.Runtime.Infer:output_type -> vistudy.plugin.v1.InferResponse
-	0,  // 40: vistudy.plugin.v1.Runtime.SetOverrides:output_type -> vistudy.plugin.v1.Empty
-	0,  // 41: vistudy.plugin.v1.Runtime.Unload:output_type -> vistudy.plugin.v1.Empty
-	27, // [27:42] is the sub-list for method output_type
-	12, // [12:27] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	3,  // 1: vistudy.plugin.v1.PluginInfo.figures:type_name -> vistudy.plugin.v1.Figure
+	4,  // 2: vistudy.plugin.v1.MetricRequest.model:type_name -> vistudy.plugin.v1.ModelContext
+	4,  // 3: vistudy.plugin.v1.AccumulateRequest.model:type_name -> vistudy.plugin.v1.ModelContext
+	4,  // 4: vistudy.plugin.v1.MergeRequest.model:type_name -> vistudy.plugin.v1.ModelContext
+	4,  // 5: vistudy.plugin.v1.ReportRequest.model:type_name -> vistudy.plugin.v1.ModelContext
+	11, // 6: vistudy.plugin.v1.ReportResponse.rows:type_name -> vistudy.plugin.v1.Row
+	4,  // 7: vistudy.plugin.v1.ApplyRequest.model:type_name -> vistudy.plugin.v1.ModelContext
+	20, // 8: vistudy.plugin.v1.LoadRequest.input:type_name -> vistudy.plugin.v1.InputMapping
+	29, // 9: vistudy.plugin.v1.LoadRequest.provider_options:type_name -> vistudy.plugin.v1.LoadRequest.ProviderOptionsEntry
+	22, // 10: vistudy.plugin.v1.LoadResponse.inputs:type_name -> vistudy.plugin.v1.TensorDesc
+	22, // 11: vistudy.plugin.v1.LoadResponse.outputs:type_name -> vistudy.plugin.v1.TensorDesc
+	26, // 12: vistudy.plugin.v1.OverridesRequest.overrides:type_name -> vistudy.plugin.v1.Override
+	0,  // 13: vistudy.plugin.v1.Metric.Info:input_type -> vistudy.plugin.v1.Empty
+	5,  // 14: vistudy.plugin.v1.Metric.Init:input_type -> vistudy.plugin.v1.MetricRequest
+	7,  // 15: vistudy.plugin.v1.Metric.Accumulate:input_type -> vistudy.plugin.v1.AccumulateRequest
+	9,  // 16: vistudy.plugin.v1.Metric.Merge:input_type -> vistudy.plugin.v1.MergeRequest
+	10, // 17: vistudy.plugin.v1.Metric.Report:input_type -> vistudy.plugin.v1.ReportRequest
+	0,  // 18: vistudy.plugin.v1.Perturbation.Info:input_type -> vistudy.plugin.v1.Empty
+	13, // 19: vistudy.plugin.v1.Perturbation.Connect:input_type -> vistudy.plugin.v1.ConnectRequest
+	14, // 20: vistudy.plugin.v1.Perturbation.Apply:input_type -> vistudy.plugin.v1.ApplyRequest
+	16, // 21: vistudy.plugin.v1.Oracle.Predict:input_type -> vistudy.plugin.v1.OracleRequest
+	18, // 22: vistudy.plugin.v1.Oracle.Gradient:input_type -> vistudy.plugin.v1.GradientRequest
+	0,  // 23: vistudy.plugin.v1.Runtime.Info:input_type -> vistudy.plugin.v1.Empty
+	21, // 24: vistudy.plugin.v1.Runtime.Load:input_type -> vistudy.plugin.v1.LoadRequest
+	24, // 25: vistudy.plugin.v1.Runtime.Infer:input_type -> vistudy.plugin.v1.InferRequest
+	27, // 26: vistudy.plugin.v1.Runtime.SetOverrides:input_type -> vistudy.plugin.v1.OverridesRequest
+	28, // 27: vistudy.plugin.v1.Runtime.Unload:input_type -> vistudy.plugin.v1.SessionRequest
+	2,  // 28: vistudy.plugin.v1.Metric.Info:output_type -> vistudy.plugin.v1.PluginInfo
+	6,  // 29: vistudy.plugin.v1.Metric.Init:output_type -> vistudy.plugin.v1.State
+	8,  // 30: vistudy.plugin.v1.Metric.Accumulate:output_type -> vistudy.plugin.v1.AccumulateResponse
+	6,  // 31: vistudy.plugin.v1.Metric.Merge:output_type -> vistudy.plugin.v1.State
+	12, // 32: vistudy.plugin.v1.Metric.Report:output_type -> vistudy.plugin.v1.ReportResponse
+	2,  // 33: vistudy.plugin.v1.Perturbation.Info:output_type -> vistudy.plugin.v1.PluginInfo
+	0,  // 34: vistudy.plugin.v1.Perturbation.Connect:output_type -> vistudy.plugin.v1.Empty
+	15, // 35: vistudy.plugin.v1.Perturbation.Apply:output_type -> vistudy.plugin.v1.ApplyResponse
+	17, // 36: vistudy.plugin.v1.Oracle.Predict:output_type -> vistudy.plugin.v1.OracleResponse
+	19, // 37: vistudy.plugin.v1.Oracle.Gradient:output_type -> vistudy.plugin.v1.GradientResponse
+	2,  // 38: vistudy.plugin.v1.Runtime.Info:output_type -> vistudy.plugin.v1.PluginInfo
+	23, // 39: vistudy.plugin.v1.Runtime.Load:output_type -> vistudy.plugin.v1.LoadResponse
+	25, // 40: vistudy.plugin.v1.Runtime.Infer:output_type -> vistudy.plugin.v1.InferResponse
+	0,  // 41: vistudy.plugin.v1.Runtime.SetOverrides:output_type -> vistudy.plugin.v1.Empty
+	0,  // 42: vistudy.plugin.v1.Runtime.Unload:output_type -> vistudy.plugin.v1.Empty
+	28, // [28:43] is the sub-list for method output_type
+	13, // [13:28] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_vistudy_proto_init() }
@@ -2071,7 +2152,7 @@ func file_vistudy_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vistudy_proto_rawDesc), len(file_vistudy_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

@@ -17,6 +17,23 @@ type Info struct {
 	NeedsModel   bool     // perturbations: receives a model oracle, runs once per model
 	Requires     []string // columns a batch must carry
 	PrimaryParam string   // perturbations: the parameter recorded in the `param` column
+	Figures      []Figure // the figures the report draws from a stage's rows; none: a generic one
+}
+
+// The generic figure kinds of the report (docs/plugins.md, "Declaring a figure").
+const (
+	FigureBars        = "bars"        // per metric, one bar per model and group
+	FigureSweep       = "sweep"       // the metric against the stage's single numeric group key, one line per model
+	FigureReliability = "reliability" // reliability diagrams from bin_accuracy, bin_confidence, bin_count rows by bin=<i>
+	FigureHeatmap     = "heatmap"     // one-key groups × models, or per model the two keys of its groups
+	FigureNone        = "none"        // no figure: the stage's values are in the summary table only
+)
+
+// Figure asks the report for one figure of a registered kind over a stage's rows.
+type Figure struct {
+	Kind   string // a registered figure kind: one of the Figure* constants or a specialised one
+	Metric string // the metric it draws; "" for every metric the kind can draw
+	Label  string // how titles and axes name the metric (e.g. "top-1 accuracy"); "" for the metric's name
 }
 
 // ToProto converts the info to its wire form.
@@ -27,13 +44,24 @@ func (i Info) ToProto(kind Kind) *pb.PluginInfo {
 	}
 	return &pb.PluginInfo{Name: i.Name, Kind: string(kind), Version: i.Version, Description: i.Description,
 		Params: ps, SchemaVersion: arrowio.SchemaVersion, NeedsModel: i.NeedsModel, Requires: i.Requires,
-		PrimaryParam: i.PrimaryParam}
+		PrimaryParam: i.PrimaryParam, Figures: figuresToProto(i.Figures)}
+}
+
+func figuresToProto(fs []Figure) []*pb.Figure {
+	var out []*pb.Figure
+	for _, f := range fs {
+		out = append(out, &pb.Figure{Kind: f.Kind, Metric: f.Metric, Label: f.Label})
+	}
+	return out
 }
 
 // InfoFromProto converts a wire info back, checking its parameter specs.
 func InfoFromProto(p *pb.PluginInfo) (Info, error) {
 	i := Info{Name: p.Name, Version: p.Version, Description: p.Description, NeedsModel: p.NeedsModel,
 		Requires: p.Requires, PrimaryParam: p.PrimaryParam}
+	for _, f := range p.Figures {
+		i.Figures = append(i.Figures, Figure{Kind: f.Kind, Metric: f.Metric, Label: f.Label})
+	}
 	for _, q := range p.Params {
 		s, err := params.FromProto(q)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vistudy/vistudy/arrowio"
 	"github.com/vistudy/vistudy/plugins/params"
+	"github.com/vistudy/vistudy/plugins/sdk"
 )
 
 // Inputs are the result rows of the stages an aggregate reads, by stage id.
@@ -24,6 +25,8 @@ type Func struct {
 	// Check, when set, validates checked parameters against the stage's inputs before anything runs
 	// (e.g. that a parameter naming a stage names one of the inputs), so a typo fails at validate time.
 	Check func(p params.Values, inputs []string) error
+	// Figures are the report figures drawn from the aggregate's rows (docs/plugins.md, "Declaring a figure").
+	Figures []sdk.Figure
 }
 
 var registry = map[string]*Func{}

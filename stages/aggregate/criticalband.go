@@ -10,6 +10,7 @@ import (
 
 	"github.com/vistudy/vistudy/arrowio"
 	"github.com/vistudy/vistudy/plugins/params"
+	"github.com/vistudy/vistudy/plugins/sdk"
 )
 
 // Parameter names of criticalband, shared by its spec and its Run.
@@ -47,8 +48,9 @@ func init() {
 			{Name: cbBands, Type: params.Int, Default: 7, Min: params.Bound(3), Description: "number of octave bands f = 0..bands-1 (each must have rows)"},
 			{Name: cbBase, Type: params.Float, Default: 1.75, Min: params.Bound(0), Description: "centre frequency of band 0 in cycles/image"},
 		},
-		Run:   criticalBand,
-		Check: inputParams(cbClean, cbNoisy),
+		Run:     criticalBand,
+		Figures: []sdk.Figure{{Kind: "criticalband"}},
+		Check:   inputParams(cbClean, cbNoisy),
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/vistudy/vistudy/arrowio"
 	"github.com/vistudy/vistudy/plugins/params"
+	"github.com/vistudy/vistudy/plugins/sdk"
 )
 
 // Parameter names of solarization, shared by its spec and its Run.
@@ -27,8 +28,9 @@ func init() {
 			{Name: solKey, Type: params.String, Default: "threshold", Description: "the sweep key of the solarization threshold"},
 			{Name: solClean, Type: params.String, Description: "id of the stage with the clean accuracy (overall rows); gives accuracy_drop"},
 		},
-		Run:   solarization,
-		Check: inputParams(solSweep, solClean),
+		Run:     solarization,
+		Figures: []sdk.Figure{{Kind: sdk.FigureNone}},
+		Check:   inputParams(solSweep, solClean),
 	})
 }
 

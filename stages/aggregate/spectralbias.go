@@ -6,6 +6,7 @@ import (
 
 	"github.com/vistudy/vistudy/arrowio"
 	"github.com/vistudy/vistudy/plugins/params"
+	"github.com/vistudy/vistudy/plugins/sdk"
 )
 
 // Parameter names of spectralbias, shared by its spec and its Run.
@@ -31,8 +32,9 @@ func init() {
 			{Name: sbKey, Type: params.String, Default: "c", Description: "the sweep key of the filter size in the filtered stages' groups"},
 			{Name: sbRange, Type: params.FloatList, Default: []float64{0.1, 0.5}, Description: "[lo, hi]: the c values (inclusive) averaged into LPP and HPP"},
 		},
-		Run:   spectralBias,
-		Check: inputParams(sbClean, sbLowpass, sbHighpass),
+		Run:     spectralBias,
+		Figures: []sdk.Figure{{Kind: "spectral"}},
+		Check:   inputParams(sbClean, sbLowpass, sbHighpass),
 	})
 }
 

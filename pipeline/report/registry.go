@@ -1,0 +1,83 @@
+package report
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/plugins/sdk"
+	"github.com/vistudy/vistudy/stages/aggregate"
+)
+
+// Figure is one chart, drawn once per output format.
+type Figure struct {
+	File    string // base file name, without extension; the report prefixes the stage id
+	Title   string // heading in index.html
+	Caption string // how it was computed, one line
+	W, H    vg.Length
+	Draw    func(dc draw.Canvas) error
+}
+
+// Stage is what a figure kind draws from: one stage, its rows and the hint that asked for the figure.
+type Stage struct {
+	StageInfo
+	Rows  []arrowio.Result
+	Hint  sdk.Figure
+	study *study // the whole run's models and their looks
+}
+
+// Models lists the models of the whole run, sorted: the order (and colours) of every figure's models.
+func (st *Stage) Models() []string { return st.study.models }
+
+// Builder makes a figure kind's figures for one stage: none when its rows do not support the kind.
+type Builder func(st *Stage) ([]Figure, error)
+
+// kinds are the registered figure kinds by name.
+var kinds = map[string]Builder{}
+
+// RegisterFigure adds the figure kind name; a second kind of the same name panics (a programming error).
+func RegisterFigure(name string, b Builder) {
+	if _, dup := kinds[name]; dup {
+		panic(fmt.Sprintf("report: figure kind %q registered twice", name))
+	}
+	kinds[name] = b
+}
+
+// FigureKinds lists the registered figure kinds, sorted.
+func FigureKinds() []string { return slices.Sorted(maps.Keys(kinds)) }
+
+// figureOverall is the generic figure of a stage whose component declares none: bars of every overall metric.
+const figureOverall = "overall"
+
+func init() {
+	RegisterFigure(sdk.FigureNone, func(*Stage) ([]Figure, error) { return nil, nil })
+}
+
+// figuresOf returns the figures a stage's component declares.
+func figuresOf(st StageInfo) []sdk.Figure {
+	if len(st.Figures) > 0 {
+		return st.Figures
+	}
+	// TRANSITIONAL, until the pipeline fills StageInfo.Figures: the declarations of the built-in
+	// components, read here by plugin name. Delete from here to the end of builtinFigures once wired.
+	if st.Kind == "aggregate" {
+		if f, ok := aggregate.Lookup(st.Plugin); ok {
+			return f.Figures
+		}
+	}
+	return builtinFigures[[2]string{st.Kind, st.Plugin}]
+}
+
+// builtinFigures copies the Info.Figures of the built-in metric plugins and the declared figures of the
+// criticality and filters stage kinds (TestBuiltinFigures checks the copy), by stage kind and plugin.
+var builtinFigures = map[[2]string][]sdk.Figure{
+	{"measure", "accuracy"}:    {{Kind: sdk.FigureSweep, Metric: "top1", Label: "top-1 accuracy"}},
+	{"measure", "calibration"}: {{Kind: sdk.FigureReliability}},
+	{"measure", "shapebias"}:   {{Kind: "shapebias"}},
+	{"criticality", ""}:        {{Kind: "criticality"}, {Kind: "criticality-heatmap"}},
+	{"filters", ""}:            {{Kind: "filters"}, {Kind: "divergence"}},
+}
