@@ -48,7 +48,7 @@ func newRunCmd(v *viper.Viper) *cobra.Command {
 			}
 			shard, err := pipeline.ParseShard(v.GetString("shard"))
 			if err != nil {
-				return usageError{err}
+				return usageError{fmt.Errorf("--%w", err)}
 			}
 			err = pipeline.Run(ctx, p.plan, pipeline.Options{
 				Catalog: p.catalog, Shard: shard, Overrides: p.overrides, Version: version,
@@ -117,6 +117,9 @@ func newPluginsCmd(v *viper.Viper) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cat, err := catalog(cmd.Context(), v, nil)
 			if err != nil {
+				return err
+			}
+			if err := cat.Describe(cmd.Context()); err != nil { // discovery runs nothing; listing runs every plugin
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)

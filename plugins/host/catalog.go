@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -19,43 +20,61 @@ import (
 // BinaryPrefix starts the file name of every plugin binary: vistudy-<kind>-<name>.
 const BinaryPrefix = "vistudy-"
 
-// Entry is one discovered plugin binary.
+// binaryName is a plugin binary's whole file name: no suffix (.real, .bak, .exe) is a plugin.
+var binaryName = regexp.MustCompile(`^vistudy-(runtime|perturbation|metric)-([A-Za-z0-9][A-Za-z0-9_-]*)$`)
+
+// ErrNotInstalled is the error of Open for a plugin no discovered or added binary provides.
+var ErrNotInstalled = errors.New("not installed")
+
+// Entry is one plugin binary. Discovery fills Kind, Path and Info.Name (from the file name);
+// the rest of Info is read when the plugin is first opened (Open, Lookup, Describe).
 type Entry struct {
 	Kind   sdk.Kind
 	Info   sdk.Info
 	Path   string
-	SHA256 string // hex digest of the binary
-	Pinned bool   // the study pinned SHA256: the launch verifies it (go-plugin SecureConfig)
+	SHA256 string // hex digest of the binary; every launch runs only bytes with this digest
+	Pinned bool   // the study pinned SHA256
 }
 
-// Catalog is the set of plugins a study can use, by kind and name.
+// slot is the catalog's record of one plugin name: its binaries and whether it was opened.
+type slot struct {
+	mu     sync.Mutex
+	entry  *Entry
+	paths  []string // every binary found under this name (the first one is entry.Path)
+	pin    string   // digest the study pins, "" when none
+	opened bool
+	err    error // the outcome of opening, once opened
+}
+
+// Catalog is the set of plugins a study can use, by kind and name. Discovery only lists file
+// names: a plugin binary runs for the first time when a study opens it, after its digest (and
+// pin) was checked.
 type Catalog struct {
-	mu      sync.Mutex
-	entries map[sdk.Kind]map[string]*Entry
+	mu    sync.Mutex
+	slots map[sdk.Kind]map[string]*slot
 }
 
 // NewCatalog returns an empty catalog.
-func NewCatalog() *Catalog { return &Catalog{entries: map[sdk.Kind]map[string]*Entry{}} }
+func NewCatalog() *Catalog { return &Catalog{slots: map[sdk.Kind]map[string]*slot{}} }
+
+// parseBinary splits a plugin binary's file name into kind and name.
+func parseBinary(path string) (sdk.Kind, string, bool) {
+	m := binaryName.FindStringSubmatch(filepath.Base(path))
+	if m == nil {
+		return "", "", false
+	}
+	return sdk.Kind(m[1]), m[2], true
+}
 
 // KindOf tells a plugin binary's kind from its file name, or false when it is not one.
 func KindOf(path string) (sdk.Kind, bool) {
-	base := filepath.Base(path)
-	if !strings.HasPrefix(base, BinaryPrefix) {
-		return "", false
-	}
-	rest := strings.TrimPrefix(base, BinaryPrefix)
-	for _, k := range []sdk.Kind{sdk.KindRuntime, sdk.KindPerturbation, sdk.KindMetric} {
-		if strings.HasPrefix(rest, string(k)+"-") {
-			return k, true
-		}
-	}
-	return "", false
+	k, _, ok := parseBinary(path)
+	return k, ok
 }
 
-// Discover adds every plugin binary found in dirs (missing dirs are skipped). Plugins are
-// asked for their Info concurrently; a binary that fails to answer is an error naming it.
-func (c *Catalog) Discover(ctx context.Context, dirs []string) error {
-	var paths []string
+// Discover lists the plugin binaries in dirs (missing dirs are skipped): executable regular
+// files named exactly vistudy-<kind>-<name>. Nothing is executed.
+func (c *Catalog) Discover(_ context.Context, dirs []string) error {
 	for _, d := range dirs {
 		ents, err := os.ReadDir(d)
 		if err != nil {
@@ -64,33 +83,59 @@ func (c *Catalog) Discover(ctx context.Context, dirs []string) error {
 			}
 			return fmt.Errorf("plugins: scan %s: %w", d, err)
 		}
-		for _, e := range ents {
-			p := filepath.Join(d, e.Name())
-			if _, ok := KindOf(p); !ok || e.IsDir() {
+		for _, de := range ents {
+			kind, name, ok := parseBinary(de.Name())
+			if !ok {
 				continue
 			}
-			if st, err := os.Stat(p); err == nil && st.Mode()&0o111 != 0 {
-				paths = append(paths, p)
+			p, err := filepath.Abs(filepath.Join(d, de.Name()))
+			if err != nil {
+				return fmt.Errorf("plugins: %s: %w", de.Name(), err)
 			}
+			if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
+				continue
+			}
+			c.slotFor(kind, name, p)
 		}
 	}
-	errs := make([]error, len(paths))
-	var wg sync.WaitGroup
-	for i, p := range paths {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = c.Add(ctx, p, "")
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return nil
 }
 
-// Add launches the plugin at path once to read its Info and adds it. A non-empty sha256
-// pins the binary: it must match now and at every launch.
+// slotFor returns the slot of kind and name, recording path as one of its binaries.
+func (c *Catalog) slotFor(kind sdk.Kind, name, path string) *slot {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	byName := c.slots[kind]
+	if byName == nil {
+		byName = map[string]*slot{}
+		c.slots[kind] = byName
+	}
+	s := byName[name]
+	if s == nil {
+		s = &slot{entry: &Entry{Kind: kind, Path: path, Info: sdk.Info{Name: name}}}
+		byName[name] = s
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, q := range s.paths {
+		if q == path {
+			return s
+		}
+	}
+	s.paths = append(s.paths, path)
+	return s
+}
+
+func (c *Catalog) slot(kind sdk.Kind, name string) *slot {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.slots[kind][name]
+}
+
+// Add registers the plugin binary at path and opens it at once (its Info is read). A non-empty
+// sha256 pins the binary: it must match before it runs, now and at every launch.
 func (c *Catalog) Add(ctx context.Context, path, sha string) error {
-	kind, ok := KindOf(path)
+	kind, name, ok := parseBinary(path)
 	if !ok {
 		return fmt.Errorf("plugins: %s: a plugin binary's name must be %s<runtime|perturbation|metric>-<name>", path, BinaryPrefix)
 	}
@@ -98,14 +143,96 @@ func (c *Catalog) Add(ctx context.Context, path, sha string) error {
 	if err != nil {
 		return fmt.Errorf("plugins: %s: %w", path, err)
 	}
-	sum, err := FileSHA256(abs)
-	if err != nil {
-		return fmt.Errorf("plugins: %w", err)
+	s := c.slotFor(kind, name, abs)
+	if sha != "" {
+		if err := s.setPin(sha); err != nil {
+			return err
+		}
 	}
-	if sha != "" && !strings.EqualFold(sha, sum) {
-		return fmt.Errorf("plugins: %s has sha256 %s, the study pins %s", path, sum, sha)
+	_, err = s.open(ctx)
+	return err
+}
+
+// Pin requires every binary of the plugin called name (any kind) to have the hex SHA-256 sum.
+// The binaries are hashed, not run; a mismatch, or no such plugin, is an error.
+func (c *Catalog) Pin(name, sum string) error {
+	c.mu.Lock()
+	var found []*slot
+	for _, byName := range c.slots {
+		if s, ok := byName[name]; ok {
+			found = append(found, s)
+		}
 	}
-	e := &Entry{Kind: kind, Path: abs, SHA256: sum, Pinned: sha != ""}
+	c.mu.Unlock()
+	if len(found) == 0 {
+		return fmt.Errorf("plugins: pinned plugin %q is not installed", name)
+	}
+	var errs []error
+	for _, s := range found {
+		errs = append(errs, s.setPin(sum))
+	}
+	return errors.Join(errs...)
+}
+
+// setPin records the pin and checks the binaries against it.
+func (s *slot) setPin(sum string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pin = strings.ToLower(sum)
+	if err := s.hash(); err != nil {
+		return err
+	}
+	if !equalHex(s.entry.SHA256, s.pin) {
+		return fmt.Errorf("plugins: %s has sha256 %s, the study pins %s", s.entry.Path, s.entry.SHA256, s.pin)
+	}
+	s.entry.Pinned = true
+	return nil
+}
+
+// hash computes the digest of the slot's binaries once; binaries of one name must be the same
+// bytes. The caller holds s.mu.
+func (s *slot) hash() error {
+	if s.entry.SHA256 != "" {
+		return nil
+	}
+	var first string
+	for i, p := range s.paths {
+		sum, err := FileSHA256(p)
+		if err != nil {
+			return fmt.Errorf("plugins: %w", err)
+		}
+		if i == 0 {
+			first = sum
+		} else if sum != first {
+			return fmt.Errorf("plugins: two %s plugins are named %q: %s and %s", s.entry.Kind, s.entry.Info.Name, s.paths[0], p)
+		}
+	}
+	s.entry.SHA256 = first
+	return nil
+}
+
+// open checks the binary (digest, pin) and runs it once to read its Info; the outcome is kept.
+func (s *slot) open(ctx context.Context) (*Entry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opened {
+		return s.entry, s.err
+	}
+	err := s.describe(ctx)
+	if ctx.Err() == nil { // a cancelled caller leaves the plugin to be opened again
+		s.opened, s.err = true, err
+	}
+	return s.entry, err
+}
+
+func (s *slot) describe(ctx context.Context) error {
+	if err := s.hash(); err != nil {
+		return err
+	}
+	e := s.entry
+	if s.pin != "" && !equalHex(e.SHA256, s.pin) {
+		return fmt.Errorf("plugins: %s has sha256 %s, the study pins %s", e.Path, e.SHA256, s.pin)
+	}
 	p, err := launch(e)
 	if err != nil {
 		return err
@@ -115,62 +242,102 @@ func (c *Catalog) Add(ctx context.Context, path, sha string) error {
 	if err != nil {
 		return err
 	}
-	if info.Kind != string(kind) {
-		return fmt.Errorf("plugins: %s says it is a %s plugin, its name says %s", path, info.Kind, kind)
+	if info.Kind != string(e.Kind) {
+		return fmt.Errorf("plugins: %s says it is a %s plugin, its name says %s", e.Path, info.Kind, e.Kind)
 	}
-	if e.Info, err = sdk.InfoFromProto(info); err != nil {
-		return err
+	if info.Name != e.Info.Name {
+		return fmt.Errorf("plugins: %s says it is named %q, its file name says %q", e.Path, info.Name, e.Info.Name)
 	}
-	return c.put(e)
-}
-
-func (c *Catalog) put(e *Entry) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	byName := c.entries[e.Kind]
-	if byName == nil {
-		byName = map[string]*Entry{}
-		c.entries[e.Kind] = byName
+	in, err := sdk.InfoFromProto(info)
+	if err != nil {
+		return fmt.Errorf("plugins: %s: %w", e.Path, err)
 	}
-	if old, ok := byName[e.Info.Name]; ok && old.Path != e.Path {
-		if old.SHA256 == e.SHA256 {
-			return nil // the same binary found twice (e.g. bin/ and a plugin path)
-		}
-		return fmt.Errorf("plugins: two %s plugins are named %q: %s and %s", e.Kind, e.Info.Name, old.Path, e.Path)
-	}
-	byName[e.Info.Name] = e
+	e.Info = in
 	return nil
 }
 
-// Lookup returns the plugin of kind and name.
-func (c *Catalog) Lookup(kind sdk.Kind, name string) (*Entry, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[kind][name]
-	return e, ok
+// Open returns the plugin of kind and name, running its binary (after the digest and pin checks)
+// the first time to read its Info. A plugin no binary provides gives an error wrapping
+// ErrNotInstalled.
+func (c *Catalog) Open(ctx context.Context, kind sdk.Kind, name string) (*Entry, error) {
+	s := c.slot(kind, name)
+	if s == nil {
+		return nil, fmt.Errorf("plugins: %s plugin %q: %w", kind, name, ErrNotInstalled)
+	}
+	e, err := s.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
-// Names lists the plugin names of kind, sorted.
+// Lookup returns the plugin of kind and name, opened as Open does; a plugin that is installed
+// but fails to open is logged and reported as absent (Open returns the reason).
+func (c *Catalog) Lookup(kind sdk.Kind, name string) (*Entry, bool) {
+	e, err := c.Open(context.Background(), kind, name)
+	if err != nil {
+		if !errors.Is(err, ErrNotInstalled) {
+			logger.Error("plugin unusable", "kind", kind, "name", name, "error", err)
+		}
+		return nil, false
+	}
+	return e, true
+}
+
+// Describe opens every plugin of the catalog (for listings), concurrently.
+func (c *Catalog) Describe(ctx context.Context) error {
+	c.mu.Lock()
+	var all []*slot
+	for _, byName := range c.slots {
+		for _, s := range byName {
+			all = append(all, s)
+		}
+	}
+	c.mu.Unlock()
+	errs := make([]error, len(all))
+	var wg sync.WaitGroup
+	for i, s := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = s.open(ctx)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Names lists the plugin names of kind, sorted (from file names; nothing is run).
 func (c *Catalog) Names(kind sdk.Kind) []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []string
-	for n := range c.entries[kind] {
+	for n := range c.slots[kind] {
 		out = append(out, n)
 	}
 	sort.Strings(out)
 	return out
 }
 
-// Entries lists all plugins sorted by kind and name.
+// Entries lists all plugins sorted by kind and name, with their digests (binaries are hashed,
+// not run: Info beyond the name is filled for opened plugins only; see Describe).
 func (c *Catalog) Entries() []*Entry {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []*Entry
-	for _, byName := range c.entries {
-		for _, e := range byName {
-			out = append(out, e)
+	var all []*slot
+	for _, byName := range c.slots {
+		for _, s := range byName {
+			all = append(all, s)
 		}
+	}
+	c.mu.Unlock()
+	var out []*Entry
+	for _, s := range all {
+		s.mu.Lock()
+		if err := s.hash(); err != nil {
+			logger.Error("plugin unusable", "kind", s.entry.Kind, "name", s.entry.Info.Name, "error", err)
+		}
+		s.mu.Unlock()
+		out = append(out, s.entry)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Kind != out[j].Kind {
@@ -194,3 +361,33 @@ func FileSHA256(path string) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// CheckSHA256 checks that the file at path has the hex SHA-256 digest want (any case); a
+// mismatch is a *ChangedError naming both digests.
+func CheckSHA256(path, want string) error {
+	if _, err := hex.DecodeString(want); err != nil || len(want) != 2*sha256.Size {
+		return fmt.Errorf("check %s: sha256 %q is not 64 hex digits", path, want)
+	}
+	got, err := FileSHA256(path)
+	if err != nil {
+		return err
+	}
+	if !equalHex(got, want) {
+		return &ChangedError{Path: path, Got: got, Want: want}
+	}
+	return nil
+}
+
+// ChangedError is a file whose contents do not have the digest they must have.
+type ChangedError struct {
+	Path string
+	Got  string // the file's digest
+	Want string // the digest it must have
+}
+
+// Error implements error.
+func (e *ChangedError) Error() string {
+	return fmt.Sprintf("%s has sha256 %s, expected %s: refusing to use it", e.Path, e.Got, strings.ToLower(e.Want))
+}
+
+func equalHex(a, b string) bool { return strings.EqualFold(a, b) }

@@ -2,19 +2,22 @@ package host
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
+	"runtime"
+	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	hclog "github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/vistudy/vistudy/plugins/proto"
@@ -37,43 +40,128 @@ func envOr(key, def string) string {
 	return def
 }
 
+// Timeouts bound how long the host waits on one plugin call.
+type Timeouts struct {
+	Check  time.Duration // how often a call in progress checks the plugin's health (and warns that it waits)
+	Ping   time.Duration // how long one health check may take
+	Call   time.Duration // a call's deadline, before scaling by the bytes it sends
+	PerMiB time.Duration // added to Call per MiB of request
+}
+
+// DefaultTimeouts are generous: a healthy plugin is only cut off after half an hour (plus two
+// seconds per MiB sent); a stopped or deadlocked one within Check+Ping. VISTUDY_PLUGIN_TIMEOUT
+// (a Go duration) replaces Call.
+var DefaultTimeouts = Timeouts{Check: 15 * time.Second, Ping: 10 * time.Second, Call: 30 * time.Minute, PerMiB: 2 * time.Second}
+
+var timeouts atomic.Pointer[Timeouts]
+
+func init() {
+	t := DefaultTimeouts
+	if v := os.Getenv("VISTUDY_PLUGIN_TIMEOUT"); v != "" {
+		if d, err := time.ParseDuration(v); err == nil && d > 0 {
+			t.Call = d
+		}
+	}
+	timeouts.Store(&t)
+}
+
+// SetTimeouts replaces the timeouts of calls started from now on (zero fields keep their value).
+func SetTimeouts(t Timeouts) {
+	cur := *timeouts.Load()
+	for _, f := range []struct{ dst, src *time.Duration }{{&cur.Check, &t.Check}, {&cur.Ping, &t.Ping}, {&cur.Call, &t.Call}, {&cur.PerMiB, &t.PerMiB}} {
+		if *f.src > 0 {
+			*f.dst = *f.src
+		}
+	}
+	timeouts.Store(&cur)
+}
+
+// CurrentTimeouts returns the timeouts in force.
+func CurrentTimeouts() Timeouts { return *timeouts.Load() }
+
 // process is one running plugin binary.
 type process struct {
 	entry  *Entry
 	client *plugin.Client
 	conn   *sdk.Conn
+
+	done     chan struct{} // closed by kill: releases the thread that started the process
+	killOnce sync.Once
+	hung     atomic.Bool // the host killed the process because it stopped answering
 }
 
-// launch starts the plugin binary of e and dispenses its kind.
+// launch starts the plugin binary of e (exactly the bytes with digest e.SHA256) and dispenses
+// its kind. The process is killed when the host dies (parent-death signal).
 func launch(e *Entry) (*process, error) {
+	if e.SHA256 == "" {
+		return nil, fmt.Errorf("plugins: %s: no checked digest to run it under", e.Path)
+	}
+	cmd, img, err := verifiedCommand(e.Path, e.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("plugins: %w", err)
+	}
+	cmd.Env = append(cmd.Env, sdk.EnvBinary+"="+e.Path)
 	cfg := &plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		Plugins:          sdk.ClientPlugins(),
-		Cmd:              exec.Command(e.Path),
+		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           logger.Named(e.Info.Name),
 		GRPCDialOptions:  []grpc.DialOption{grpc.WithDefaultCallOptions(sdk.CallOptions()...)},
 		StartTimeout:     30 * time.Second,
 	}
-	if e.Pinned {
-		sum, _ := hex.DecodeString(e.SHA256)
-		cfg.SecureConfig = &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
-	}
 	client := plugin.NewClient(cfg)
+	p := &process{entry: e, client: client, done: make(chan struct{})}
+	err = startPinned(client, p.done)
+	if img != nil {
+		img.Close()
+	}
+	if err != nil {
+		p.kill()
+		return nil, fmt.Errorf("plugins: start %s: %w", e.Path, err)
+	}
 	rpc, err := client.Client()
 	if err != nil {
-		client.Kill()
+		p.kill()
 		return nil, fmt.Errorf("plugins: start %s: %w", e.Path, err)
 	}
 	raw, err := rpc.Dispense(string(e.Kind))
 	if err != nil {
-		client.Kill()
+		p.kill()
 		return nil, fmt.Errorf("plugins: %s does not serve a %s plugin: %w", e.Path, e.Kind, err)
 	}
-	return &process{entry: e, client: client, conn: raw.(*sdk.Conn)}, nil
+	p.conn = raw.(*sdk.Conn)
+	return p, nil
 }
 
-func (p *process) kill() { p.client.Kill() }
+// startPinned starts the plugin from an OS thread that lives until done is closed. Linux sends
+// the parent-death signal when the thread that forked the child exits, not the process, so the
+// thread is locked to a goroutine that waits for the plugin's end.
+func startPinned(client *plugin.Client, done <-chan struct{}) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine, after the plugin
+		_, err := client.Start()
+		errc <- err
+		if err == nil {
+			<-done
+		}
+	}()
+	return <-errc
+}
+
+func (p *process) kill() {
+	p.client.Kill()
+	p.killOnce.Do(func() { close(p.done) })
+}
+
+// hang kills a process that stopped answering; the call waiting on it then fails as a crash.
+func (p *process) hang() {
+	p.hung.Store(true)
+	if pid := p.pid(); pid > 0 {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
 
 // pid is the operating-system process id of the plugin.
 func (p *process) pid() int {
@@ -81,6 +169,20 @@ func (p *process) pid() int {
 		return rc.Pid
 	}
 	return 0
+}
+
+// unresponsive checks the plugin's health: "" when it answers, else why not.
+func (p *process) unresponsive(ctx context.Context, timeout time.Duration) string {
+	if stopped(p.pid()) {
+		return "the process is stopped (SIGSTOP or a debugger)"
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	_, err := healthpb.NewHealthClient(p.conn.Conn).Check(ctx, &healthpb.HealthCheckRequest{Service: plugin.GRPCServiceName})
+	if err != nil && ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Sprintf("no answer to a health check within %s", timeout)
+	}
+	return ""
 }
 
 // info asks the plugin for its Info through its kind's service.
@@ -98,12 +200,12 @@ func (p *process) info(ctx context.Context) (*pb.PluginInfo, error) {
 		info, err = pb.NewRuntimeClient(p.conn.Conn).Info(ctx, &pb.Empty{})
 	}
 	if err != nil {
-		return nil, fmt.Errorf("plugins: %s: info: %w", p.entry.Path, err)
+		return nil, fmt.Errorf("plugins: %s: info: %w", p.entry.Path, Plain(err))
 	}
 	return info, nil
 }
 
-// supervised keeps one plugin process alive across crashes.
+// supervised keeps one plugin process alive across crashes and hangs.
 type supervised struct {
 	entry *Entry
 	// replay brings a fresh process back to the state the calls expect (load a model, serve the oracle).
@@ -146,24 +248,69 @@ func (s *supervised) Close() {
 	}
 }
 
-// do runs fn against the process; when the process died during the call it is restarted,
-// its state replayed and fn retried, up to MaxRestarts times.
+// do runs fn against the process; see doSized.
 func (s *supervised) do(ctx context.Context, what string, fn func(*process) error) error {
+	return s.doSized(ctx, what, 0, fn)
+}
+
+// doSized runs fn, a call sending about size bytes, against the process. While it runs the
+// plugin's health is checked every Timeouts.Check; a plugin that stops answering, or overruns the
+// call's deadline, is killed. When the process died or was killed during the call it is
+// restarted, its state replayed and fn retried, up to MaxRestarts times. Errors carry the
+// plugin's own message, not gRPC's status text.
+func (s *supervised) doSized(ctx context.Context, what string, size int, fn func(*process) error) error {
 	for attempt := 0; ; attempt++ {
 		p := s.current()
 		if p == nil {
-			return fmt.Errorf("plugins: %s: %s: plugin is closed", s.entry.Info.Name, what)
+			return fmt.Errorf("plugin %s: %s: the plugin is closed", s.entry.Info.Name, what)
 		}
-		err := fn(p)
-		if err == nil || ctx.Err() != nil || !crashed(p, err) {
-			return err
+		err := s.watch(ctx, p, what, size, fn)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !crashed(p, err) {
+			return Plain(err)
 		}
 		if attempt >= MaxRestarts {
-			return fmt.Errorf("plugins: %s: %s: the plugin crashed %d times: %w", s.entry.Info.Name, what, attempt+1, err)
+			return fmt.Errorf("plugin %s: %s: the plugin died %d times (last: %w)", s.entry.Info.Name, what, attempt+1, Plain(err))
 		}
-		logger.Warn("plugin process died; restarting and retrying", "plugin", s.entry.Info.Name, "call", what, "error", err)
+		logger.Warn("plugin process died; restarting and retrying", "plugin", s.entry.Info.Name, "call", what, "error", Plain(err))
 		if rerr := s.restart(ctx, p); rerr != nil {
-			return errors.Join(err, rerr)
+			return errors.Join(Plain(err), rerr)
+		}
+	}
+}
+
+// watch runs fn(p), checking on the plugin while it waits.
+func (s *supervised) watch(ctx context.Context, p *process, what string, size int, fn func(*process) error) error {
+	t := CurrentTimeouts()
+	deadline := t.Call + time.Duration(size>>20)*t.PerMiB
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- fn(p) }()
+	tick := time.NewTicker(t.Check)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-tick.C:
+			if p.hung.Load() {
+				continue // killed: fn fails any moment
+			}
+			waited := time.Since(start).Round(time.Millisecond)
+			if why := p.unresponsive(ctx, t.Ping); why != "" {
+				logger.Warn("plugin does not answer; killing it to restart and retry", "plugin", s.entry.Info.Name, "call", what, "waited", waited, "why", why)
+				p.hang()
+			} else if waited > deadline {
+				logger.Warn("plugin call overran its deadline; killing it to restart and retry", "plugin", s.entry.Info.Name, "call", what, "waited", waited, "deadline", deadline)
+				p.hang()
+			} else {
+				logger.Warn("still waiting for the plugin (it answers health checks)", "plugin", s.entry.Info.Name, "call", what, "waited", waited, "deadline", deadline)
+			}
 		}
 	}
 }
@@ -183,7 +330,7 @@ func (s *supervised) restart(ctx context.Context, old *process) error {
 	if s.replay != nil {
 		if err := s.replay(ctx, p); err != nil {
 			p.kill()
-			return fmt.Errorf("plugins: %s: restore after restart: %w", s.entry.Info.Name, err)
+			return fmt.Errorf("plugin %s: restore after restart: %w", s.entry.Info.Name, err)
 		}
 	}
 	s.proc = p
@@ -191,19 +338,66 @@ func (s *supervised) restart(ctx context.Context, old *process) error {
 	return nil
 }
 
-// crashed tells whether err came from the plugin process dying rather than from the request.
+// crashed tells whether err came from the plugin process dying (or being killed as hung)
+// rather than from the request. A live process with a working connection is asked nothing
+// more: its error is the request's.
 func crashed(p *process, err error) bool {
-	switch status.Code(err) {
+	if p.hung.Load() {
+		return true
+	}
+	code := status.Code(err)
+	switch code {
 	case codes.Unavailable, codes.Canceled, codes.Internal, codes.Unknown:
 	default:
 		return false
 	}
-	// The process may take a moment to be reaped after its connection broke.
+	running, known := alive(p.pid())
+	if known && !running {
+		return true
+	}
+	if known && p.conn.Conn.GetState() == connectivity.Ready && code != codes.Unavailable {
+		return false
+	}
+	// The connection broke: the process may take a moment to be reaped.
 	for i := 0; i < 50; i++ {
 		if p.client.Exited() {
 			return true
 		}
+		if running, known := alive(p.pid()); known && !running {
+			return true
+		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return status.Code(err) == codes.Unavailable
+	return code == codes.Unavailable
 }
+
+// Plain turns a gRPC status error into an error carrying only the status message (the
+// plugin's own words); other errors pass unchanged.
+func Plain(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ce *CallError
+	if errors.As(err, &ce) {
+		return err
+	}
+	var se interface{ GRPCStatus() *status.Status }
+	if !errors.As(err, &se) {
+		return err
+	}
+	st := se.GRPCStatus()
+	msg := st.Message()
+	if outer := err.Error(); outer != se.(error).Error() { // wrapped: keep the wrapping words
+		msg = strings.Replace(outer, se.(error).Error(), msg, 1)
+	}
+	return &CallError{Code: st.Code(), Msg: msg}
+}
+
+// CallError is a plugin call's failure in the plugin's own words, without gRPC's status text.
+type CallError struct {
+	Code codes.Code // the gRPC code, for callers that tell request errors from crashes
+	Msg  string
+}
+
+// Error implements error.
+func (e *CallError) Error() string { return e.Msg }

@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"os"
+	"time"
 
 	hclog "github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
@@ -78,6 +79,7 @@ func ClientPlugins() plugin.PluginSet {
 
 // serve runs the plugin process's gRPC server until the host kills it.
 func serve(kind Kind, register func(*plugin.GRPCBroker, *grpc.Server)) {
+	watchParent(500*time.Millisecond, func() { os.Exit(3) })
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		Plugins:         plugin.PluginSet{string(kind): &grpcPlugin{register: register}},

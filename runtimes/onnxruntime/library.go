@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/vistudy/vistudy/plugins/sdk"
 )
 
 // LibraryEnv names the environment variable that points at the ONNX Runtime shared library.
@@ -23,7 +25,7 @@ func libraryCandidates() []string {
 	if p := os.Getenv(LibraryEnv); p != "" {
 		return []string{p}
 	}
-	if exe, err := os.Executable(); err == nil {
+	if exe, err := sdk.Executable(); err == nil { // the binary on disk, not the in-memory copy the host runs
 		dir := filepath.Dir(exe)
 		out = append(out,
 			filepath.Join(dir, "lib", libraryName),
