@@ -100,9 +100,9 @@ func (m *img) gray() []float32 {
 
 // Boundary modes of the filters, as scipy and OpenCV name them.
 const (
-	edgeNearest   = iota // a a a | a b c d | d d d (scipy "nearest", OpenCV REPLICATE)
-	edgeReflect          // c b a | a b c d | d c b (scipy "reflect", OpenCV REFLECT)
-	edgeReflect101       // d c b | a b c d | c b a (OpenCV REFLECT_101, its filters' default)
+	edgeNearest    = iota // a a a | a b c d | d d d (scipy "nearest", OpenCV REPLICATE)
+	edgeReflect           // c b a | a b c d | d c b (scipy "reflect", OpenCV REFLECT)
+	edgeReflect101        // d c b | a b c d | c b a (OpenCV REFLECT_101, its filters' default)
 )
 
 // border maps index i into [0, n) under mode.

@@ -183,4 +183,3 @@ func (corruption) Apply(ctx context.Context, p params.Values, batch arrow.Record
 	defer col.Release()
 	return imagemap.AddColumns(out, imagemap.Column{Field: arrow.Field{Name: ColCorruption, Type: arrow.BinaryTypes.String}, Array: col})
 }
-
