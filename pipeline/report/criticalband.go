@@ -7,8 +7,6 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-
-	"github.com/vistudy/vistudy/stages/aggregate"
 )
 
 func init() {
@@ -73,7 +71,7 @@ func criticalBandFigure(st *Stage) ([]Figure, error) {
 		const steps = 120
 		for i := range steps + 1 {
 			x := lo - 0.3 + (hi-lo+0.6)*float64(i)/steps
-			fit = append(fit, plotter.XY{X: x, Y: aggregate.Gaussian(a[m], mu[m], sigma[m], x)})
+			fit = append(fit, plotter.XY{X: x, Y: gaussian(a[m], mu[m], sigma[m], x)})
 		}
 		ser = append(ser, series{Model: m, XYs: fit, Line: true})
 	}
@@ -121,4 +119,10 @@ func integerTicks(lo, hi float64) plot.ConstantTicks {
 		ticks = append(ticks, plot.Tick{Value: float64(v), Label: strconv.Itoa(v)})
 	}
 	return ticks
+}
+
+// gaussian is the criticalband aggregate's fitted curve A·exp(−(x−μ)²/2σ²).
+func gaussian(a, mu, sigma, x float64) float64 {
+	d := x - mu
+	return a * math.Exp(-d*d/(2*sigma*sigma))
 }

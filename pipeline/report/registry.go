@@ -10,7 +10,6 @@ import (
 
 	"github.com/vistudy/vistudy/arrowio"
 	"github.com/vistudy/vistudy/plugins/sdk"
-	"github.com/vistudy/vistudy/stages/aggregate"
 )
 
 // Figure is one chart, drawn once per output format.
@@ -64,20 +63,19 @@ func figuresOf(st StageInfo) []sdk.Figure {
 	}
 	// TRANSITIONAL, until the pipeline fills StageInfo.Figures: the declarations of the built-in
 	// components, read here by plugin name. Delete from here to the end of builtinFigures once wired.
-	if st.Kind == "aggregate" {
-		if f, ok := aggregate.Lookup(st.Plugin); ok {
-			return f.Figures
-		}
-	}
 	return builtinFigures[[2]string{st.Kind, st.Plugin}]
 }
 
-// builtinFigures copies the Info.Figures of the built-in metric plugins and the declared figures of the
-// criticality and filters stage kinds (TestBuiltinFigures checks the copy), by stage kind and plugin.
+// builtinFigures copies the Info.Figures of the built-in metric plugins, the Func.Figures of the aggregate
+// functions and the Figures of the criticality and filters stage kinds (TestBuiltinFigures checks the
+// copy), by stage kind and plugin.
 var builtinFigures = map[[2]string][]sdk.Figure{
-	{"measure", "accuracy"}:    {{Kind: sdk.FigureSweep, Metric: "top1", Label: "top-1 accuracy"}},
-	{"measure", "calibration"}: {{Kind: sdk.FigureReliability}},
-	{"measure", "shapebias"}:   {{Kind: "shapebias"}},
-	{"criticality", ""}:        {{Kind: "criticality"}, {Kind: "criticality-heatmap"}},
-	{"filters", ""}:            {{Kind: "filters"}, {Kind: "divergence"}},
+	{"measure", "accuracy"}:       {{Kind: sdk.FigureSweep, Metric: "top1", Label: "top-1 accuracy"}},
+	{"measure", "calibration"}:    {{Kind: sdk.FigureReliability}},
+	{"measure", "shapebias"}:      {{Kind: "shapebias"}},
+	{"aggregate", "spectralbias"}: {{Kind: "spectral"}},
+	{"aggregate", "criticalband"}: {{Kind: "criticalband"}},
+	{"aggregate", "solarization"}: {{Kind: sdk.FigureNone}},
+	{"criticality", ""}:           {{Kind: "criticality"}, {Kind: "criticality-heatmap"}},
+	{"filters", ""}:               {{Kind: "filters"}, {Kind: "divergence"}},
 }

@@ -30,6 +30,7 @@ func (accuracy) Info() sdk.Info {
 		Params: []params.Spec{{Name: "topk", Type: params.IntList, Default: []int{1, 5},
 			Description: "the k values to report", Min: params.Bound(1)}},
 		Requires: []string{arrowio.ColLabel, arrowio.ColLogits},
+		Figures:  []sdk.Figure{{Kind: sdk.FigureSweep, Metric: "top1", Label: "top-1 accuracy"}},
 	}
 }
 

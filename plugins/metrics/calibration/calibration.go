@@ -49,6 +49,7 @@ func (calibration) Info() sdk.Info {
 		Params: []params.Spec{{Name: paramBins, Type: params.Int, Default: 15, Min: params.Bound(2),
 			Description: "number of equal-width confidence bins on [0,1]; bin b holds confidences in (b/B, (b+1)/B]"}},
 		Requires: []string{arrowio.ColLabel, arrowio.ColLogits},
+		Figures:  []sdk.Figure{{Kind: sdk.FigureReliability}},
 	}
 }
 

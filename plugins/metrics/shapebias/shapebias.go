@@ -82,6 +82,7 @@ func (shapebias) Info() sdk.Info {
 			{Name: paramMappingFile, Type: params.Path,
 				Description: "a .json file {category: [model indices]} (relative to the study file); replaces mapping"}},
 		Requires: []string{arrowio.ColShapeLabel, arrowio.ColTextureLabel, arrowio.ColLogits},
+		Figures:  []sdk.Figure{{Kind: "shapebias"}},
 	}
 }
 

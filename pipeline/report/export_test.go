@@ -1,0 +1,10 @@
+package report
+
+// BuiltinFigures exposes the transitional table to the external tests.
+var BuiltinFigures = builtinFigures
+
+// FigureKind reports whether kind is registered.
+func FigureKind(kind string) (Builder, bool) {
+	b, ok := kinds[kind]
+	return b, ok
+}
