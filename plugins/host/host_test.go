@@ -20,12 +20,15 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if dir := os.Getenv(helperHostEnv); dir != "" {
+		helperHost(dir) // never returns
+	}
 	code := m.Run()
 	testenv.Cleanup()
 	os.Exit(code)
 }
 
-func catalog(t *testing.T, pkgs ...string) *host.Catalog {
+func catalog(t testing.TB, pkgs ...string) *host.Catalog {
 	t.Helper()
 	dir := testenv.Plugins(t, pkgs...)
 	cat := host.NewCatalog()

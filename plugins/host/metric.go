@@ -75,7 +75,7 @@ func (m *Metric) Accumulate(ctx context.Context, state []byte, batch arrow.Recor
 		return nil, nil, err
 	}
 	var resp *pb.AccumulateResponse
-	err = m.sup.do(ctx, "accumulate", func(p *process) error {
+	err = m.sup.doSized(ctx, "accumulate", len(data)+len(state), func(p *process) error {
 		var err error
 		resp, err = m.client(p).Accumulate(ctx, &pb.AccumulateRequest{ParamsJson: m.params, Model: m.model, State: state, Batch: data})
 		return err

@@ -61,7 +61,7 @@ func (pt *Perturbation) serveOracle(ctx context.Context, p *process) error {
 		return s
 	})
 	if _, err := pb.NewPerturbationClient(p.conn.Conn).Connect(ctx, &pb.ConnectRequest{Oracle: id}); err != nil {
-		return fmt.Errorf("plugins: %s: connect to the model oracle: %w", p.entry.Info.Name, err)
+		return fmt.Errorf("plugins: %s: connect to the model oracle: %w", p.entry.Info.Name, Plain(err))
 	}
 	pt.oracleID = id
 	return nil
@@ -80,7 +80,7 @@ func (pt *Perturbation) Apply(ctx context.Context, paramsJSON string, batch arro
 		return nil, err
 	}
 	var resp *pb.ApplyResponse
-	err = pt.sup.do(ctx, "apply", func(p *process) error {
+	err = pt.sup.doSized(ctx, "apply", len(data), func(p *process) error {
 		var err error
 		resp, err = pb.NewPerturbationClient(p.conn.Conn).Apply(ctx, &pb.ApplyRequest{
 			ParamsJson: paramsJSON, Batch: data, Seed: seed, Oracle: pt.oracleID, Model: pt.model})

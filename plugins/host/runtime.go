@@ -49,14 +49,14 @@ func (rt *Runtime) restore(ctx context.Context, p *process) error {
 	c := pb.NewRuntimeClient(p.conn.Conn)
 	resp, err := c.Load(ctx, rt.load)
 	if err != nil {
-		return fmt.Errorf("load model %s (%s): %w", rt.load.Name, rt.load.Path, err)
+		return fmt.Errorf("load model %s (%s): %w", rt.load.Name, rt.load.Path, Plain(err))
 	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	rt.session, rt.desc = resp.Session, resp
 	if len(rt.overrides) > 0 {
 		if _, err := c.SetOverrides(ctx, &pb.OverridesRequest{Session: resp.Session, Overrides: rt.overrides}); err != nil {
-			return fmt.Errorf("model %s: restore overrides: %w", rt.load.Name, err)
+			return fmt.Errorf("model %s: restore overrides: %w", rt.load.Name, Plain(err))
 		}
 	}
 	return nil
@@ -91,7 +91,7 @@ func (rt *Runtime) Infer(ctx context.Context, images arrow.RecordBatch) (arrow.R
 		return nil, err
 	}
 	var resp *pb.InferResponse
-	err = rt.sup.do(ctx, "infer", func(p *process) error {
+	err = rt.sup.doSized(ctx, "infer", len(data), func(p *process) error {
 		var err error
 		resp, err = pb.NewRuntimeClient(p.conn.Conn).Infer(ctx, &pb.InferRequest{Session: rt.sessionID(), Batch: data})
 		return err

@@ -36,7 +36,10 @@ type Spec struct {
 	Required    bool
 	Default     any // nil: no default
 	Choices     []string
-	Min, Max    *float64
+	Min, Max    *float64 // bounds of a number, or of each element of a number list
+	// MinLen and MaxLen bound a list's length (0: no bound). A parameter that sizes memory
+	// (bins, a list of k) declares a maximum, so a typo cannot exhaust memory.
+	MinLen, MaxLen int
 }
 
 // Bound returns a pointer to v, for Spec.Min and Spec.Max.
@@ -56,7 +59,7 @@ func (t Type) elem() Type {
 // ToProto converts a spec to its wire form.
 func (s Spec) ToProto() *pb.Param {
 	p := &pb.Param{Name: s.Name, Type: string(s.Type), Description: s.Description, Required: s.Required,
-		Choices: s.Choices, Min: s.Min, Max: s.Max}
+		Choices: s.Choices, Min: s.Min, Max: s.Max, MinLen: int32(s.MinLen), MaxLen: int32(s.MaxLen)}
 	if s.Default != nil {
 		b, _ := json.Marshal(s.Default)
 		p.DefaultJson = string(b)
@@ -67,11 +70,14 @@ func (s Spec) ToProto() *pb.Param {
 // FromProto converts a wire parameter to a spec.
 func FromProto(p *pb.Param) (Spec, error) {
 	s := Spec{Name: p.Name, Type: Type(p.Type), Description: p.Description, Required: p.Required,
-		Choices: p.Choices, Min: p.Min, Max: p.Max}
+		Choices: p.Choices, Min: p.Min, Max: p.Max, MinLen: int(p.MinLen), MaxLen: int(p.MaxLen)}
 	switch s.Type {
 	case Float, Int, Bool, String, Path, FloatList, IntList, StringList:
 	default:
 		return s, fmt.Errorf("params: parameter %q has unknown type %q", p.Name, p.Type)
+	}
+	if s.MinLen < 0 || s.MaxLen < 0 || (s.MaxLen > 0 && s.MinLen > s.MaxLen) {
+		return s, fmt.Errorf("params: parameter %q has list length bounds [%d, %d]", p.Name, s.MinLen, s.MaxLen)
 	}
 	if p.DefaultJson != "" {
 		if err := json.Unmarshal([]byte(p.DefaultJson), &s.Default); err != nil {
@@ -190,6 +196,12 @@ func coerce(s Spec, v any) (any, error) {
 	if !ok {
 		// A single value where a list is expected is a one-element list.
 		list = []any{v}
+	}
+	if len(list) < s.MinLen {
+		return nil, fmt.Errorf("has %d elements, want at least %d", len(list), s.MinLen)
+	}
+	if s.MaxLen > 0 && len(list) > s.MaxLen {
+		return nil, fmt.Errorf("has %d elements, want at most %d", len(list), s.MaxLen)
 	}
 	out := make([]any, len(list))
 	for i, e := range list {

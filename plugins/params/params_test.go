@@ -10,7 +10,7 @@ import (
 
 var specs = []Spec{
 	{Name: "threshold", Type: Float, Required: true, Min: Bound(0), Max: Bound(1)},
-	{Name: "topk", Type: IntList, Default: []int{1, 5}, Min: Bound(1)},
+	{Name: "topk", Type: IntList, Default: []int{1, 5}, Min: Bound(1), MinLen: 1, MaxLen: 3},
 	{Name: "init", Type: String, Default: "kaiming", Choices: []string{"kaiming", "zeros"}},
 	{Name: "save", Type: Bool},
 	{Name: "file", Type: Path},
@@ -34,6 +34,8 @@ func TestCheck(t *testing.T) {
 		{"wrong type", map[string]any{"threshold": "half"}, nil, []string{`parameter "threshold": want a number (float), got the string "half"`}},
 		{"not an integer", map[string]any{"threshold": 0.1, "topk": []any{1.5}}, nil, []string{`parameter "topk": element 0: want an integer, got 1.5`}},
 		{"below min in list", map[string]any{"threshold": 0.1, "topk": []any{0.0}}, nil, []string{`parameter "topk": element 0: 0 is below the minimum 1`}},
+		{"empty list", map[string]any{"threshold": 0.1, "topk": []any{}}, nil, []string{`parameter "topk": has 0 elements, want at least 1`}},
+		{"long list", map[string]any{"threshold": 0.1, "topk": []any{1.0, 2.0, 3.0, 4.0}}, nil, []string{`parameter "topk": has 4 elements, want at most 3`}},
 		{"bad choice", map[string]any{"threshold": 0.1, "init": "ones"}, nil, []string{`parameter "init": "ones" is not one of kaiming, zeros`}},
 		{"bool", map[string]any{"threshold": 0.1, "save": "yes"}, nil, []string{`parameter "save": want true or false, got the string "yes"`}},
 		{"unknown", map[string]any{"threshold": 0.1, "treshold": 0.2}, nil, []string{`parameter "treshold": is not a parameter of this plugin (it takes: threshold, topk, init, save, file)`}},
@@ -88,6 +90,9 @@ func TestProtoRoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(back, want) {
 			t.Errorf("%s: %+v, want %+v", s.Name, back, want)
 		}
+	}
+	if _, err := FromProto(&pb.Param{Name: "x", Type: "int_list", MinLen: 3, MaxLen: 2}); err == nil {
+		t.Error("list length bounds [3, 2] accepted")
 	}
 	if _, err := FromProto(&pb.Param{Name: "x", Type: "complex"}); err == nil {
 		t.Error("unknown type accepted")

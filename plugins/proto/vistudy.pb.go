@@ -71,10 +71,13 @@ type Param struct {
 	Description string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
 	Required    bool   `protobuf:"varint,4,opt,name=required,proto3" json:"required,omitempty"`
 	// JSON of the default value; empty when there is none.
-	DefaultJson   string   `protobuf:"bytes,5,opt,name=default_json,json=defaultJson,proto3" json:"default_json,omitempty"`
-	Choices       []string `protobuf:"bytes,6,rep,name=choices,proto3" json:"choices,omitempty"`
-	Min           *float64 `protobuf:"fixed64,7,opt,name=min,proto3,oneof" json:"min,omitempty"`
-	Max           *float64 `protobuf:"fixed64,8,opt,name=max,proto3,oneof" json:"max,omitempty"`
+	DefaultJson string   `protobuf:"bytes,5,opt,name=default_json,json=defaultJson,proto3" json:"default_json,omitempty"`
+	Choices     []string `protobuf:"bytes,6,rep,name=choices,proto3" json:"choices,omitempty"`
+	Min         *float64 `protobuf:"fixed64,7,opt,name=min,proto3,oneof" json:"min,omitempty"`
+	Max         *float64 `protobuf:"fixed64,8,opt,name=max,proto3,oneof" json:"max,omitempty"`
+	// List types: the fewest and most elements a value may have (0: no bound).
+	MinLen        int32 `protobuf:"varint,9,opt,name=min_len,json=minLen,proto3" json:"min_len,omitempty"`
+	MaxLen        int32 `protobuf:"varint,10,opt,name=max_len,json=maxLen,proto3" json:"max_len,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -161,6 +164,20 @@ func (x *Param) GetMin() float64 {
 func (x *Param) GetMax() float64 {
 	if x != nil && x.Max != nil {
 		return *x.Max
+	}
+	return 0
+}
+
+func (x *Param) GetMinLen() int32 {
+	if x != nil {
+		return x.MinLen
+	}
+	return 0
+}
+
+func (x *Param) GetMaxLen() int32 {
+	if x != nil {
+		return x.MaxLen
 	}
 	return 0
 }
@@ -1880,7 +1897,7 @@ var File_vistudy_proto protoreflect.FileDescriptor
 const file_vistudy_proto_rawDesc = "" +
 	"\n" +
 	"\rvistudy.proto\x12\x11vistudy.plugin.v1\"\a\n" +
-	"\x05Empty\"\xe8\x01\n" +
+	"\x05Empty\"\x9a\x02\n" +
 	"\x05Param\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12 \n" +
@@ -1889,7 +1906,10 @@ const file_vistudy_proto_rawDesc = "" +
 	"\fdefault_json\x18\x05 \x01(\tR\vdefaultJson\x12\x18\n" +
 	"\achoices\x18\x06 \x03(\tR\achoices\x12\x15\n" +
 	"\x03min\x18\a \x01(\x01H\x00R\x03min\x88\x01\x01\x12\x15\n" +
-	"\x03max\x18\b \x01(\x01H\x01R\x03max\x88\x01\x01B\x06\n" +
+	"\x03max\x18\b \x01(\x01H\x01R\x03max\x88\x01\x01\x12\x17\n" +
+	"\amin_len\x18\t \x01(\x05R\x06minLen\x12\x17\n" +
+	"\amax_len\x18\n" +
+	" \x01(\x05R\x06maxLenB\x06\n" +
 	"\x04_minB\x06\n" +
 	"\x04_max\"\xe0\x02\n" +
 	"\n" +
