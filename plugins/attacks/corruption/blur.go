@@ -83,32 +83,39 @@ func diskKernel(radius int, alias float64) [][]float64 {
 	return out
 }
 
-// kernelRow is one row of a 2-D kernel split into runs of one value (summed with prefix sums)
-// and single taps: the disk's rows are mostly constant, so this costs a few operations per row
-// instead of one per tap.
+// kernelRow is one row of the upper half of a kernel symmetric about both axes, split into runs
+// of one value (summed with prefix sums) and single taps at ±d from the centre: the disk's rows
+// are mostly constant, and with the mirrored row and column folded in, each tap serves four cells.
 type kernelRow struct {
 	runs []struct {
 		lo, hi int // columns [lo, hi)
 		v      float64
 	}
 	taps []struct {
-		x int
-		v float64
+		d int // offset from the centre column; the tap at −d has the same value
+		v float32
 	}
 }
 
+// splitKernel splits the upper half (rows 0..r) of an n×n kernel, n = 2r+1, symmetrised about both axes.
 func splitKernel(k [][]float64) []kernelRow {
+	n := len(k)
+	r := n / 2
 	var peak float64
 	for _, row := range k {
 		for _, v := range row {
 			peak = max(peak, v)
 		}
 	}
-	rows := make([]kernelRow, len(k))
-	for y, row := range k {
-		for x := 0; x < len(row); {
+	rows := make([]kernelRow, r+1)
+	for y := range rows {
+		row := make([]float64, n)
+		for x := range row {
+			row[x] = (k[y][x] + k[y][n-1-x] + k[n-1-y][x] + k[n-1-y][n-1-x]) / 4
+		}
+		for x := 0; x < n; {
 			e := x + 1
-			for e < len(row) && math.Abs(row[e]-row[x]) <= 1e-12*peak {
+			for e < n && math.Abs(row[e]-row[x]) <= 1e-12*peak {
 				e++
 			}
 			switch v := row[x]; {
@@ -120,10 +127,12 @@ func splitKernel(k [][]float64) []kernelRow {
 				}{x, e, v})
 			default:
 				for i := x; i < e; i++ {
-					rows[y].taps = append(rows[y].taps, struct {
-						x int
-						v float64
-					}{i, row[i]})
+					if i <= r { // the right half mirrors the left
+						rows[y].taps = append(rows[y].taps, struct {
+							d int
+							v float32
+						}{r - i, float32(row[i])})
+					}
 				}
 			}
 			x = e
@@ -135,37 +144,68 @@ func splitKernel(k [][]float64) []kernelRow {
 // filterPlane is OpenCV's filter2D of one plane with a square odd kernel split by splitKernel,
 // anchored at its centre, border REFLECT_101.
 func filterPlane(p []float32, h, w int, rows []kernelRow) []float32 {
-	r := len(rows) / 2
+	r := len(rows) - 1
 	pw := w + 2*r
-	pad := make([]float64, (h+2*r)*pw)
+	pad := make([]float32, (h+2*r)*pw)
 	pre := make([]float64, (h+2*r)*(pw+1))
 	for y := 0; y < h+2*r; y++ {
 		src := p[border(y-r, h, edgeReflect101)*w:][:w]
 		row := pad[y*pw : (y+1)*pw]
 		pr := pre[y*(pw+1) : (y+1)*(pw+1)]
 		for x := range row {
-			row[x] = float64(src[border(x-r, w, edgeReflect101)])
-			pr[x+1] = pr[x] + row[x]
+			row[x] = src[border(x-r, w, edgeReflect101)]
+			pr[x+1] = pr[x] + float64(row[x])
 		}
 	}
 	out := make([]float32, h*w)
 	acc := make([]float64, w)
+	fold := make([]float32, pw)
+	tap := make([]float32, w)
 	for y := 0; y < h; y++ {
 		clear(acc)
 		for ky, kr := range rows {
-			row := pad[(y+ky)*pw:][:pw]
-			pr := pre[(y+ky)*(pw+1):][:pw+1]
-			for _, run := range kr.runs {
-				a, b := pr[run.lo:][:w], pr[run.hi:][:w]
-				for x := range acc {
-					acc[x] += run.v * (b[x] - a[x])
+			a := pad[(y+ky)*pw:][:pw]
+			b := pad[(y+2*r-ky)*pw:][:pw]
+			pa := pre[(y+ky)*(pw+1):][:pw+1]
+			pb := pre[(y+2*r-ky)*(pw+1):][:pw+1]
+			if ky == r {
+				copy(fold, a)
+			} else {
+				for x := range fold {
+					fold[x] = a[x] + b[x]
 				}
 			}
-			for _, t := range kr.taps {
-				src := row[t.x:][:w]
-				for x := range acc {
-					acc[x] += t.v * src[x]
+			for _, run := range kr.runs {
+				a0, a1 := pa[run.lo:][:w], pa[run.hi:][:w]
+				if ky == r {
+					for x := range acc {
+						acc[x] += run.v * (a1[x] - a0[x])
+					}
+					continue
 				}
+				b0, b1 := pb[run.lo:][:w], pb[run.hi:][:w]
+				for x := range acc {
+					acc[x] += run.v * (a1[x] - a0[x] + b1[x] - b0[x])
+				}
+			}
+			if len(kr.taps) == 0 {
+				continue
+			}
+			clear(tap)
+			for _, t := range kr.taps {
+				lft, rgt := fold[r-t.d:][:w], fold[r+t.d:][:w]
+				if t.d == 0 {
+					for x := range tap {
+						tap[x] += t.v * lft[x]
+					}
+					continue
+				}
+				for x := range tap {
+					tap[x] += t.v * (lft[x] + rgt[x])
+				}
+			}
+			for x, v := range tap {
+				acc[x] += float64(v)
 			}
 		}
 		dst := out[y*w : (y+1)*w]

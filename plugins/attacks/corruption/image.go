@@ -157,10 +157,11 @@ func gaussKernel(sigma, truncate float64) []float64 {
 
 // gaussPlane filters one h×w plane with separable Gaussians of sigma sy (rows) and sx (columns),
 // like skimage.filters.gaussian / scipy.ndimage.gaussian_filter with the given truncate and mode.
+// The kernel is symmetric, so each pass adds mirrored pairs before multiplying (float32).
 func gaussPlane(p []float32, h, w int, sy, sx, truncate float64, mode int) []float32 {
 	tmp := make([]float32, h*w)
-	kx := gaussKernel(sx, truncate)
-	rx := len(kx) / 2
+	kx := half32(gaussKernel(sx, truncate))
+	rx := len(kx) - 1
 	row := make([]float32, w+2*rx)
 	for y := 0; y < h; y++ {
 		src := p[y*w : (y+1)*w]
@@ -169,29 +170,41 @@ func gaussPlane(p []float32, h, w int, sy, sx, truncate float64, mode int) []flo
 		}
 		dst := tmp[y*w : (y+1)*w]
 		for x := range dst {
-			var s float64
-			for k, c := range kx {
-				s += c * float64(row[x+k])
+			c := row[x+rx:]
+			s := kx[0] * c[0]
+			for k := 1; k <= rx; k++ {
+				s += kx[k] * (c[k] + row[x+rx-k])
 			}
-			dst[x] = float32(s)
+			dst[x] = s
 		}
 	}
-	ky := gaussKernel(sy, truncate)
-	ry := len(ky) / 2
+	ky := half32(gaussKernel(sy, truncate))
+	ry := len(ky) - 1
 	out := make([]float32, h*w)
-	acc := make([]float64, w)
 	for y := 0; y < h; y++ {
-		clear(acc)
-		for k, c := range ky {
-			src := tmp[border(y+k-ry, h, mode)*w:][:w]
-			for x, v := range src {
-				acc[x] += c * float64(v)
+		dst := out[y*w : (y+1)*w]
+		src := tmp[y*w:][:w]
+		for x, v := range src {
+			dst[x] = ky[0] * v
+		}
+		for k := 1; k <= ry; k++ {
+			a := tmp[border(y-k, h, mode)*w:][:w]
+			b := tmp[border(y+k, h, mode)*w:][:w]
+			c := ky[k]
+			for x := range dst {
+				dst[x] += c * (a[x] + b[x])
 			}
 		}
-		dst := out[y*w : (y+1)*w]
-		for x, v := range acc {
-			dst[x] = float32(v)
-		}
+	}
+	return out
+}
+
+// half32 is the centre and right half of a symmetric kernel, in float32.
+func half32(k []float64) []float32 {
+	r := len(k) / 2
+	out := make([]float32, r+1)
+	for i := range out {
+		out[i] = float32(k[r+i])
 	}
 	return out
 }
