@@ -19,15 +19,29 @@ type Workload struct {
 	Stages         []StageCount
 }
 
+// Work is what a stage's instance does with each sample.
+type Work int
+
+// The kinds of work an estimate counts.
+const (
+	Decode  Work = iota + 1 // reads and decodes images (a source)
+	Perturb                 // transforms images (a model-free perturbation: every wave recomputes it)
+	Infer                   // runs a model
+	Fold                    // folds predictions into a metric state (a sink)
+	Layers                  // model-level units, each rerunning the instance's images (criticality)
+	Model                   // model-level units that read no images (filters)
+)
+
 // StageCount is one stage of a Workload.
 type StageCount struct {
 	ID         string
-	Kind       string // kindLoad, KindInfer, ...
-	Instances  int    // instances of the stage: models × sweep points, or sweep points for model-free stages
-	Samples    int    // samples each instance processes (its dataset's size)
-	Saved      bool   // writes its table (one part file per unit)
-	RowBytes   int    // bytes per row of a saved table
-	ModelUnits int    // criticality and filters: units per instance (layers, or 1)
+	Work       Work
+	Instances  int  // instances of the stage: models × sweep points, or sweep points for model-free stages
+	Samples    int  // samples each instance processes (its dataset's size)
+	Commits    bool // writes a record per data unit (sources, sinks, saved transforms)
+	Saved      bool // writes its table (one part file per unit)
+	RowBytes   int  // bytes per row of a saved table
+	ModelUnits int  // Layers and Model: units per instance
 }
 
 // Rates are the speeds an estimate assumes, per task.
@@ -66,37 +80,32 @@ func EstimateWorkload(w Workload, r Rates, shards int, target time.Duration) Est
 	for _, st := range w.Stages {
 		n := int64(st.Instances)
 		units := ceilDiv(int64(st.Samples), int64(unit))
-		switch st.Kind {
-		case kindCriticality, kindFilters:
+		switch st.Work {
+		case Layers, Model:
 			e.Units += n * int64(st.ModelUnits)
-			if st.Kind == kindCriticality {
+			if st.Work == Layers {
 				// Each layer unit reruns the instance's images, after one clean pass.
 				e.Inferences += n * int64(st.ModelUnits+1) * int64(st.Samples)
 			}
 			continue
 		}
 		e.MaxTasks = max(e.MaxTasks, int(units))
-		switch st.Kind {
-		case kindLoad, kindInfer, kindMeasure:
+		if st.Commits {
 			e.Units += n * units
-		case kindPerturb:
-			if st.Saved {
-				e.Units += n * units
-			}
 		}
 		if st.Saved {
 			e.PartFiles += n * units
 			e.Bytes += n * int64(st.Samples) * int64(st.RowBytes)
 		}
-		switch st.Kind {
-		case kindLoad:
+		switch st.Work {
+		case Decode:
 			// Every wave decodes the images its models need.
 			decode += float64(n*int64(st.Samples)*int64(e.Waves)) / r.Decode
-		case kindPerturb:
+		case Perturb:
 			p := n * int64(st.Samples) * int64(e.Waves)
 			e.Perturbed += p
 			perturb += float64(p) / r.Perturb
-		case kindInfer:
+		case Infer:
 			e.Inferences += n * int64(st.Samples)
 		}
 	}
@@ -134,79 +143,79 @@ func predictionRowBytes(k int) int { return 4*k + 4 + 4 + 4 + 60 }
 // imageRowBytes is a saved image row of c×h×w float32 pixels plus its identity columns.
 func imageRowBytes(h, w int) int { return 4*3*h*w + 64 }
 
-// WorkloadOf counts a plan's stages, opening its datasets for their sizes.
+// WorkloadOf counts a plan's stages (preparing its sources for their sizes).
 func WorkloadOf(plan *pipeline.Plan) (Workload, error) {
 	s := plan.Study
-	samples := map[string]int{}
-	for _, in := range plan.Instances {
-		if in.Stage.Kind != kindLoad || in.Dataset == nil {
-			continue
-		}
-		if _, ok := samples[in.Dataset.Name]; ok {
-			continue
-		}
-		n, err := datasetSamples(s, in.Dataset)
-		if err != nil {
-			return Workload{}, err
-		}
-		samples[in.Dataset.Name] = n
-	}
 	w := Workload{Models: len(s.Models), ParallelModels: s.Execution.ParallelModels, UnitSize: s.Execution.UnitSize}
 	byID := map[string]int{}
 	for _, in := range plan.Instances {
-		if in.Stage.Kind == kindAggregate {
+		sp, k, err := spec(in.Stage)
+		if err != nil {
+			return Workload{}, err
+		}
+		if sp.Flow == pipeline.FlowSummary {
 			continue
 		}
 		i, ok := byID[in.Stage.ID]
 		if !ok {
 			i = len(w.Stages)
 			byID[in.Stage.ID] = i
-			w.Stages = append(w.Stages, StageCount{ID: in.Stage.ID, Kind: in.Stage.Kind})
+			w.Stages = append(w.Stages, StageCount{ID: in.Stage.ID})
 		}
 		st := &w.Stages[i]
 		st.Instances++
-		if in.Root != nil && in.Root.Dataset != nil {
-			st.Samples = samples[in.Root.Dataset.Name]
-		}
-		st.Saved = saved(in.Stage)
-		switch in.Stage.Kind {
-		case kindInfer:
-			k, err := classes(s, in.Model)
-			if err != nil {
-				return Workload{}, err
-			}
-			st.RowBytes = predictionRowBytes(k)
-		case kindLoad, kindPerturb:
-			st.RowBytes = imageRowBytes(in.Geometry.Height, in.Geometry.Width)
-		case kindCriticality, kindFilters:
-			names, err := modelLevelUnits(in)
+		st.Saved = saved(in.Stage, sp)
+		if sp.Flow == pipeline.FlowModel {
+			names, err := modelUnits(plan, in, k)
 			if err != nil {
 				return Workload{}, err
 			}
 			st.ModelUnits = len(names)
+			st.Work = Model
+			if in.Input != nil {
+				st.Work = Layers
+			}
+		}
+		if in.Input == nil && sp.Flow != pipeline.FlowSource {
+			continue
+		}
+		src, err := source(plan, in)
+		if err != nil {
+			return Workload{}, err
+		}
+		st.Samples = 0
+		for u := range src.Units() {
+			st.Samples += src.UnitLen(u)
+		}
+		switch sp.Flow {
+		case pipeline.FlowSource:
+			st.Work, st.Commits = Decode, true
+			st.RowBytes = imageRowBytes(in.Geometry.Height, in.Geometry.Width)
+		case pipeline.FlowSink:
+			st.Work, st.Commits = Fold, true
+		case pipeline.FlowTransform:
+			st.Commits = st.Saved
+			if sp.Produces == pipeline.Predictions {
+				st.Work = Infer
+				k, err := classes(s, in.Model)
+				if err != nil {
+					return Workload{}, err
+				}
+				st.RowBytes = predictionRowBytes(k)
+			} else {
+				st.Work = Perturb
+				st.RowBytes = imageRowBytes(in.Geometry.Height, in.Geometry.Width)
+			}
 		}
 	}
 	return w, nil
 }
 
-// saved reports whether the stage writes its table (infer by default, the others when save: true).
-func saved(st *pipeline.Stage) bool {
-	if st.Save != nil {
-		return *st.Save
-	}
-	return st.Kind == kindInfer
-}
-
-func datasetSamples(s *pipeline.Study, d *pipeline.Dataset) (int, error) {
-	ds, err := openDataset(s, d)
-	if err != nil {
-		return 0, err
-	}
-	return len(ds), nil
-}
-
 // classes is the size of a model's label space.
 func classes(s *pipeline.Study, m *pipeline.Model) (int, error) {
+	if m == nil {
+		return 1000, nil
+	}
 	spec := m.Labels
 	if spec == "" {
 		spec = "imagenet1k"

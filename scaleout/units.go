@@ -10,21 +10,6 @@ import (
 	"slices"
 
 	"github.com/vistudy/vistudy/pipeline"
-	"github.com/vistudy/vistudy/runtimes/onnx"
-	"github.com/vistudy/vistudy/stages/criticality"
-	"github.com/vistudy/vistudy/stages/load"
-)
-
-// The stage kinds by their study keys (the units they commit are counted here; pipeline does not
-// yet list a plan's units).
-const (
-	kindLoad        = "load"
-	kindInfer       = "infer"
-	kindPerturb     = "perturb"
-	kindMeasure     = "measure"
-	kindAggregate   = "aggregate"
-	kindCriticality = "criticality"
-	kindFilters     = "filters"
 )
 
 // UnitsDir is the folder of a run directory that holds the unit records (pipeline's layout).
@@ -51,105 +36,90 @@ func (u Unit) Record(runDir string) string {
 	return filepath.Join(runDir, UnitsDir, u.Stage, filepath.FromSlash(u.Dir), u.Name+".json")
 }
 
-// commits reports whether instances of the stage write a record per data unit (as the executor
-// decides it: load, infer and measure always, perturb when saved).
-func commits(st *pipeline.Stage) bool {
-	switch st.Kind {
-	case kindLoad, kindInfer, kindMeasure:
-		return true
-	case kindPerturb:
-		return st.Save != nil && *st.Save
+// spec is the declaration of a stage's kind.
+func spec(st *pipeline.Stage) (pipeline.KindSpec, pipeline.Kind, error) {
+	k, ok := pipeline.LookupKind(st.Kind)
+	if !ok {
+		return pipeline.KindSpec{}, nil, fmt.Errorf("stage %s: unknown kind %q", st.ID, st.Kind)
 	}
-	return false
+	return k.Spec(), k, nil
 }
 
-// DatasetConfig is how the pipeline opens a study's dataset.
-func DatasetConfig(s *pipeline.Study, d *pipeline.Dataset) load.Config {
-	return load.Config{Name: d.Name, Kind: d.Kind, Path: d.Path, BaseDir: s.Dir, Labels: d.Labels,
-		Limit: d.Limit, Seed: s.Seed, Params: d.Params}
-}
-
-// DatasetUnits opens every dataset the plan loads and returns its number of data units.
-func DatasetUnits(plan *pipeline.Plan) (map[string]int, error) {
-	out := map[string]int{}
-	size := max(1, plan.Study.Execution.UnitSize)
-	for _, in := range plan.Instances {
-		if in.Stage.Kind != kindLoad || in.Dataset == nil {
-			continue
-		}
-		d := in.Dataset
-		if _, ok := out[d.Name]; ok {
-			continue
-		}
-		samples, err := openDataset(plan.Study, d)
-		if err != nil {
-			return nil, err
-		}
-		out[d.Name] = (len(samples) + size - 1) / size
+// saved reports whether the stage writes its table (its save:, else its kind's default).
+func saved(st *pipeline.Stage, sp pipeline.KindSpec) bool {
+	if st.Save != nil {
+		return *st.Save
 	}
-	return out, nil
+	return sp.Save
 }
 
-// openDataset lists a dataset's samples.
-func openDataset(s *pipeline.Study, d *pipeline.Dataset) ([]load.Sample, error) {
-	ds, err := load.Open(DatasetConfig(s, d))
-	if err != nil {
-		return nil, fmt.Errorf("dataset %q: %w", d.Name, err)
+// source is the data units of the dataset a chain starts from.
+func source(plan *pipeline.Plan, in *pipeline.Instance) (pipeline.Source, error) {
+	root := in.Root
+	if root == nil {
+		root = in
 	}
-	return ds.Samples(), nil
-}
-
-// ExpectedUnits lists every unit the plan commits, in plan order: data units k of the chain's
-// dataset (shard k mod N), and the layer units of criticality and the one unit of filters
-// (shard (model index + i) mod N).
-func ExpectedUnits(plan *pipeline.Plan) ([]Unit, error) {
-	counts, err := DatasetUnits(plan)
+	st, err := plan.State(root)
 	if err != nil {
 		return nil, err
 	}
+	src, ok := st.(pipeline.Source)
+	if !ok {
+		return nil, fmt.Errorf("stage %s (%s): its chain starts at %s, which has no data units", in.Stage.ID, in.Dir(), root.Stage.ID)
+	}
+	return src, nil
+}
+
+// modelUnits names the units of a model-level instance (layers of criticality, "model" of filters).
+func modelUnits(plan *pipeline.Plan, in *pipeline.Instance, k pipeline.Kind) ([]string, error) {
+	u, ok := k.(pipeline.Units)
+	if !ok {
+		return nil, fmt.Errorf("stage %s: the %s kind lists no units", in.Stage.ID, in.Stage.Kind)
+	}
+	state, err := plan.State(in)
+	if err != nil {
+		return nil, err
+	}
+	return u.UnitNames(plan.Study, in, state)
+}
+
+// ExpectedUnits lists every unit the plan commits, in plan order, as the executor cuts them:
+// data unit k of a source, sink or saved transform (shard k mod N), and unit i of a model-level
+// instance (shard (model index + i) mod N).
+func ExpectedUnits(plan *pipeline.Plan) ([]Unit, error) {
 	var out []Unit
 	for _, in := range plan.Instances {
-		switch in.Stage.Kind {
-		case kindCriticality, kindFilters:
-			names, err := modelLevelUnits(in)
+		sp, k, err := spec(in.Stage)
+		if err != nil {
+			return nil, err
+		}
+		switch sp.Flow {
+		case pipeline.FlowSummary:
+			continue
+		case pipeline.FlowModel:
+			names, err := modelUnits(plan, in, k)
 			if err != nil {
 				return nil, err
 			}
-			base := slices.Index(plan.Study.Models, in.Model)
+			base := max(slices.Index(plan.Study.Models, in.Model), 0)
 			for i, n := range names {
-				out = append(out, Unit{Stage: in.Stage.ID, Dir: in.Dir(), Name: n, Index: max(base, 0) + i})
+				out = append(out, Unit{Stage: in.Stage.ID, Dir: in.Dir(), Name: n, Index: base + i})
 			}
 			continue
+		case pipeline.FlowTransform:
+			if !saved(in.Stage, sp) {
+				continue
+			}
 		}
-		if !commits(in.Stage) || in.Root == nil || in.Root.Dataset == nil {
-			continue
+		src, err := source(plan, in)
+		if err != nil {
+			return nil, err
 		}
-		for k := range counts[in.Root.Dataset.Name] {
+		for k := range src.Units() {
 			out = append(out, Unit{Stage: in.Stage.ID, Dir: in.Dir(), Name: fmt.Sprintf("u%05d", k), Index: k})
 		}
 	}
 	return out, nil
-}
-
-// modelLevelUnits names the units of a criticality (one per selected layer) or filters instance.
-func modelLevelUnits(in *pipeline.Instance) ([]string, error) {
-	if in.Stage.Kind == kindFilters {
-		return []string{"model"}, nil
-	}
-	m, err := onnx.Open(in.Model.Path)
-	if err != nil {
-		return nil, fmt.Errorf("stage %s, model %s: %w", in.Stage.ID, in.Model.Name, err)
-	}
-	defer m.Close()
-	layers, err := criticality.Select(m, in.Params)
-	if err != nil {
-		return nil, fmt.Errorf("stage %s, model %s: %w", in.Stage.ID, in.Model.Name, err)
-	}
-	names := make([]string, len(layers))
-	for i := range layers {
-		names[i] = fmt.Sprintf("l%04d", i)
-	}
-	return names, nil
 }
 
 // ShardCount is how far one shard has got.

@@ -30,18 +30,27 @@ const (
 
 // Job is what a submission runs: `vistudy run --shard i/Shards` per task, then `vistudy merge`.
 type Job struct {
-	Name        string   `json:"name"`              // job name (vistudy-<study name>)
-	RunDir      string   `json:"run_dir"`           // the shared run directory
-	Vistudy     string   `json:"vistudy"`           // absolute path of the vistudy binary on the cluster's shared file system
-	Study       string   `json:"study"`             // absolute path of the study file
-	Args        []string `json:"args,omitempty"`    // arguments of run and merge before the study (--set k=v, --plugins ...)
-	Unset       []string `json:"unset,omitempty"`   // environment variables the tasks must not see (their overrides are in Args)
-	Env         []string `json:"env,omitempty"`     // KEY=VALUE exported by the scripts (ONNXRUNTIME_LIB, ...)
-	Shards      int      `json:"shards"`            // N of --shard i/N
-	CPUsPerTask int      `json:"cpus_per_task"`     // --cpus-per-task of every task
-	GPUsPerTask int      `json:"gpus_per_task"`     // --gres=gpu:G of every array task (0: none)
-	SbatchArgs  []string `json:"sbatch,omitempty"`  // further sbatch options for both scripts (--partition=gpu, --time=4:00:00)
-	Threads     int      `json:"threads,omitempty"` // intra-op threads per model, as the study or --threads set them (informational)
+	Name        string   `json:"name"`             // job name (vistudy-<study name>)
+	RunDir      string   `json:"run_dir"`          // the shared run directory
+	Vistudy     string   `json:"vistudy"`          // absolute path of the vistudy binary on the cluster's shared file system
+	Study       string   `json:"study"`            // absolute path of the study file
+	Sets        []string `json:"sets,omitempty"`   // study overrides key=value, in order (passed as --set: they are part of the run's fingerprint)
+	Extra       []string `json:"extra,omitempty"`  // further arguments of run and merge (--plugins DIRS, --log-level debug)
+	Unset       []string `json:"unset,omitempty"`  // environment variables the tasks must not see (their overrides are in Sets)
+	Env         []string `json:"env,omitempty"`    // KEY=VALUE exported by the scripts (ONNXRUNTIME_LIB, ...)
+	Shards      int      `json:"shards"`           // N of --shard i/N
+	CPUsPerTask int      `json:"cpus_per_task"`    // --cpus-per-task of every task
+	GPUsPerTask int      `json:"gpus_per_task"`    // --gres=gpu:G of every array task (0: none)
+	SbatchArgs  []string `json:"sbatch,omitempty"` // further sbatch options for both scripts (--partition=gpu, --time=4:00:00)
+}
+
+// Args are the arguments of run and merge between the command and the study file.
+func (j Job) Args() []string {
+	var out []string
+	for _, s := range j.Sets {
+		out = append(out, "--set", s)
+	}
+	return append(out, j.Extra...)
 }
 
 // Submission is one sbatch of the array and its merge job.
@@ -164,7 +173,7 @@ func (j Job) ArrayScriptText() string {
 	n := strconv.Itoa(j.Shards)
 	fmt.Fprintf(&b, "shard=\"${SLURM_ARRAY_TASK_ID:?submit this script as a job array}\"\n")
 	fmt.Fprintf(&b, "echo \"vistudy: shard $shard/%s, job ${SLURM_ARRAY_JOB_ID:-?}_$shard on $(hostname), $(date -u +%%FT%%TZ)\"\n", n)
-	fmt.Fprintf(&b, "%s run --shard \"$shard/%s\" %s\n", quote(j.Vistudy), n, quoteAll(append(slices.Clone(j.Args), j.Study)))
+	fmt.Fprintf(&b, "%s run --shard \"$shard/%s\" %s\n", quote(j.Vistudy), n, quoteAll(append(j.Args(), j.Study)))
 	b.WriteString("rc=$?\n")
 	fmt.Fprintf(&b, "if [ \"$rc\" -eq 0 ]; then : > %s\"/done-$shard-of-%s\"; fi\n", quote(filepath.Join(j.RunDir, Dir)), n)
 	fmt.Fprintf(&b, "echo \"vistudy: shard $shard/%s exited $rc, $(date -u +%%FT%%TZ)\"\n", n)
@@ -177,7 +186,7 @@ func (j Job) MergeScriptText() string {
 	var b bytes.Buffer
 	j.header(&b, "Merge of the shards", filepath.Join(j.RunDir, Dir, "merge.log"), j.CPUsPerTask, 0)
 	b.WriteString("echo \"vistudy: merge on $(hostname), $(date -u +%FT%TZ)\"\n")
-	fmt.Fprintf(&b, "exec %s merge %s\n", quote(j.Vistudy), quoteAll(append(slices.Clone(j.Args), j.Study)))
+	fmt.Fprintf(&b, "exec %s merge %s\n", quote(j.Vistudy), quoteAll(append(j.Args(), j.Study)))
 	return b.String()
 }
 
@@ -202,27 +211,36 @@ func ArraySpec(tasks []int) string {
 	return strings.Join(parts, ",")
 }
 
-// Submit writes the scripts into the run directory and submits the array of tasks (shards) and
-// a merge job that starts once every task succeeded; with no tasks, only the merge job. The
-// submission is appended to the record.
-func Submit(ctx context.Context, rec *Record, tasks []int) (*Submission, error) {
-	j := rec.Job
+// WriteScripts writes the array and merge scripts into the run directory.
+func WriteScripts(j Job) error {
 	if err := writeAtomic(Path(j.RunDir, ArrayScript), []byte(j.ArrayScriptText()), 0o755); err != nil {
-		return nil, err
+		return err
 	}
-	if err := writeAtomic(Path(j.RunDir, MergeScript), []byte(j.MergeScriptText()), 0o755); err != nil {
+	return writeAtomic(Path(j.RunDir, MergeScript), []byte(j.MergeScriptText()), 0o755)
+}
+
+// Submit writes the scripts into the run directory and submits the array of tasks (shards) and
+// a merge job that starts once every task, and every job or task in after, succeeded; with no
+// tasks, only the merge job. The submission is appended to the record.
+func Submit(ctx context.Context, rec *Record, tasks []int, after []string) (*Submission, error) {
+	j := rec.Job
+	if err := WriteScripts(j); err != nil {
 		return nil, err
 	}
 	sub := &Submission{Tasks: slices.Clone(tasks), Time: time.Now().UTC()}
-	var mergeArgs []string
+	deps := slices.Clone(after)
 	if len(tasks) > 0 {
 		id, err := sbatch(ctx, "--array="+ArraySpec(tasks), Path(j.RunDir, ArrayScript))
 		if err != nil {
 			return nil, err
 		}
 		sub.Array = id
+		deps = append(deps, id)
+	}
+	var mergeArgs []string
+	if len(deps) > 0 {
 		// A failed task would leave the merge job pending for ever: have Slurm cancel it instead.
-		mergeArgs = append(mergeArgs, "--dependency=afterok:"+id, "--kill-on-invalid-dep=yes")
+		mergeArgs = append(mergeArgs, "--dependency=afterok:"+strings.Join(deps, ":"), "--kill-on-invalid-dep=yes")
 	}
 	id, err := sbatch(ctx, append(mergeArgs, Path(j.RunDir, MergeScript))...)
 	if err != nil {
