@@ -65,7 +65,7 @@ func overallFigure(st *Stage) ([]Figure, error) {
 				models = append(models, m)
 			}
 		}
-		panels = append(panels, panel{Title: metric, YLabel: metric, YSpan: &[2]float64{0, 0},
+		panels = append(panels, panel{Title: metric, YLabel: metric, XSpan: &[2]float64{-0.5, float64(len(models)) - 0.5}, YSpan: &[2]float64{0, 0},
 			Setup: func(p *plot.Plot) error {
 				for i, m := range models {
 					if err := addBar(p, float64(i)-0.4, float64(i)+0.4, 0, vals[metric][m], st.study.looks[m].Color, nil); err != nil {
@@ -122,9 +122,10 @@ func barsFigure(st *Stage) ([]Figure, error) {
 			}
 		}
 		label := labelOf(st.Hint, metric)
-		panels = append(panels, panel{Title: label + note, YLabel: label, YSpan: &[2]float64{0, 0},
+		panels = append(panels, panel{Title: label + note, YLabel: label,
+			XSpan: &[2]float64{-0.5, float64(len(order)) - 0.5}, YSpan: &[2]float64{0, 0},
 			Setup: func(p *plot.Plot) error {
-				w := 0.8 / float64(len(models))
+				w := 0.8 / float64(len(models)) // a cluster is 0.8 wide; bars keep a tenth of theirs apart
 				for j, g := range order {
 					for i, m := range models {
 						v, ok := cell[[2]string{g, m}]
@@ -132,7 +133,7 @@ func barsFigure(st *Stage) ([]Figure, error) {
 							continue
 						}
 						lo := float64(j) - 0.4 + float64(i)*w
-						if err := addBar(p, lo, lo+w, 0, v, st.study.looks[m].Color, nil); err != nil {
+						if err := addBar(p, lo+0.05*w, lo+0.95*w, 0, v, st.study.looks[m].Color, nil); err != nil {
 							return err
 						}
 					}
@@ -170,7 +171,29 @@ func barsFigure(st *Stage) ([]Figure, error) {
 // groups of one key give its values × models; groups of two keys give, per model, the first key's
 // values (alphabetically) × the second's. Metrics with groups of other shapes are left out.
 func heatmapKind(st *Stage) ([]Figure, error) {
+	hms, err := heatMaps(st)
+	if err != nil {
+		return nil, err
+	}
 	var out []Figure
+	for _, h := range hms {
+		annotate := len(h.Matrix.Rows)*len(h.Matrix.Cols) <= maxAnnotated
+		if f, ok := heatmapFigure(h.File, h.Title, h.Caption, h.XLabel, h.YLabel, h.Scale, h.Matrix, annotate); ok {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// heatMap is one generic heat map before it is drawn.
+type heatMap struct {
+	File, Title, Caption, XLabel, YLabel, Scale string
+	Matrix                                      matrix
+}
+
+// heatMaps lays out the heat maps heatmapKind draws.
+func heatMaps(st *Stage) ([]heatMap, error) {
+	var out []heatMap
 	for _, metric := range hintMetrics(st) {
 		keys, parsed, err := groupKeys(st.Rows, metric)
 		if err != nil {
@@ -180,14 +203,14 @@ func heatmapKind(st *Stage) ([]Figure, error) {
 		switch len(keys) {
 		case 1:
 			cell := map[[2]string]float64{}
+			has := map[string]bool{}
+			for i, r := range parsed.rows {
+				cell[[2]string{parsed.groups[i][keys[0]], r.Model}] = r.Value
+				has[r.Model] = true
+			}
 			var cols []string
 			for _, m := range st.Models() {
-				for i, r := range parsed.rows {
-					if r.Model == m {
-						cell[[2]string{parsed.groups[i][keys[0]], m}] = r.Value
-					}
-				}
-				if slices.ContainsFunc(parsed.rows, func(r arrowio.Result) bool { return r.Model == m }) {
+				if has[m] {
 					cols = append(cols, m)
 				}
 			}
@@ -195,11 +218,9 @@ func heatmapKind(st *Stage) ([]Figure, error) {
 			if len(rows) > maxHeatRows {
 				continue
 			}
-			if f, ok := heatmapFigure("heatmap-"+metric, capitalise(label)+" by "+keys[0]+" and model ("+st.ID+")",
-				"Stage "+st.ID+": "+label+" per "+keys[0]+" (rows) and model (columns); grey: no value.",
-				"model", keys[0], label, fill(rows, cols, cell), len(rows)*len(cols) <= maxAnnotated); ok {
-				out = append(out, f)
-			}
+			out = append(out, heatMap{File: "heatmap-" + metric, Title: capitalise(label) + " by " + keys[0] + " and model (" + st.ID + ")",
+				Caption: "Stage " + st.ID + ": " + label + " per " + keys[0] + " (rows) and model (columns); grey: no value.",
+				XLabel:  "model", YLabel: keys[0], Scale: label, Matrix: fill(rows, cols, cell)})
 		case 2:
 			rows, cols := sortValues(distinct(parsed.groups, keys[0])), sortValues(distinct(parsed.groups, keys[1]))
 			if len(rows) > maxHeatRows {
@@ -215,11 +236,9 @@ func heatmapKind(st *Stage) ([]Figure, error) {
 				if len(cell) == 0 {
 					continue
 				}
-				if f, ok := heatmapFigure("heatmap-"+metric+"-"+safeName(m), capitalise(label)+" of "+m+" ("+st.ID+")",
-					"Stage "+st.ID+", model "+m+": "+label+" per "+keys[0]+" (rows) and "+keys[1]+" (columns); grey: no value.",
-					keys[1], keys[0], label, fill(rows, cols, cell), len(rows)*len(cols) <= maxAnnotated); ok {
-					out = append(out, f)
-				}
+				out = append(out, heatMap{File: "heatmap-" + metric + "-" + safeName(m), Title: capitalise(label) + " of " + m + " (" + st.ID + ")",
+					Caption: "Stage " + st.ID + ", model " + m + ": " + label + " per " + keys[0] + " (rows) and " + keys[1] + " (columns); grey: no value.",
+					XLabel:  keys[1], YLabel: keys[0], Scale: label, Matrix: fill(rows, cols, cell)})
 			}
 		}
 	}
