@@ -104,15 +104,71 @@ func jpegCompression(x *img, sev int, _ *rand.Rand, _ *env) (*img, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jpeg decode: %w", err)
 	}
-	o := newImg(x.H, x.W)
-	for y := 0; y < x.H; y++ {
-		for xx := 0; xx < x.W; xx++ {
-			r, g, b, _ := dec.At(xx, y).RGBA()
-			i := y*x.W + xx
-			o.P[0][i], o.P[1][i], o.P[2][i] = float32(r>>8)/255, float32(g>>8)/255, float32(b>>8)/255
+	ycc, ok := dec.(*image.YCbCr)
+	if !ok || ycc.SubsampleRatio != image.YCbCrSubsampleRatio420 {
+		return nil, fmt.Errorf("jpeg decode: got %T, want 4:2:0 YCbCr", dec)
+	}
+	return fancyRGB(ycc, x.H, x.W), nil
+}
+
+// fancyRGB converts a decoded 4:2:0 JPEG to RGB the way libjpeg (and so Pillow, the reference's
+// decoder) does by default: chroma upsampled by its "fancy" triangle filter (3/4 nearer, 1/4
+// farther sample, in each direction, with its rounding) rather than Go's nearest sample, then
+// JFIF YCbCr→RGB, rounded and clamped.
+func fancyRGB(m *image.YCbCr, h, w int) *img {
+	cw, ch := (w+1)/2, (h+1)/2
+	up := func(plane []uint8) []int32 {
+		out := make([]int32, h*w)
+		col := make([]int32, cw)
+		for y := range h {
+			near := y / 2
+			far := near - 1
+			if y%2 == 1 {
+				far = near + 1
+			}
+			far = min(max(far, 0), ch-1)
+			a, b := plane[near*m.CStride:], plane[far*m.CStride:]
+			for i := range cw {
+				col[i] = 3*int32(a[i]) + int32(b[i])
+			}
+			row := out[y*w : (y+1)*w]
+			for i := range cw {
+				l, r := col[max(i-1, 0)], col[min(i+1, cw-1)]
+				if cw == 1 {
+					l, r = col[0], col[0]
+				}
+				if 2*i < w {
+					if i == 0 {
+						row[0] = (4*col[0] + 8) >> 4
+					} else {
+						row[2*i] = (3*col[i] + l + 8) >> 4
+					}
+				}
+				if 2*i+1 < w {
+					if i == cw-1 {
+						row[2*i+1] = (4*col[i] + 7) >> 4
+					} else {
+						row[2*i+1] = (3*col[i] + r + 7) >> 4
+					}
+				}
+			}
+		}
+		return out
+	}
+	cb, cr := up(m.Cb), up(m.Cr)
+	o := newImg(h, w)
+	clamp := func(v float64) float32 { return float32(min(max(math.Round(v), 0), 255)) / 255 }
+	for y := range h {
+		for x := range w {
+			i := y*w + x
+			yy := float64(m.Y[y*m.YStride+x])
+			b, r := float64(cb[i])-128, float64(cr[i])-128
+			o.P[0][i] = clamp(yy + 1.402*r)
+			o.P[1][i] = clamp(yy - 0.344136286*b - 0.714136286*r)
+			o.P[2][i] = clamp(yy + 1.772*b)
 		}
 	}
-	return o, nil
+	return o
 }
 
 // boxTaps are Pillow's BOX resampling weights for an in→out resize: output i averages the inputs
