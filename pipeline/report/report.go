@@ -21,10 +21,12 @@ import (
 // StageInfo describes one stage of the study: its id, kind (measure, aggregate, criticality, ...), plugin
 // (the metric, attack or aggregate function it runs) and the figures its component declares.
 type StageInfo struct {
-	ID, Kind, Plugin string
+	ID     string `json:"id"`
+	Kind   string `json:"kind"`
+	Plugin string `json:"plugin,omitempty"`
 	// Figures are the figures drawn from the stage's rows: the plugin's Info.Figures, the aggregate
 	// function's Func.Figures or the stage kind's declared figures. None: the generic figure.
-	Figures []sdk.Figure
+	Figures []sdk.Figure `json:"figures,omitempty"`
 }
 
 // dpi is the resolution of the PNG figures.

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"image"
@@ -16,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/plugins/sdk"
 )
 
 var categories = []string{"airplane", "bear", "bicycle", "bird", "boat", "bottle", "car", "cat", "chair", "clock",
@@ -353,5 +355,28 @@ func TestWriteEdgeCases(t *testing.T) {
 	}
 	if l0, l10 := lookOf(0), lookOf(10); l0.Color != l10.Color || l0.Glyph.Shape == l10.Glyph.Shape || slices.Equal(l0.Line.Dashes, l10.Line.Dashes) {
 		t.Errorf("models 0 and 10 share a colour, so their markers and dashes must differ: %+v %+v", l0, l10)
+	}
+}
+
+// TestStageInfoJSON: stages survive manifest.json (so `vistudy report` redraws the declared figures),
+// under the manifest's lower-case keys.
+func TestStageInfoJSON(t *testing.T) {
+	in := []StageInfo{{ID: "acc", Kind: "measure", Plugin: "accuracy", Figures: []sdk.Figure{{Kind: sdk.FigureSweep, Metric: "top1", Label: "top-1 accuracy"}}},
+		{ID: "crit", Kind: "criticality", Figures: []sdk.Figure{{Kind: "criticality"}}}, {ID: "images", Kind: "load"}}
+	data, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `[{"id":"acc","kind":"measure","plugin":"accuracy","figures":[{"kind":"sweep","metric":"top1","label":"top-1 accuracy"}]},` +
+		`{"id":"crit","kind":"criticality","figures":[{"kind":"criticality"}]},{"id":"images","kind":"load"}]`
+	if string(data) != want {
+		t.Errorf("JSON\n%s\nwant\n%s", data, want)
+	}
+	var out []StageInfo
+	if err := json.Unmarshal(data, &out); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(out) != fmt.Sprint(in) {
+		t.Errorf("round trip %+v, want %+v", out, in)
 	}
 }

@@ -31,9 +31,9 @@ const (
 
 // Figure asks the report for one figure of a registered kind over a stage's rows.
 type Figure struct {
-	Kind   string // a registered figure kind: one of the Figure* constants or a specialised one
-	Metric string // the metric it draws; "" for every metric the kind can draw
-	Label  string // how titles and axes name the metric (e.g. "top-1 accuracy"); "" for the metric's name
+	Kind   string `json:"kind"`             // a registered figure kind: one of the Figure* constants or a specialised one
+	Metric string `json:"metric,omitempty"` // the metric it draws; "" for every metric the kind can draw
+	Label  string `json:"label,omitempty"`  // how titles and axes name the metric (e.g. "top-1 accuracy"); "" for the metric's name
 }
 
 // ToProto converts the info to its wire form.
