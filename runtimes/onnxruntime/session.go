@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -44,6 +45,7 @@ type session struct {
 	originals map[string]ort.Value // the trained values
 	mu        sync.Mutex           // guards current and serialises runs that feed overrides
 	current   map[string]ort.Value // replacements in force (nil entries: original)
+	shapeOnce sync.Once            // sets outShape on the first run only: Infer calls run concurrently
 
 	providers []string
 	warnings  []string
@@ -251,6 +253,15 @@ func (s *session) create(req *pb.LoadRequest, data []byte) error {
 	if err := opts.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
 		return fmt.Errorf("onnxruntime: session config: %w", err)
 	}
+	// The session is built from bytes, which carry no path: ORT would resolve external data
+	// against the current directory. onnx.Open checked the locations stay inside the model's folder.
+	dir, err := filepath.Abs(filepath.Dir(req.Path))
+	if err != nil {
+		return fmt.Errorf("onnxruntime: model folder of %s: %w", req.Path, err)
+	}
+	if err := opts.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", dir); err != nil {
+		return fmt.Errorf("onnxruntime: session config: %w", err)
+	}
 	if len(s.overNames) > 0 {
 		// ORT 1.24 crashes fusing float16 initializers that are also inputs (see runtimes/onnx).
 		if err := opts.AddSessionConfigEntry("optimization.disable_specified_optimizers", "FuseFp16InitializerToFp32NodeTransformer"); err != nil {
@@ -392,7 +403,7 @@ func (s *session) run(pixels []float32, n int) ([]float32, int, error) {
 	if len(dims) == 0 || dims[0] != int64(n) {
 		return nil, 0, fmt.Errorf("output %s has shape %v for a batch of %d", s.output, dims, n)
 	}
-	s.outShape = dims[1:]
+	s.shapeOnce.Do(func() { s.outShape = slices.Clone(dims[1:]) }) // concurrent runs must not write it
 	data := slices.Clone(t.GetData())
 	if s.probs {
 		for i, p := range data {
@@ -433,13 +444,10 @@ func (s *session) mapPixels(pixels []float32, n int) []float32 {
 
 // setOverrides replaces the overrides in force (empty: the trained weights).
 func (s *session) setOverrides(overrides []*pb.Override) error {
-	next := map[string]ort.Value{}
+	// Every override is checked before any tensor is made, so a bad one leaks nothing.
 	for _, o := range overrides {
 		info, ok := s.overInfo[o.Name]
 		if !ok {
-			for _, v := range next {
-				v.Destroy()
-			}
 			return fmt.Errorf("initializer %q was not declared overridable at load (overridable: %v)", o.Name, s.overNames)
 		}
 		if !slices.Equal(o.Dims, info.Dims) {
@@ -448,13 +456,23 @@ func (s *session) setOverrides(overrides []*pb.Override) error {
 		if len(o.Values) != 4*int(info.Elements()) {
 			return fmt.Errorf("override %s carries %d bytes, want %d float32 values", o.Name, len(o.Values), info.Elements())
 		}
+	}
+	next := map[string]ort.Value{}
+	for _, o := range overrides {
+		info := s.overInfo[o.Name]
 		vals := make([]float32, info.Elements())
 		for i := range vals {
 			vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(o.Values[4*i:]))
 		}
 		v, err := newValue(info, vals)
 		if err != nil {
+			for _, v := range next {
+				v.Destroy()
+			}
 			return err
+		}
+		if old := next[o.Name]; old != nil { // the same initializer twice: the last one holds
+			old.Destroy()
 		}
 		next[o.Name] = v
 	}
