@@ -7,12 +7,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/vistudy/vistudy/plugins/host"
 	"github.com/vistudy/vistudy/plugins/params"
 	"github.com/vistudy/vistudy/plugins/sdk"
-	"github.com/vistudy/vistudy/stages/aggregate"
-	"github.com/vistudy/vistudy/stages/load"
 )
 
 // SweepValue is one swept parameter's value on a chain of instances.
@@ -38,14 +37,14 @@ func formatValue(v any) string {
 type Instance struct {
 	Stage    *Stage
 	Model    *Model        // nil for model-free instances
-	Geometry load.Geometry // image geometry of the chain
+	Geometry Geometry      // image geometry of the chain
 	Sweep    []SweepValue  // every swept value on the chain so far
 	Params   params.Values // checked parameters, swept values substituted
-	Plugin   *host.Entry   // perturb and measure
+	Plugin   *host.Entry   // the plugin the stage runs (perturbations, metrics)
 	Input    *Instance
-	Inputs   []*Instance // aggregate
+	Inputs   []*Instance // kinds with `inputs:` (summaries)
 	Root     *Instance   // the load instance at the start of the chain
-	Dataset  *Dataset    // load
+	Dataset  *Dataset    // sources
 }
 
 // Dir is the instance's folder below its stage: hive partitions model=<m> (or geometry=...) and k=v per sweep.
@@ -86,100 +85,159 @@ func (in *Instance) ModelName() string {
 type Plan struct {
 	Study     *Study
 	Instances []*Instance
+
+	mu       sync.Mutex
+	prepared map[*Instance]*prepared
+}
+
+// prepared is an instance's state, prepared once per process.
+type prepared struct {
+	state any
+	err   error
+}
+
+// Geometry is how a decoded image becomes a model input: resize the shorter side (0: none),
+// then centre-crop Height × Width.
+type Geometry struct {
+	Resize        int
+	Height, Width int
+}
+
+// Key names the geometry in folder names: "r256-c224x224", or "c224x224" without a resize.
+func (g Geometry) Key() string {
+	if g.Resize == 0 {
+		return fmt.Sprintf("c%dx%d", g.Height, g.Width)
+	}
+	return fmt.Sprintf("r%d-c%dx%d", g.Resize, g.Height, g.Width)
 }
 
 // Geometry is the image geometry a model declares.
-func (m *Model) Geometry() load.Geometry {
-	return load.Geometry{Resize: m.Input.Resize, Height: m.Input.Height, Width: m.Input.Width}
+func (m *Model) Geometry() Geometry {
+	return Geometry{Resize: m.Input.Resize, Height: m.Input.Height, Width: m.Input.Width}
 }
 
-// NewPlan expands a validated study into instances.
+// NewPlan expands a validated study into instances: each stage's kind expands it, in an order
+// where inputs come first.
 func NewPlan(s *Study, cat *host.Catalog) (*Plan, error) {
-	p := &Plan{Study: s}
-	byStage := map[string][]*Instance{}
+	p := &Plan{Study: s, prepared: map[*Instance]*prepared{}}
+	x := &Expansion{Study: s, Catalog: cat, byStage: map[string][]*Instance{}}
 	order, err := topoOrder(s)
 	if err != nil {
 		return nil, err
 	}
 	for _, st := range order {
-		var out []*Instance
-		switch st.Kind {
-		case KindLoad:
-			seen := map[string]bool{}
-			for _, m := range s.downstreamModels(st) {
-				g := m.Geometry()
-				if !seen[g.Key()] {
-					seen[g.Key()] = true
-					in := &Instance{Stage: st, Geometry: g, Dataset: s.dataset(st.Dataset)}
-					in.Root = in
-					out = append(out, in)
-				}
-			}
-		case KindPerturb:
-			e, _ := cat.Lookup(sdk.KindPerturbation, st.Plugin)
-			if e == nil {
-				return nil, fmt.Errorf("%s: stage %q: perturbation plugin %q is not installed", st.Pos("attack"), st.ID, st.Plugin)
-			}
-			points, err := sweepPoints(st, e.Info.Params, s.Dir)
-			if err != nil {
-				return nil, err
-			}
-			models := s.downstreamModels(st)
-			for _, src := range byStage[st.Input] {
-				for _, pt := range points {
-					mk := func(m *Model) *Instance {
-						return &Instance{Stage: st, Model: m, Geometry: src.Geometry, Sweep: append(slices.Clone(src.Sweep), pt.sweep...),
-							Params: pt.values, Plugin: e, Input: src, Root: src.Root}
-					}
-					if !e.Info.NeedsModel {
-						out = append(out, mk(src.Model))
-						continue
-					}
-					for _, m := range models {
-						if m.Geometry() == src.Geometry && (src.Model == nil || src.Model == m) {
-							out = append(out, mk(m))
-						}
-					}
-				}
-			}
-		case KindInfer, KindCriticality:
-			for _, m := range s.stageModels(st) {
-				for _, src := range byStage[st.Input] {
-					if m.Geometry() == src.Geometry && (src.Model == nil || src.Model == m) {
-						out = append(out, &Instance{Stage: st, Model: m, Geometry: src.Geometry, Sweep: src.Sweep, Input: src, Root: src.Root,
-							Params: checkedParams(st, builtinParams[st.Kind], s.Dir)})
-					}
-				}
-			}
-		case KindFilters:
-			for _, m := range s.stageModels(st) {
-				out = append(out, &Instance{Stage: st, Model: m, Params: checkedParams(st, builtinParams[st.Kind], s.Dir)})
-			}
-		case KindMeasure:
-			e, _ := cat.Lookup(sdk.KindMetric, st.Plugin)
-			if e == nil {
-				return nil, fmt.Errorf("%s: stage %q: metric plugin %q is not installed", st.Pos("metric"), st.ID, st.Plugin)
-			}
-			vals := checkedParams(st, e.Info.Params, s.Dir)
-			for _, src := range byStage[st.Input] {
-				out = append(out, &Instance{Stage: st, Model: src.Model, Geometry: src.Geometry, Sweep: src.Sweep, Input: src, Root: src.Root,
-					Params: vals, Plugin: e})
-			}
-		case KindAggregate:
-			f, _ := aggregate.Lookup(st.Plugin)
-			in := &Instance{Stage: st}
-			if f != nil {
-				in.Params = checkedParams(st, f.Params, s.Dir)
-			}
-			for _, id := range st.Inputs {
-				in.Inputs = append(in.Inputs, byStage[id]...)
-			}
-			out = append(out, in)
+		k := kindOf(st)
+		if k == nil {
+			return nil, fmt.Errorf("%s: stage %q: unknown kind %q", st.Pos("kind"), st.ID, st.Kind)
 		}
-		byStage[st.ID] = out
+		out, err := k.Expand(x, st)
+		if err != nil {
+			return nil, err
+		}
+		x.byStage[st.ID] = out
 		p.Instances = append(p.Instances, out...)
 	}
 	return p, nil
+}
+
+// State returns the instance's prepared state (preparing it on first use), nil for kinds that
+// prepare nothing.
+func (p *Plan) State(in *Instance) (any, error) {
+	prep, ok := kindOf(in.Stage).(Preparer)
+	if !ok {
+		return nil, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.prepared == nil {
+		p.prepared = map[*Instance]*prepared{}
+	}
+	if st, ok := p.prepared[in]; ok {
+		return st.state, st.err
+	}
+	state, err := prep.Prepare(p.Study, in)
+	if err != nil {
+		err = fmt.Errorf("stage %s (%s): %w", in.Stage.ID, in.Dir(), err)
+	}
+	p.prepared[in] = &prepared{state: state, err: err}
+	return state, err
+}
+
+// Close releases the instances' prepared states.
+func (p *Plan) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var first error
+	for in, st := range p.prepared {
+		if c, ok := st.state.(io.Closer); ok {
+			if err := c.Close(); err != nil && first == nil {
+				first = err
+			}
+		}
+		delete(p.prepared, in)
+	}
+	return first
+}
+
+// Expansion is what a kind's Expand sees: the study, the plugins and the instances of the
+// stages expanded so far.
+type Expansion struct {
+	Study   *Study
+	Catalog *host.Catalog
+	byStage map[string][]*Instance
+}
+
+// Of returns the instances of stage id.
+func (x *Expansion) Of(id string) []*Instance { return x.byStage[id] }
+
+// Models is the models a per-model stage runs for: its `models:` or all.
+func (x *Expansion) Models(st *Stage) []*Model { return x.Study.stageModels(st) }
+
+// Downstream is the models whose stages (transitively) read st's images, in study order.
+func (x *Expansion) Downstream(st *Stage) []*Model { return x.Study.downstreamModels(st) }
+
+// Plugin looks up the stage's component among the installed plugins of kind.
+func (x *Expansion) Plugin(st *Stage, kind sdk.Kind, key string) (*host.Entry, error) {
+	e, _ := x.Catalog.Lookup(kind, st.Plugin)
+	if e == nil {
+		return nil, fmt.Errorf("%s: stage %q: %s plugin %q is not installed", st.Pos(key), st.ID, kind, st.Plugin)
+	}
+	return e, nil
+}
+
+// Params applies defaults to the stage's params (the study was validated) and resolves path
+// parameters against the study's folder.
+func (x *Expansion) Params(st *Stage, specs []params.Spec) params.Values {
+	return checkedParams(st, specs, x.Study.Dir)
+}
+
+// SweepPoint is one combination of a stage's swept values, with the parameters it gives.
+type SweepPoint struct {
+	Sweep  []SweepValue
+	Values params.Values
+}
+
+// Sweep expands the stage's swept parameters into their cartesian product, in sweep order.
+func (x *Expansion) Sweep(st *Stage, specs []params.Spec) ([]SweepPoint, error) {
+	pts, err := sweepPoints(st, specs, x.Study.Dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SweepPoint, len(pts))
+	for i, pt := range pts {
+		out[i] = SweepPoint{Sweep: pt.sweep, Values: pt.values}
+	}
+	return out, nil
+}
+
+// Follow is an instance of st reading src for model m (nil: model-free), on src's chain.
+func Follow(st *Stage, src *Instance, m *Model) *Instance {
+	return &Instance{Stage: st, Model: m, Geometry: src.Geometry, Sweep: src.Sweep, Input: src, Root: src.Root}
+}
+
+// Matches reports whether model m can read src: the same geometry, and src is model-free or m's.
+func Matches(m *Model, src *Instance) bool {
+	return m.Geometry() == src.Geometry && (src.Model == nil || src.Model == m)
 }
 
 // checkedParams applies defaults (the study was validated, so errors cannot occur here) and
@@ -284,7 +342,8 @@ func (s *Study) stageModels(st *Stage) []*Model {
 	return out
 }
 
-// downstreamModels is the models whose stages (transitively) read st, in study order.
+// downstreamModels is the models whose stages (transitively) read st's images, in study order:
+// per-model image readers take theirs, image transforms pass the question on.
 func (s *Study) downstreamModels(st *Stage) []*Model {
 	want := map[*Model]bool{}
 	var walk func(id string)
@@ -293,12 +352,13 @@ func (s *Study) downstreamModels(st *Stage) []*Model {
 			if c.Input != id {
 				continue
 			}
-			switch c.Kind {
-			case KindInfer, KindCriticality:
+			spec := specOf(c)
+			switch {
+			case spec.PerModel && spec.reads(Images):
 				for _, m := range s.stageModels(c) {
 					want[m] = true
 				}
-			case KindPerturb:
+			case spec.reads(Images) && spec.Produces == Images:
 				walk(c.ID)
 			}
 		}
@@ -329,13 +389,15 @@ func (in *Instance) describe() string {
 	st := in.Stage
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s", st.Kind, st.ID)
-	switch st.Kind {
-	case KindLoad:
+	if in.Dataset != nil {
 		fmt.Fprintf(&b, " dataset=%s (%s) geometry=%s", in.Dataset.Name, in.Dataset.Kind, in.Geometry.Key())
-	case KindPerturb, KindMeasure:
-		fmt.Fprintf(&b, " %s %s", st.Plugin, in.Params.JSON())
-	case KindAggregate:
-		fmt.Fprintf(&b, " fn=%s inputs=%s", st.Plugin, strings.Join(st.Inputs, ","))
+	}
+	if st.Plugin != "" {
+		if len(st.Inputs) > 0 {
+			fmt.Fprintf(&b, " fn=%s inputs=%s", st.Plugin, strings.Join(st.Inputs, ","))
+		} else {
+			fmt.Fprintf(&b, " %s %s", st.Plugin, in.Params.JSON())
+		}
 	}
 	if in.Model != nil {
 		fmt.Fprintf(&b, " model=%s", in.Model.Name)

@@ -1,6 +1,9 @@
-package pipeline
+package pipeline_test
 
 import (
+	"github.com/vistudy/vistudy/pipeline"
+	_ "github.com/vistudy/vistudy/stages/builtin"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -64,16 +67,16 @@ func pluginCatalog(t *testing.T) *host.Catalog {
 	return cat
 }
 
-func plan(t *testing.T, path string, cat *host.Catalog) *Plan {
+func plan(t *testing.T, path string, cat *host.Catalog) *pipeline.Plan {
 	t.Helper()
-	s, err := LoadStudy(path, nil)
+	s, err := pipeline.LoadStudy(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Validate(s, cat); err != nil {
+	if err := pipeline.Validate(s, cat); err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewPlan(s, cat)
+	p, err := pipeline.NewPlan(s, cat)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +85,7 @@ func plan(t *testing.T, path string, cat *host.Catalog) *Plan {
 
 func results(t *testing.T, dir string) []arrowio.Result {
 	t.Helper()
-	rows, err := arrowio.ReadResults(filepath.Join(dir, ResultsFile), memory.DefaultAllocator)
+	rows, err := arrowio.ReadResults(filepath.Join(dir, pipeline.ResultsFile), memory.DefaultAllocator)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +98,7 @@ func TestRunKnownAnswer(t *testing.T) {
 	out := filepath.Join(w.Dir, "run")
 	p := plan(t, study(w, t, out), cat)
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	if err := Run(context.Background(), p, Options{Catalog: cat, Mem: mem}); err != nil {
+	if err := pipeline.Run(context.Background(), p, pipeline.Options{Catalog: cat, Mem: mem}); err != nil {
 		t.Fatal(err)
 	}
 	mem.AssertSize(t, 0)
@@ -108,7 +111,7 @@ func TestRunKnownAnswer(t *testing.T) {
 			t.Errorf("%s = %+v, want value %v over 52 samples", metric, r, want)
 		}
 	}
-	errs, err := arrowio.ReadErrors(filepath.Join(out, ErrorsFile), memory.DefaultAllocator)
+	errs, err := arrowio.ReadErrors(filepath.Join(out, pipeline.ErrorsFile), memory.DefaultAllocator)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,8 +143,8 @@ func TestRunKnownAnswer(t *testing.T) {
 	if rows != 52 {
 		t.Errorf("%d prediction rows, want 52", rows)
 	}
-	var man Manifest
-	b, err := os.ReadFile(filepath.Join(out, ManifestName))
+	var man pipeline.Manifest
+	b, err := os.ReadFile(filepath.Join(out, pipeline.ManifestName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,25 +160,25 @@ func TestShardsEqualWholeRun(t *testing.T) {
 	cat := pluginCatalog(t)
 	w := testenv.NewColourWorld(t)
 	whole := filepath.Join(w.Dir, "whole")
-	if err := Run(context.Background(), plan(t, study(w, t, whole), cat), Options{Catalog: cat}); err != nil {
+	if err := pipeline.Run(context.Background(), plan(t, study(w, t, whole), cat), pipeline.Options{Catalog: cat}); err != nil {
 		t.Fatal(err)
 	}
 	sharded := filepath.Join(w.Dir, "sharded")
 	p := plan(t, study(w, t, sharded), cat)
 	for i := 0; i < 3; i++ {
-		if err := Run(context.Background(), p, Options{Catalog: cat, Shard: Shard{i, 3}}); err != nil {
+		if err := pipeline.Run(context.Background(), p, pipeline.Options{Catalog: cat, Shard: pipeline.Shard{i, 3}}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := os.Stat(filepath.Join(sharded, ResultsFile)); err == nil {
+		if _, err := os.Stat(filepath.Join(sharded, pipeline.ResultsFile)); err == nil {
 			t.Fatalf("shard %d/3 wrote results before the merge", i)
 		}
 		if i == 1 {
-			if err := Finalize(context.Background(), p, Options{Catalog: cat}); !errors.Is(err, errIncomplete) {
+			if err := pipeline.Finalize(context.Background(), p, pipeline.Options{Catalog: cat}); !errors.Is(err, pipeline.ErrIncomplete) {
 				t.Fatalf("merge with a shard missing: %v, want the incomplete error", err)
 			}
 		}
 	}
-	if err := Finalize(context.Background(), p, Options{Catalog: cat}); err != nil {
+	if err := pipeline.Finalize(context.Background(), p, pipeline.Options{Catalog: cat}); err != nil {
 		t.Fatal(err)
 	}
 	a, b := results(t, whole), results(t, sharded)
@@ -190,7 +193,7 @@ func TestCancelAndResume(t *testing.T) {
 	cat := pluginCatalog(t)
 	w := testenv.NewColourWorld(t)
 	whole := filepath.Join(w.Dir, "whole")
-	if err := Run(context.Background(), plan(t, study(w, t, whole), cat), Options{Catalog: cat}); err != nil {
+	if err := pipeline.Run(context.Background(), plan(t, study(w, t, whole), cat), pipeline.Options{Catalog: cat}); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(w.Dir, "resumed")
@@ -198,7 +201,7 @@ func TestCancelAndResume(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	commits := 0
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	err := Run(ctx, p, Options{Catalog: cat, Mem: mem, AfterCommit: func(in *Instance, unit string) {
+	err := pipeline.Run(ctx, p, pipeline.Options{Catalog: cat, Mem: mem, AfterCommit: func(in *pipeline.Instance, unit string) {
 		if in.Stage.ID == "acc" {
 			if commits++; commits == 3 {
 				cancel()
@@ -210,12 +213,12 @@ func TestCancelAndResume(t *testing.T) {
 	}
 	mem.AssertSize(t, 0)
 	acc := p.Instances[2]
-	before, _ := (&RunDir{Root: out}).Units(acc)
+	before, _ := (&pipeline.RunDir{Root: out}).Units(acc)
 	if len(before) < 3 || len(before) == 7 {
 		t.Fatalf("%d units committed before the cancel, want at least 3 and not all 7", len(before))
 	}
 	redone := 0
-	if err := Run(context.Background(), p, Options{Catalog: cat, AfterCommit: func(in *Instance, unit string) {
+	if err := pipeline.Run(context.Background(), p, pipeline.Options{Catalog: cat, AfterCommit: func(in *pipeline.Instance, unit string) {
 		for _, r := range before {
 			if in.Stage.ID == "acc" && r.Unit == unit {
 				redone++
@@ -259,9 +262,9 @@ func TestValidateProblems(t *testing.T) {
 			}
 			p := filepath.Join(t.TempDir(), "s.yaml")
 			os.WriteFile(p, []byte(body), 0o644)
-			s, err := LoadStudy(p, nil)
+			s, err := pipeline.LoadStudy(p, nil)
 			if err == nil {
-				err = Validate(s, cat)
+				err = pipeline.Validate(s, cat)
 			}
 			if c.want == "" {
 				if err != nil {
@@ -269,7 +272,7 @@ func TestValidateProblems(t *testing.T) {
 				}
 				return
 			}
-			if _, ok := AsProblems(err); !ok || !strings.Contains(err.Error(), c.want) {
+			if _, ok := pipeline.AsProblems(err); !ok || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("problems:\n%v\nwant one containing %q", err, c.want)
 			}
 		})
@@ -294,7 +297,7 @@ func TestWavesEqualOneWave(t *testing.T) {
 		}
 		var mu sync.Mutex
 		commits := map[string]int{}
-		if err := Run(context.Background(), plan(t, p, cat), Options{Catalog: cat, AfterCommit: func(in *Instance, unit string) {
+		if err := pipeline.Run(context.Background(), plan(t, p, cat), pipeline.Options{Catalog: cat, AfterCommit: func(in *pipeline.Instance, unit string) {
 			mu.Lock() // stages commit from their own goroutines
 			commits[in.Key()+"/"+unit]++
 			mu.Unlock()
@@ -379,7 +382,7 @@ func TestPeakMemoryIndependentOfDatasetSize(t *testing.T) {
 		p := filepath.Join(w.Dir, name+".yaml")
 		os.WriteFile(p, []byte(body), 0o644)
 		mem := &peakAllocator{Allocator: memory.NewGoAllocator()}
-		if err := Run(context.Background(), plan(t, p, cat), Options{Catalog: cat, Mem: mem}); err != nil {
+		if err := pipeline.Run(context.Background(), plan(t, p, cat), pipeline.Options{Catalog: cat, Mem: mem}); err != nil {
 			t.Fatal(err)
 		}
 		peaks[name] = mem.peak

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -21,8 +22,6 @@ const (
 	keyRuntime   = "runtime"
 	keyExecution = "execution"
 )
-
-var studyKeys = []string{keyName, keySeed, keyOutput, keyPlugins, keyRuntime, keyExecution, keyModels, keyDatasets, keyStages}
 
 // Study is a parsed study file.
 type Study struct {
@@ -102,32 +101,20 @@ type Dataset struct {
 	pos    map[string]Pos
 }
 
-// Stage kinds.
-const (
-	KindLoad        = "load"
-	KindInfer       = "infer"
-	KindPerturb     = "perturb"
-	KindMeasure     = "measure"
-	KindAggregate   = "aggregate"
-	KindCriticality = "criticality"
-	KindFilters     = "filters"
-)
-
-// StageKinds lists the stage kinds a study can use.
-var StageKinds = []string{KindLoad, KindInfer, KindPerturb, KindMeasure, KindAggregate, KindCriticality, KindFilters}
-
-// Stage is one entry of the stages list.
+// Stage is one entry of the stages list: its id, kind and the keys of its kind's block, sorted
+// by their role.
 type Stage struct {
 	ID      string
 	Kind    string
-	Dataset string   // load
-	Input   string   // infer, perturb, measure, criticality
-	Inputs  []string // aggregate
-	Plugin  string   // perturb: attack; measure: metric; aggregate: fn
+	Dataset string   // RoleDataset
+	Input   string   // RoleInput
+	Inputs  []string // RoleInputs
+	Plugin  string   // RoleComponent: the attack, metric or function the stage runs
 	Params  map[string]any
-	Sweep   []string // perturb: parameters whose lists expand into one instance per value
-	Models  []string // infer/criticality/filters: restrict to these models (default all)
-	Save    *bool    // write the stage's table (default: infer and measure yes, load and perturb no)
+	Sweep   []string       // RoleSweep: parameters whose lists expand into one instance per value
+	Models  []string       // RoleModels: restrict to these models (default all)
+	Extra   map[string]any // the kind's own keys
+	Save    *bool          // write the stage's table (default: the kind's)
 	pos     map[string]Pos
 	ppos    map[string]Pos // positions of params keys
 }
@@ -187,7 +174,7 @@ func ParseStudy(data []byte, file string, overrides []Override) (*Study, error) 
 	s.Execution = ExecutionConfig{BatchSize: 32, UnitSize: 256, ParallelModels: 4, pos: map[string]Pos{}}
 	s.Plugins.pos = map[string]Pos{}
 	var modelsN, datasetsN, stagesN *yaml.Node
-	for _, f := range d.fields(root, "the study", studyKeys) {
+	for _, f := range d.fields(root, "the study", studySection.names()) {
 		s.pos[f.key] = d.pos(f.keyN)
 		switch f.key {
 		case keyName:
@@ -258,7 +245,7 @@ func (s *Study) KeyPos(key string) Pos {
 }
 
 func (s *Study) parsePlugins(d *decoder, n *yaml.Node) {
-	for _, f := range d.fields(n, "plugins", []string{"dirs", "pin"}) {
+	for _, f := range d.fields(n, "plugins", pluginsSection.names()) {
 		s.Plugins.pos[f.key] = d.pos(f.keyN)
 		switch f.key {
 		case "dirs":
@@ -274,8 +261,6 @@ func (s *Study) parsePlugins(d *decoder, n *yaml.Node) {
 	}
 }
 
-var runtimeKeys = []string{"plugin", "threads", "providers", "fallback", "library", "device_id"}
-
 func (r *RuntimeConfig) parse(d *decoder, n *yaml.Node, what string, s *Study) {
 	if r.pos == nil {
 		r.pos = map[string]Pos{}
@@ -283,7 +268,7 @@ func (r *RuntimeConfig) parse(d *decoder, n *yaml.Node, what string, s *Study) {
 	if r.set == nil {
 		r.set = map[string]bool{}
 	}
-	for _, f := range d.fields(n, what, runtimeKeys) {
+	for _, f := range d.fields(n, what, runtimeSection.names()) {
 		r.pos[f.key] = d.pos(f.keyN)
 		r.set[f.key] = true
 		switch f.key {
@@ -332,7 +317,7 @@ func (r RuntimeConfig) merged(over RuntimeConfig) RuntimeConfig {
 
 func (s *Study) parseExecution(d *decoder, n *yaml.Node) {
 	e := &s.Execution
-	for _, f := range d.fields(n, "execution", []string{"batch_size", "unit_size", "workers", "parallel_models"}) {
+	for _, f := range d.fields(n, "execution", executionSection.names()) {
 		e.pos[f.key] = d.pos(f.keyN)
 		v := d.integer(f.value, "execution."+f.key)
 		switch f.key {
@@ -351,15 +336,12 @@ func (s *Study) parseExecution(d *decoder, n *yaml.Node) {
 	}
 }
 
-var modelKeys = []string{"path", "input", "output", "output_tensor", "labels", "sha256", "runtime"}
-var inputKeys = []string{"size", "resize", "channels", "scale", "mean", "std"}
-
 func (s *Study) parseModel(d *decoder, f field) *Model {
 	m := &Model{Name: f.key, Output: "logits", Labels: "imagenet1k", pos: map[string]Pos{"": d.pos(f.keyN)},
 		Input: InputMapping{Channels: "RGB", Scale: 1}}
 	what := fmt.Sprintf("model %q", f.key)
 	var rt RuntimeConfig
-	for _, g := range d.fields(f.value, what, modelKeys) {
+	for _, g := range d.fields(f.value, what, modelSection.names()) {
 		m.pos[g.key] = d.pos(g.keyN)
 		switch g.key {
 		case "path":
@@ -375,7 +357,7 @@ func (s *Study) parseModel(d *decoder, f field) *Model {
 		case "runtime":
 			rt.parse(d, g.value, what+" runtime", s)
 		case "input":
-			for _, h := range d.fields(g.value, what+" input", inputKeys) {
+			for _, h := range d.fields(g.value, what+" input", inputSection.names()) {
 				m.pos["input."+h.key] = d.pos(h.keyN)
 				in := &m.Input
 				switch h.key {
@@ -409,8 +391,6 @@ func (s *Study) parseModel(d *decoder, f field) *Model {
 	return m
 }
 
-var datasetKeys = []string{"kind", "path", "limit", "labels"}
-
 func (s *Study) parseDataset(d *decoder, f field) *Dataset {
 	ds := &Dataset{Name: f.key, pos: map[string]Pos{"": d.pos(f.keyN)}, Params: map[string]any{}}
 	what := fmt.Sprintf("dataset %q", f.key)
@@ -432,23 +412,12 @@ func (s *Study) parseDataset(d *decoder, f field) *Dataset {
 	return ds
 }
 
-// stageKeys are the keys each stage kind's block takes.
-var stageKeys = map[string][]string{
-	KindLoad:        {"dataset"},
-	KindInfer:       {"input", "models"},
-	KindPerturb:     {"input", "attack", "params", "sweep"},
-	KindMeasure:     {"input", "metric", "params"},
-	KindAggregate:   {"inputs", "fn", "params"},
-	KindCriticality: {"input", "models", "params"},
-	KindFilters:     {"models", "params"},
-}
-
 func (s *Study) parseStage(d *decoder, i int, n *yaml.Node) *Stage {
-	st := &Stage{pos: map[string]Pos{"": d.pos(n)}, ppos: map[string]Pos{}, Params: map[string]any{}}
+	st := &Stage{pos: map[string]Pos{"": d.pos(n)}, ppos: map[string]Pos{}, Params: map[string]any{}, Extra: map[string]any{}}
 	what := fmt.Sprintf("stage %d", i+1)
-	allowed := append([]string{"id", "save"}, StageKinds...)
+	known := KindNames()
 	var body *yaml.Node
-	for _, f := range d.fields(n, what, allowed) {
+	for _, f := range d.fields(n, what, append([]string{"id", "save"}, known...)) {
 		st.pos[f.key] = d.pos(f.keyN)
 		switch f.key {
 		case "id":
@@ -470,29 +439,34 @@ func (s *Study) parseStage(d *decoder, i int, n *yaml.Node) *Stage {
 		d.problem(n, "%s has no id (every stage needs `id:`)", what)
 	}
 	if st.Kind == "" {
-		d.problem(n, "%s says nothing to do: give one of %s", what, strings.Join(StageKinds, ", "))
+		d.problem(n, "%s says nothing to do: give one of %s", what, strings.Join(known, ", "))
 		return st
 	}
-	for _, f := range d.fields(body, what+" "+st.Kind, stageKeys[st.Kind]) {
+	spec := specOf(st)
+	sec := kindSection(spec)
+	for _, f := range d.fields(body, what+" "+st.Kind, sec.names()) {
 		st.pos[f.key] = d.pos(f.keyN)
-		switch f.key {
-		case "dataset":
-			st.Dataset = d.str(f.value, what+" dataset")
-		case "input":
-			st.Input = d.str(f.value, what+" input")
-		case "inputs":
-			st.Inputs = d.strs(f.value, what+" inputs")
-		case "attack", "metric", "fn":
+		key := sec.Keys[slices.IndexFunc(sec.Keys, func(k Key) bool { return k.Name == f.key })]
+		switch key.Role {
+		case RoleDataset:
+			st.Dataset = d.str(f.value, what+" "+f.key)
+		case RoleInput:
+			st.Input = d.str(f.value, what+" "+f.key)
+		case RoleInputs:
+			st.Inputs = d.strs(f.value, what+" "+f.key)
+		case RoleComponent:
 			st.Plugin = d.str(f.value, what+" "+f.key)
-		case "sweep":
-			st.Sweep = d.strs(f.value, what+" sweep")
-		case "models":
-			st.Models = d.strs(f.value, what+" models")
-		case "params":
-			for _, g := range d.fields(f.value, what+" params", nil) {
+		case RoleSweep:
+			st.Sweep = d.strs(f.value, what+" "+f.key)
+		case RoleModels:
+			st.Models = d.strs(f.value, what+" "+f.key)
+		case RoleParams:
+			for _, g := range d.fields(f.value, what+" "+f.key, nil) {
 				st.ppos[g.key] = d.pos(g.keyN)
 				st.Params[g.key] = d.value(g.value)
 			}
+		default:
+			st.Extra[f.key] = d.value(f.value)
 		}
 	}
 	return st

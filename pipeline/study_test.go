@@ -1,6 +1,9 @@
-package pipeline
+package pipeline_test
 
 import (
+	"github.com/vistudy/vistudy/pipeline"
+	_ "github.com/vistudy/vistudy/stages/builtin"
+
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,8 +39,8 @@ func TestParseStudyPositions(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			p := writeStudy(t, c.yaml)
-			_, err := LoadStudy(p, nil)
-			ps, ok := AsProblems(err)
+			_, err := pipeline.LoadStudy(p, nil)
+			ps, ok := pipeline.AsProblems(err)
 			if !ok {
 				t.Fatalf("want problems, got %v", err)
 			}
@@ -78,7 +81,7 @@ stages:
     perturb: {input: images, attack: solarize, params: {threshold: [0.25, 0.5]}, sweep: [threshold]}
     save: true
 `)
-	s, err := LoadStudy(p, []Override{{Key: "seed", Value: "9", Source: "flag --seed"}, {Key: "models.other.output", Value: "probabilities", Source: "env"}})
+	s, err := pipeline.LoadStudy(p, []pipeline.Override{{Key: "seed", Value: "9", Source: "flag --seed"}, {Key: "models.other.output", Value: "probabilities", Source: "env"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +115,7 @@ stages:
 		t.Errorf("dataset %+v", ds)
 	}
 	sol := s.Stages[1]
-	if sol.Kind != KindPerturb || sol.Plugin != "solarize" || sol.Input != "images" || len(sol.Sweep) != 1 || sol.Save == nil || !*sol.Save {
+	if sol.Kind != "perturb" || sol.Plugin != "solarize" || sol.Input != "images" || len(sol.Sweep) != 1 || sol.Save == nil || !*sol.Save {
 		t.Errorf("stage %+v", sol)
 	}
 	if pos := sol.ParamPos("threshold"); pos.Line != 20 {
@@ -122,21 +125,21 @@ stages:
 
 func TestOverrideSourceInProblems(t *testing.T) {
 	p := writeStudy(t, "seed: 1\n")
-	_, err := LoadStudy(p, []Override{{Key: "seed", Value: "minus", Source: "environment VISTUDY_SEED"}})
+	_, err := pipeline.LoadStudy(p, []pipeline.Override{{Key: "seed", Value: "minus", Source: "environment VISTUDY_SEED"}})
 	if err == nil || !strings.Contains(err.Error(), "environment VISTUDY_SEED: seed must be") {
 		t.Fatalf("want a problem naming the environment variable, got %v", err)
 	}
 }
 
 func TestLeafKeys(t *testing.T) {
-	keys, err := LeafKeys([]byte("models:\n  a:\n    path: x\n    input: {size: 3}\nstages:\n  - id: s\n    load: {dataset: d}\n"))
+	keys, err := pipeline.LeafKeys([]byte("models:\n  a:\n    path: x\n    input: {size: 3}\nstages:\n  - id: s\n    load: {dataset: d}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	joined := "," + strings.Join(keys, ",") + ","
 	for _, k := range []string{"seed", "models.a.path", "models.a.input.size", "stages.0.id", "stages.0.load.dataset", "execution.batch_size"} {
 		if !strings.Contains(joined, ","+k+",") {
-			t.Errorf("LeafKeys lacks %s: %v", k, keys)
+			t.Errorf("pipeline.LeafKeys lacks %s: %v", k, keys)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -12,22 +11,11 @@ import (
 	"github.com/vistudy/vistudy/plugins/host"
 	"github.com/vistudy/vistudy/plugins/params"
 	"github.com/vistudy/vistudy/plugins/sdk"
-	"github.com/vistudy/vistudy/stages/aggregate"
 	"github.com/vistudy/vistudy/stages/labels"
-	"github.com/vistudy/vistudy/stages/load"
 )
 
 // validID is the shape of stage ids, model and dataset names (they name files and folders).
 var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
-
-// inputKinds says which stage kinds each kind can read.
-var inputKinds = map[string][]string{
-	KindInfer:       {KindLoad, KindPerturb},
-	KindPerturb:     {KindLoad, KindPerturb},
-	KindMeasure:     {KindInfer},
-	KindCriticality: {KindLoad, KindPerturb},
-	KindAggregate:   {KindMeasure, KindAggregate, KindCriticality, KindFilters},
-}
 
 // Providers are the execution providers a model may ask for.
 var Providers = []string{"tensorrt", "cuda", "cpu"}
@@ -39,8 +27,18 @@ func Validate(s *Study, cat *host.Catalog) error {
 	var probs Problems
 	v := &validator{s: s, cat: cat, probs: &probs}
 	v.models()
-	v.datasets()
+	for _, d := range s.Datasets {
+		if !validID.MatchString(d.Name) {
+			v.add(d.pos[""], "dataset %q: a dataset name may hold letters, digits, '_', '-', '.'", d.Name)
+		}
+	}
 	v.stages()
+	c := &Check{Study: s, Catalog: cat, v: v}
+	for _, n := range KindNames() {
+		if sc, ok := kindsByName(n).(StudyChecker); ok {
+			sc.CheckStudy(c)
+		}
+	}
 	sort.SliceStable(probs, func(i, j int) bool {
 		a, b := probs[i].Pos, probs[j].Pos
 		if a.Line != b.Line {
@@ -135,45 +133,12 @@ func names(ns []string) string {
 	return strings.Join(ns, ", ")
 }
 
-func (v *validator) datasets() {
-	kinds := load.Kinds()
-	for _, d := range v.s.Datasets {
-		what := fmt.Sprintf("dataset %q", d.Name)
-		if !validID.MatchString(d.Name) {
-			v.add(d.pos[""], "%s: a dataset name may hold letters, digits, '_', '-', '.'", what)
-		}
-		if !slices.Contains(kinds, d.Kind) {
-			v.add(orPos(d.pos["kind"], d.pos[""]), "%s: unknown kind %q (known: %s)", what, d.Kind, strings.Join(kinds, ", "))
-			continue
-		}
-		if d.Path != "" {
-			if _, err := os.Stat(d.Path); err != nil {
-				v.add(d.pos["path"], "%s: %s does not exist", what, d.Path)
-				continue
-			}
-		}
-		if d.Limit < 0 {
-			v.add(d.pos["limit"], "%s: limit must be positive", what)
-		}
-		if err := load.CheckParams(d.config(v.s)); err != nil {
-			var ue *load.UnknownParamError
-			if errors.As(err, &ue) {
-				v.add(d.pos[ue.Key], "%v", err)
-			} else {
-				v.add(d.pos[""], "%s: %v", what, err)
-			}
-			continue
-		}
-		if _, err := load.Open(d.config(v.s)); err != nil {
-			v.add(d.pos[""], "%s: %v", what, err)
-		}
+// Pos returns where key of the dataset was written (the dataset itself for "").
+func (d *Dataset) Pos(key string) Pos {
+	if p, ok := d.pos[key]; ok {
+		return p
 	}
-}
-
-// config is the load package's view of a dataset.
-func (d *Dataset) config(s *Study) load.Config {
-	return load.Config{Name: d.Name, Kind: d.Kind, Path: d.Path, BaseDir: s.Dir, Labels: d.Labels,
-		Limit: d.Limit, Seed: s.Seed, Params: d.Params}
+	return d.pos[""]
 }
 
 func (v *validator) stages() {
@@ -207,9 +172,23 @@ func (v *validator) ref(st *Stage, key, id string, byID map[string]*Stage) {
 		v.add(st.Pos(key), "%s: %s %q is not a stage of this study (stages: %s)", what, key, id, strings.Join(stageIDs(v.s), ", "))
 		return
 	}
-	if allowed := inputKinds[st.Kind]; !slices.Contains(allowed, in.Kind) {
-		v.add(st.Pos(key), "%s: %s %s stage reads %s stages, but %q is %s %s stage", what, article(st.Kind), st.Kind, strings.Join(allowed, " or "), id, article(in.Kind), in.Kind)
+	spec, from := specOf(st), specOf(in)
+	if !spec.reads(from.Produces) {
+		var readers []string
+		for _, n := range KindNames() {
+			if p := kindsByName(n).Spec().Produces; p != "" && spec.reads(p) {
+				readers = append(readers, n)
+			}
+		}
+		v.add(st.Pos(key), "%s: %s %s stage reads %s stages, but %q is %s %s stage", what, article(st.Kind), st.Kind,
+			strings.Join(readers, " or "), id, article(in.Kind), in.Kind)
 	}
+}
+
+// kindsByName returns a registered kind (the name came from KindNames or a parsed stage).
+func kindsByName(n string) Kind {
+	k, _ := LookupKind(n)
+	return k
 }
 
 // article is "an" before a vowel, else "a".
@@ -230,25 +209,29 @@ func stageIDs(s *Study) []string {
 
 func (v *validator) stage(st *Stage, byID map[string]*Stage) {
 	what := fmt.Sprintf("stage %q", st.ID)
-	switch st.Kind {
-	case KindLoad:
-		if st.Dataset == "" {
-			v.add(st.Pos("kind"), "%s: load needs `dataset:`", what)
-		} else if v.s.dataset(st.Dataset) == nil {
-			v.add(st.Pos("dataset"), "%s: dataset %q is not defined under datasets (defined: %s)", what, st.Dataset, strings.Join(datasetNames(v.s), ", "))
+	k := kindOf(st)
+	if k == nil {
+		return // the parser reported it
+	}
+	for _, key := range kindSection(k.Spec()).Keys {
+		_, given := st.pos[key.Name]
+		if key.Required && !given {
+			v.add(st.Pos("kind"), "%s: %s needs `%s:` (%s)", what, st.Kind, key.Name, key.Doc)
+			continue
 		}
-	case KindInfer, KindPerturb, KindMeasure, KindCriticality:
-		if st.Input == "" {
-			v.add(st.Pos("kind"), "%s: %s needs `input:` (the id of the stage it reads)", what, st.Kind)
-		} else {
-			v.ref(st, "input", st.Input, byID)
-		}
-	case KindAggregate:
-		if len(st.Inputs) == 0 {
-			v.add(st.Pos("kind"), "%s: aggregate needs `inputs:` (ids of the stages it summarises)", what)
-		}
-		for _, in := range st.Inputs {
-			v.ref(st, "inputs", in, byID)
+		switch key.Role {
+		case RoleInput:
+			if st.Input != "" {
+				v.ref(st, key.Name, st.Input, byID)
+			}
+		case RoleInputs:
+			for _, in := range st.Inputs {
+				v.ref(st, key.Name, in, byID)
+			}
+		case RoleDataset:
+			if st.Dataset != "" && v.s.dataset(st.Dataset) == nil {
+				v.add(st.Pos(key.Name), "%s: dataset %q is not defined under datasets (defined: %s)", what, st.Dataset, strings.Join(datasetNames(v.s), ", "))
+			}
 		}
 	}
 	for _, m := range st.Models {
@@ -256,41 +239,43 @@ func (v *validator) stage(st *Stage, byID map[string]*Stage) {
 			v.add(st.Pos("models"), "%s: model %q is not defined under models", what, m)
 		}
 	}
-	switch st.Kind {
-	case KindPerturb:
-		v.plugin(st, sdk.KindPerturbation, "attack")
-	case KindMeasure:
-		v.plugin(st, sdk.KindMetric, "metric")
-	case KindAggregate:
-		if st.Plugin == "" {
-			v.add(st.Pos("kind"), "%s: aggregate needs `fn:` (one of %s)", what, strings.Join(aggregate.Names(), ", "))
-			return
-		}
-		f, ok := aggregate.Lookup(st.Plugin)
-		if !ok {
-			v.add(st.Pos("fn"), "%s: unknown aggregate function %q (known: %s)", what, st.Plugin, strings.Join(aggregate.Names(), ", "))
-			return
-		}
-		v.params(st, f.Params, nil)
-		if f.Check != nil {
-			if vals, errs := params.Check(f.Params, st.Params); len(errs) == 0 {
-				if err := f.Check(vals, st.Inputs); err != nil {
-					v.add(st.Pos("params"), "%s: %v", what, err)
-				}
-			}
-		}
-	case KindCriticality, KindFilters:
-		specs, ok := builtinParams[st.Kind]
-		if !ok {
-			v.add(st.Pos("kind"), "%s: the %s stage is not available in this build", what, st.Kind)
-			return
-		}
-		v.params(st, specs, nil)
-	}
+	k.Check(&Check{Study: v.s, Catalog: v.cat, v: v}, st)
 }
 
-// builtinParams are the parameter specs of the built-in model-level stages, filled by their files.
-var builtinParams = map[string][]params.Spec{}
+// Check is what a kind's Check sees: the study, the plugins (nil when they are not checked) and
+// where problems go.
+type Check struct {
+	Study   *Study
+	Catalog *host.Catalog
+	v       *validator
+}
+
+// Add reports a problem at p.
+func (c *Check) Add(p Pos, format string, args ...any) { c.v.add(p, format, args...) }
+
+// Plugin checks that the stage's component is an installed plugin of kind, and its parameters
+// (swept ones included) against the plugin's schema; the entry is nil when not found or when
+// plugins are not checked.
+func (c *Check) Plugin(st *Stage, kind sdk.Kind, key string) *host.Entry {
+	what := fmt.Sprintf("stage %q", st.ID)
+	if st.Plugin == "" {
+		c.Add(st.Pos("kind"), "%s: %s needs `%s:` (a %s plugin name)", what, st.Kind, key, kind)
+		return nil
+	}
+	if c.Catalog == nil {
+		return nil
+	}
+	e, ok := c.Catalog.Lookup(kind, st.Plugin)
+	if !ok {
+		c.Add(st.Pos(key), "%s: unknown %s plugin %q (installed: %s)", what, kind, st.Plugin, names(c.Catalog.Names(kind)))
+		return nil
+	}
+	c.v.params(st, e.Info.Params, st.Sweep)
+	return e
+}
+
+// Params checks the stage's params against specs (none of them swept).
+func (c *Check) Params(st *Stage, specs []params.Spec) { c.v.params(st, specs, nil) }
 
 func datasetNames(s *Study) []string {
 	var out []string
@@ -298,23 +283,6 @@ func datasetNames(s *Study) []string {
 		out = append(out, d.Name)
 	}
 	return out
-}
-
-func (v *validator) plugin(st *Stage, kind sdk.Kind, key string) {
-	what := fmt.Sprintf("stage %q", st.ID)
-	if st.Plugin == "" {
-		v.add(st.Pos("kind"), "%s: %s needs `%s:` (a %s plugin name)", what, st.Kind, key, kind)
-		return
-	}
-	if v.cat == nil {
-		return
-	}
-	e, ok := v.cat.Lookup(kind, st.Plugin)
-	if !ok {
-		v.add(st.Pos(key), "%s: unknown %s plugin %q (installed: %s)", what, kind, st.Plugin, names(v.cat.Names(kind)))
-		return
-	}
-	v.params(st, e.Info.Params, st.Sweep)
 }
 
 // params checks a stage's params against specs; swept parameters take a list of scalar values.
@@ -408,7 +376,7 @@ func (v *validator) cycles(byID map[string]*Stage) {
 
 // inputs lists the stage ids a stage reads.
 func (st *Stage) inputs() []string {
-	if st.Kind == KindAggregate {
+	if len(st.Inputs) > 0 {
 		return st.Inputs
 	}
 	if st.Input != "" {

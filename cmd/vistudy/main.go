@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/vistudy/vistudy/pipeline"
+	_ "github.com/vistudy/vistudy/stages/builtin" // every built-in stage kind
 )
 
 // version is set at build time with -ldflags "-X main.version=...".

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,21 +24,20 @@ func newReportCmd(*viper.Viper) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := args[0]
-			studyFile := filepath.Join(dir, pipeline.StudyFile)
-			data, err := os.ReadFile(studyFile)
+			data, err := os.ReadFile(filepath.Join(dir, pipeline.ManifestName))
 			if err != nil {
-				return usageError{fmt.Errorf("%s is not a run directory: %w", dir, err)}
+				return usageError{fmt.Errorf("%s is not a finished run directory (no %s): %w", dir, pipeline.ManifestName, err)}
 			}
-			s, err := pipeline.ParseStudy(data, studyFile, nil)
-			if err != nil {
-				return err
+			var man pipeline.Manifest
+			if err := json.Unmarshal(data, &man); err != nil {
+				return fmt.Errorf("%s: %w", filepath.Join(dir, pipeline.ManifestName), err)
 			}
 			rows, err := arrowio.ReadResults(filepath.Join(dir, pipeline.ResultsFile), memory.DefaultAllocator)
 			if err != nil {
 				return fmt.Errorf("%w (run `vistudy merge` first if the run was sharded)", err)
 			}
 			out := filepath.Join(dir, "report")
-			if err := report.Write(out, pipeline.StageInfos(s), rows); err != nil {
+			if err := report.Write(out, man.Stages, rows); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "report: %s\n", filepath.Join(out, "index.html"))

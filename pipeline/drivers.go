@@ -1,0 +1,256 @@
+package pipeline
+
+import (
+	"context"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/vistudy/vistudy/arrowio"
+)
+
+// commitWithTable renames the unit's part file into place (when *pw wrote one), names it in
+// the record and commits the record; *pw is cleared.
+func (ex *executor) commitWithTable(in *Instance, rec *UnitRecord, pw **arrowio.PartWriter) error {
+	if *pw != nil {
+		path, err := (*pw).Commit()
+		*pw = nil
+		if err != nil {
+			return err
+		}
+		if path != "" {
+			rec.Tables = append(rec.Tables, ex.rd.rel(path))
+		}
+	}
+	return ex.commit(in, rec)
+}
+
+func (ex *executor) commit(in *Instance, rec *UnitRecord) error {
+	rec.Shard = ex.opts.Shard.String()
+	if err := ex.rd.Commit(in, rec); err != nil {
+		return err
+	}
+	if ex.opts.AfterCommit != nil {
+		ex.opts.AfterCommit(in, rec.Unit)
+	}
+	return nil
+}
+
+// runSource emits the needed units of a source instance, committing those it owns with the
+// inputs it skipped.
+func (ex *executor) runSource(ctx context.Context, in *Instance, src Sourcer) error {
+	bar := ex.bars[barKey(in)]
+	defer bar.Done()
+	for _, k := range sortedUnits(ex.needed[in]) {
+		start := time.Now()
+		var (
+			mu   sync.Mutex
+			errs []arrowio.ErrorRow
+			bi   int
+			rows int64
+		)
+		err := src.RunUnit(ctx, k, func(rec arrow.RecordBatch) error {
+			rows += rec.NumRows()
+			bar.Add(int(rec.NumRows()))
+			m := msg{unit: k, batch: bi, rec: rec}
+			bi++
+			return ex.send(ctx, in, m)
+		}, func(e arrowio.ErrorRow) {
+			mu.Lock()
+			errs = append(errs, e)
+			mu.Unlock()
+			bar.Add(1)
+		})
+		if err != nil {
+			return err
+		}
+		if ex.own[in][k] {
+			if err := ex.commit(in, &UnitRecord{Unit: unitName(k), Errors: errs, NumRows: rows, Seconds: time.Since(start).Seconds()}); err != nil {
+				return err
+			}
+		}
+		if err := ex.send(ctx, in, msg{unit: k, end: true}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runTransform applies a transform to every needed batch of its input and passes the results
+// on; image batches hold a slot until every consumer is done with them.
+func (ex *executor) runTransform(ctx context.Context, in *Instance, tr Transformer) error {
+	bar := ex.bars[barKey(in)]
+	defer bar.Done()
+	bounded := specOf(in.Stage).Produces == Images
+	seed := ex.plan.Study.Seed
+	var (
+		pw    *arrowio.PartWriter
+		start time.Time
+		rows  int64
+		err   error
+	)
+	defer func() {
+		if pw != nil {
+			pw.Abort()
+		}
+	}()
+	for m := range ex.inbox[in] {
+		if m.end {
+			if ex.own[in][m.unit] {
+				rec := &UnitRecord{Unit: unitName(m.unit), NumRows: rows, Seconds: time.Since(start).Seconds()}
+				if err := ex.commitWithTable(in, rec, &pw); err != nil {
+					return err
+				}
+			}
+			rows, start = 0, time.Time{}
+			if err := ex.send(ctx, in, m); err != nil {
+				return err
+			}
+			continue
+		}
+		if !ex.needed[in][m.unit] {
+			m.rec.Release()
+			m.slot.done()
+			continue
+		}
+		if start.IsZero() {
+			start = time.Now()
+		}
+		var sl *slot
+		if bounded {
+			if sl, err = ex.acquire(ctx); err != nil {
+				m.rec.Release()
+				m.slot.done()
+				return err
+			}
+		}
+		out, err := tr.Apply(ctx, m.rec, batchSeed(seed, in, m.unit, m.batch))
+		n := m.rec.NumRows()
+		m.rec.Release()
+		m.slot.done()
+		if err != nil {
+			sl.release()
+			return err
+		}
+		bar.Add(int(n))
+		rows += out.NumRows()
+		if ex.own[in][m.unit] && saves(in) {
+			if pw == nil {
+				pw = arrowio.NewPartWriter(ex.rd.TablePath(in, unitName(m.unit)), ex.opts.Mem, arrowio.ColModel)
+			}
+			if err := pw.Write(out); err != nil {
+				out.Release()
+				sl.release()
+				return err
+			}
+		}
+		if err := ex.send(ctx, in, msg{unit: m.unit, batch: m.batch, rec: out, slot: sl}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runSink folds each owned unit's batches into a state and commits it (with the per-sample
+// rows the folder returns, as the unit's table).
+func (ex *executor) runSink(ctx context.Context, in *Instance, f Folder) error {
+	var (
+		state   []byte
+		started bool
+		pw      *arrowio.PartWriter
+		start   time.Time
+		rows    int64
+	)
+	defer func() {
+		if pw != nil {
+			pw.Abort()
+		}
+	}()
+	for m := range ex.inbox[in] {
+		if !ex.own[in][m.unit] {
+			if m.rec != nil {
+				m.rec.Release()
+			}
+			continue
+		}
+		if !started {
+			var err error
+			if state, err = f.Init(ctx); err != nil {
+				if m.rec != nil {
+					m.rec.Release()
+				}
+				return err
+			}
+			started, start, rows = true, time.Now(), 0
+		}
+		if m.end {
+			rec := &UnitRecord{Unit: unitName(m.unit), State: state, NumRows: rows, Seconds: time.Since(start).Seconds()}
+			if err := ex.commitWithTable(in, rec, &pw); err != nil {
+				return err
+			}
+			started = false
+			continue
+		}
+		newState, samples, err := f.Accumulate(ctx, state, m.rec)
+		rows += m.rec.NumRows()
+		m.rec.Release()
+		if err != nil {
+			return err
+		}
+		state = newState
+		if samples != nil {
+			if pw == nil {
+				pw = arrowio.NewPartWriter(ex.rd.TablePath(in, unitName(m.unit)), ex.opts.Mem, arrowio.ColModel)
+			}
+			err := pw.Write(samples)
+			samples.Release()
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// runModel feeds a model-level instance its input (when it has one), then runs and commits
+// each of its pending units.
+func (ex *executor) runModel(ctx context.Context, in *Instance, r ModelRunner) error {
+	if c, ok := r.(io.Closer); ok {
+		defer c.Close()
+	}
+	if in.Input != nil {
+		var err error
+		for m := range ex.inbox[in] {
+			if m.rec != nil {
+				if err == nil {
+					err = r.Consume(ctx, m.rec)
+				}
+				m.rec.Release()
+				m.slot.done()
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	for _, unit := range ex.pendingUnits[in] {
+		out := &UnitOut{path: ex.rd.TablePath(in, unit), mem: ex.opts.Mem}
+		rec, err := r.RunUnit(ctx, unit, out)
+		if err != nil {
+			if out.pw != nil {
+				out.pw.Abort()
+			}
+			return err
+		}
+		rec.Unit = unit
+		if err := ex.commitWithTable(in, rec, &out.pw); err != nil {
+			return err
+		}
+	}
+	return nil
+}

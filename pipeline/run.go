@@ -1,0 +1,174 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/vistudy/vistudy/plugins/host"
+)
+
+// Options configure a run.
+type Options struct {
+	Catalog   *host.Catalog
+	Mem       memory.Allocator
+	Shard     Shard
+	Progress  Progress
+	Log       *slog.Logger
+	Overrides []Override
+	Version   string
+	// AfterCommit, when set, is called after every committed unit, from the committing stage's
+	// goroutine (so concurrently); tests use it to stop a run part-way.
+	AfterCommit func(in *Instance, unit string)
+}
+
+func (o *Options) defaults() {
+	if o.Mem == nil {
+		o.Mem = memory.DefaultAllocator
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if o.Progress == nil {
+		o.Progress = nopProgress{}
+	}
+	if o.Shard.Count == 0 {
+		o.Shard = Shard{0, 1}
+	}
+}
+
+// ErrIncomplete is returned by Finalize when a unit has not been committed.
+var ErrIncomplete = errors.New("run is incomplete")
+
+func errSourceState(in *Instance) error {
+	return fmt.Errorf("stage %s: the %s kind prepared no source", in.Stage.ID, in.Stage.Kind)
+}
+
+// Run executes the plan into the study's run directory: the units of opts.Shard not yet
+// committed, wave by wave of models, then (for a whole run) the results. A cancelled run keeps
+// every committed unit.
+func Run(ctx context.Context, plan *Plan, opts Options) error {
+	opts.defaults()
+	defer plan.Close()
+	s := plan.Study
+	rd, err := OpenRunDir(s, opts.Overrides)
+	if err != nil {
+		return err
+	}
+	if s.Runtime.Library != "" {
+		os.Setenv("ONNXRUNTIME_LIB", s.Runtime.Library) // plugin processes inherit it
+	}
+	srcs, err := openSources(plan)
+	if err != nil {
+		return err
+	}
+	started := time.Now()
+	models := s.Models
+	step := max(1, s.Execution.ParallelModels)
+	for i := 0; i < len(models); i += step {
+		wave := models[i:min(i+step, len(models))]
+		ex := &executor{plan: plan, rd: rd, opts: opts, sources: srcs, wave: wave, last: i+step >= len(models)}
+		if err := ex.run(ctx); err != nil {
+			return err
+		}
+	}
+	opts.Progress.Wait()
+	if !opts.Shard.Whole() {
+		opts.Log.Info("shard finished; run `vistudy merge` once every shard is done", "shard", opts.Shard.String(), "seconds", time.Since(started).Seconds())
+		return nil
+	}
+	return Finalize(ctx, plan, opts)
+}
+
+// run executes the wave: each active instance is started (its plugin processes with it), then
+// runs in a goroutine of its own, streams between them.
+func (ex *executor) run(ctx context.Context) (err error) {
+	if err := ex.selectWork(); err != nil {
+		return err
+	}
+	if len(ex.active) == 0 {
+		return nil
+	}
+	procs := NewProcs(ex.opts.Catalog, ex.opts.Mem, ex.opts.Log)
+	defer procs.Close()
+	ex.env = &Env{Study: ex.plan.Study, Plan: ex.plan, Procs: procs, Mem: ex.opts.Mem, Log: ex.opts.Log, rd: ex.rd, srcs: ex.sources}
+	runners := map[*Instance]any{}
+	for _, in := range ex.active {
+		r, err := ex.start(ctx, in)
+		if err != nil {
+			return fmt.Errorf("stage %s (%s): %w", in.Stage.ID, in.Dir(), err)
+		}
+		runners[in] = r
+	}
+	ex.slots = make(chan struct{}, 2*runtime.GOMAXPROCS(0)+2)
+	ex.startBars()
+	ex.inbox = map[*Instance]chan msg{}
+	for _, in := range ex.active {
+		if in.Input != nil {
+			ex.inbox[in] = make(chan msg, 2)
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, in := range ex.active {
+		g.Go(func() error {
+			defer ex.closeOutputs(in)
+			var err error
+			switch r := runners[in].(type) {
+			case Sourcer:
+				err = ex.runSource(gctx, in, r)
+			case Transformer:
+				err = ex.runTransform(gctx, in, r)
+			case Folder:
+				err = ex.runSink(gctx, in, r)
+			case ModelRunner:
+				err = ex.runModel(gctx, in, r)
+			}
+			if err != nil {
+				return fmt.Errorf("stage %s (%s): %w", in.Stage.ID, in.Dir(), err)
+			}
+			return nil
+		})
+	}
+	err = g.Wait()
+	ex.drain()
+	if ctx.Err() != nil {
+		// Cancelled from outside: whatever failed in flight failed because of it.
+		return fmt.Errorf("run interrupted (finished units are kept; run again to resume): %w", ctx.Err())
+	}
+	return err
+}
+
+// start returns the runner of an active instance, checked against its kind's flow.
+func (ex *executor) start(ctx context.Context, in *Instance) (any, error) {
+	spec := specOf(in.Stage)
+	st, ok := kindOf(in.Stage).(Starter)
+	if !ok {
+		return nil, fmt.Errorf("the %s kind cannot run (it has no Start)", in.Stage.Kind)
+	}
+	r, err := st.Start(ctx, ex.env, in)
+	if err != nil {
+		return nil, err
+	}
+	var fits bool
+	switch spec.Flow {
+	case FlowSource:
+		_, fits = r.(Sourcer)
+	case FlowTransform:
+		_, fits = r.(Transformer)
+	case FlowSink:
+		_, fits = r.(Folder)
+	case FlowModel:
+		_, fits = r.(ModelRunner)
+	}
+	if !fits {
+		return nil, fmt.Errorf("the %s kind started a %T, which does not fit its flow", in.Stage.Kind, r)
+	}
+	return r, nil
+}

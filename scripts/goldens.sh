@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Golden results: runs the default study and every example with bin/vistudy and compares each
+# results.parquet byte for byte with testdata/goldens/<study>.results.parquet (`check`, the default),
+# or writes them (`make`). The goldens were made at commit 41ee80a, the commit before stage kinds
+# became registered components (issue 8); a change that moves a number must say why and remake them.
+# Examples whose data is absent (../shared/data) are skipped with a message.
+set -euo pipefail
+mode=${1:-check}
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bin=${VISTUDY_BIN:-$root/bin/vistudy}
+golden="$root/testdata/goldens"
+export ONNXRUNTIME_LIB=${ONNXRUNTIME_LIB:-$root/.deps/onnxruntime/libonnxruntime.so.1}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$golden"
+fail=0
+for study in "$root/pipeline.yaml" "$root"/examples/*.yaml; do
+  name=$(basename "$study" .yaml)
+  if grep -q 'shared/data' "$study" && [ ! -d "$root/../shared/data" ]; then
+    echo "skip $name: ../shared/data is absent"; continue
+  fi
+  if ! "$bin" run "$study" --output "$work/$name" >"$work/$name.log" 2>&1; then
+    echo "FAIL $name: vistudy run failed:"; tail -20 "$work/$name.log"; fail=1; continue
+  fi
+  got="$work/$name/results.parquet"
+  want="$golden/$name.results.parquet"
+  if [ "$mode" = make ]; then
+    cp "$got" "$want"; echo "made $name"
+  elif cmp -s "$got" "$want"; then
+    echo "ok   $name"
+  else
+    echo "FAIL $name: results.parquet differs from $want"; fail=1
+  fi
+done
+exit $fail

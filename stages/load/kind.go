@@ -1,0 +1,153 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/pipeline"
+)
+
+// The `load` stage kind: reads a dataset of the study, decoded to each downstream model's
+// geometry (once per geometry: models that share one share the images).
+func init() { pipeline.Register(kind{}) }
+
+type kind struct{}
+
+func (kind) Spec() pipeline.KindSpec {
+	return pipeline.KindSpec{
+		Name:    "load",
+		Summary: "reads a dataset, decoded, resized and cropped once per model geometry",
+		Flow:    pipeline.FlowSource,
+		Keys: []pipeline.Key{
+			{Name: "dataset", Type: "string", Doc: "the dataset read (a name under datasets)", Required: true, Role: pipeline.RoleDataset},
+		},
+		Produces: pipeline.Images,
+	}
+}
+
+func (kind) Check(*pipeline.Check, *pipeline.Stage) {}
+
+// CheckStudy checks every dataset of the study, used or not: its kind, path, keys and listing.
+func (kind) CheckStudy(c *pipeline.Check) {
+	kinds := Kinds()
+	for _, d := range c.Study.Datasets {
+		what := fmt.Sprintf("dataset %q", d.Name)
+		if !slices.Contains(kinds, d.Kind) {
+			c.Add(d.Pos("kind"), "%s: unknown kind %q (known: %s)", what, d.Kind, strings.Join(kinds, ", "))
+			continue
+		}
+		if d.Path != "" {
+			if _, err := os.Stat(d.Path); err != nil {
+				c.Add(d.Pos("path"), "%s: %s does not exist", what, d.Path)
+				continue
+			}
+		}
+		if d.Limit < 0 {
+			c.Add(d.Pos("limit"), "%s: limit must be positive", what)
+		}
+		cfg := config(c.Study, d)
+		if err := CheckParams(cfg); err != nil {
+			var ue *UnknownParamError
+			if errors.As(err, &ue) {
+				c.Add(d.Pos(ue.Key), "%v", err)
+			} else {
+				c.Add(d.Pos(""), "%s: %v", what, err)
+			}
+			continue
+		}
+		if _, err := Open(cfg); err != nil {
+			c.Add(d.Pos(""), "%s: %v", what, err)
+		}
+	}
+}
+
+// config is this package's view of a dataset of the study.
+func config(s *pipeline.Study, d *pipeline.Dataset) Config {
+	return Config{Name: d.Name, Kind: d.Kind, Path: d.Path, BaseDir: s.Dir, Labels: d.Labels,
+		Limit: d.Limit, Seed: s.Seed, Params: d.Params}
+}
+
+// Expand makes one instance per distinct geometry of the models downstream.
+func (kind) Expand(x *pipeline.Expansion, st *pipeline.Stage) ([]*pipeline.Instance, error) {
+	var out []*pipeline.Instance
+	seen := map[string]bool{}
+	for _, m := range x.Downstream(st) {
+		g := m.Geometry()
+		if seen[g.Key()] {
+			continue
+		}
+		seen[g.Key()] = true
+		in := &pipeline.Instance{Stage: st, Geometry: g, Dataset: datasetOf(x.Study, st.Dataset)}
+		in.Root = in
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+func datasetOf(s *pipeline.Study, name string) *pipeline.Dataset {
+	for _, d := range s.Datasets {
+		if d.Name == name {
+			return d
+		}
+	}
+	return nil
+}
+
+// source is a load instance's dataset cut into work units.
+type source struct {
+	ds    Dataset
+	units [][]Sample
+	geom  Geometry
+}
+
+func (s *source) Units() int        { return len(s.units) }
+func (s *source) UnitLen(k int) int { return len(s.units[k]) }
+func (s *source) Classes() []string { return s.ds.Labels().Names }
+
+// Prepare opens the instance's dataset and cuts it into units of execution.unit_size samples.
+func (kind) Prepare(s *pipeline.Study, in *pipeline.Instance) (any, error) {
+	ds, err := Open(config(s, in.Dataset))
+	if err != nil {
+		return nil, fmt.Errorf("dataset %q: %w", in.Dataset.Name, err)
+	}
+	samples := ds.Samples()
+	size := s.Execution.UnitSize
+	src := &source{ds: ds,
+		geom: Geometry{Resize: in.Geometry.Resize, Height: in.Geometry.Height, Width: in.Geometry.Width}}
+	for i := 0; i < len(samples); i += size {
+		src.units = append(src.units, samples[i:min(i+size, len(samples))])
+	}
+	return src, nil
+}
+
+// runner decodes a source's units with the study's workers and batch size.
+type runner struct {
+	*source
+	loader *Loader
+}
+
+// Start binds the prepared source to a loader.
+func (kind) Start(_ context.Context, env *pipeline.Env, in *pipeline.Instance) (any, error) {
+	state, err := env.State(in)
+	if err != nil {
+		return nil, err
+	}
+	workers := env.Study.Execution.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	return &runner{source: state.(*source),
+		loader: &Loader{Workers: workers, BatchSize: env.Study.Execution.BatchSize, Mem: env.Mem, Stage: in.Stage.ID}}, nil
+}
+
+func (r *runner) RunUnit(ctx context.Context, k int, emit func(arrow.RecordBatch) error, fail func(arrowio.ErrorRow)) error {
+	return r.loader.Run(ctx, r.ds, r.units[k], r.geom, emit, fail)
+}

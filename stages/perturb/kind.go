@@ -1,0 +1,75 @@
+package perturb
+
+import (
+	"context"
+
+	"github.com/vistudy/vistudy/pipeline"
+	"github.com/vistudy/vistudy/plugins/sdk"
+)
+
+// The `perturb` stage kind: transforms images with a perturbation plugin, once per sweep point
+// (and per model, for attacks that query a model).
+func init() { pipeline.Register(kind{}) }
+
+type kind struct{}
+
+func (kind) Spec() pipeline.KindSpec {
+	return pipeline.KindSpec{
+		Name:    "perturb",
+		Summary: "transforms the images it reads with a perturbation plugin (a corruption, filter or attack)",
+		Flow:    pipeline.FlowTransform,
+		Keys: []pipeline.Key{pipeline.KeyInput,
+			{Name: "attack", Type: "string", Doc: "the perturbation plugin", Required: true, Role: pipeline.RoleComponent},
+			pipeline.KeyParams, pipeline.KeySweep},
+		Reads:    []pipeline.Data{pipeline.Images},
+		Produces: pipeline.Images,
+	}
+}
+
+func (kind) Check(c *pipeline.Check, st *pipeline.Stage) {
+	c.Plugin(st, sdk.KindPerturbation, "attack")
+}
+
+// Expand makes one instance per input instance and sweep point; attacks that query a model get
+// one per downstream model of the input's geometry.
+func (kind) Expand(x *pipeline.Expansion, st *pipeline.Stage) ([]*pipeline.Instance, error) {
+	e, err := x.Plugin(st, sdk.KindPerturbation, "attack")
+	if err != nil {
+		return nil, err
+	}
+	points, err := x.Sweep(st, e.Info.Params)
+	if err != nil {
+		return nil, err
+	}
+	models := x.Downstream(st)
+	var out []*pipeline.Instance
+	for _, src := range x.Of(st.Input) {
+		for _, pt := range points {
+			mk := func(m *pipeline.Model) *pipeline.Instance {
+				in := pipeline.Follow(st, src, m)
+				in.Sweep = append(append([]pipeline.SweepValue(nil), src.Sweep...), pt.Sweep...)
+				in.Params, in.Plugin = pt.Values, e
+				return in
+			}
+			if !e.Info.NeedsModel {
+				out = append(out, mk(src.Model))
+				continue
+			}
+			for _, m := range models {
+				if pipeline.Matches(m, src) {
+					out = append(out, mk(m))
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// Start binds the plugin's process (the model's, for attacks).
+func (kind) Start(ctx context.Context, env *pipeline.Env, in *pipeline.Instance) (any, error) {
+	pt, err := env.Procs.Perturbation(ctx, in.Plugin, in.Model, env.ModelContext(in))
+	if err != nil {
+		return nil, err
+	}
+	return &Stage{Name: in.Plugin.Info.Name, Params: in.Params, Primary: in.Plugin.Info.PrimaryParam, Plugin: pt, Mem: env.Mem}, nil
+}
