@@ -3,13 +3,29 @@ package sdk
 // Rank is the position of class label among logits: the number of classes that score higher,
 // or the same with a lower index. It agrees with the arg-max of the `pred` column (ties go to
 // the lowest index), so a sample is top-k correct when Rank < k, and a constant output is not
-// counted as a hit for every label.
+// counted as a hit for every label. A NaN ranks below every number, so a NaN at the label is
+// never a hit; metrics refuse such rows first (CheckLogits).
 func Rank(logits []float32, label int32) int {
 	r := 0
+	w := logits[label]
 	for j, v := range logits {
-		if v > logits[label] || (v == logits[label] && j < int(label)) {
+		if ahead(v, w, j, int(label)) {
 			r++
 		}
 	}
 	return r
+}
+
+// ahead tells whether class j scoring v ranks before the label scoring w.
+func ahead(v, w float32, j, label int) bool {
+	vn, wn := v != v, w != w
+	switch {
+	case vn && wn:
+		return j < label
+	case vn:
+		return false
+	case wn:
+		return true
+	}
+	return v > w || (v == w && j < label)
 }

@@ -13,6 +13,9 @@ import (
 	"github.com/vistudy/vistudy/plugins/sdk"
 )
 
+// maxTopK bounds how many k values one instance reports.
+const maxTopK = 100
+
 // accuracy is top-k accuracy over the dataset's label space.
 type accuracy struct{}
 
@@ -28,15 +31,19 @@ func (accuracy) Info() sdk.Info {
 		Name: "accuracy", Version: "0.1.0",
 		Description: "top-k accuracy: a sample counts for k when its label ranks among the first k (ties go to the lower class index, as for pred)",
 		Params: []params.Spec{{Name: "topk", Type: params.IntList, Default: []int{1, 5},
-			Description: "the k values to report", Min: params.Bound(1)}},
+			Description: "the k values to report, each between 1 and the model's number of classes", Min: params.Bound(1),
+			MinLen: 1, MaxLen: maxTopK}},
 		Requires: []string{arrowio.ColLabel, arrowio.ColLogits},
 		Figures:  []sdk.Figure{{Kind: sdk.FigureSweep, Metric: "top1", Label: "top-1 accuracy"}},
 	}
 }
 
-func (accuracy) Init(p params.Values, _ sdk.Model) (state, error) {
+func (accuracy) Init(p params.Values, m sdk.Model) (state, error) {
 	s := state{Hits: map[int64]int64{}}
 	for _, k := range p.Ints("topk") {
+		if m.NumClasses > 0 && k > m.NumClasses {
+			return s, fmt.Errorf("topk %d exceeds the %d classes of model %s", k, m.NumClasses, m.Name)
+		}
 		s.Hits[int64(k)] = 0
 	}
 	return s, nil
@@ -51,8 +58,18 @@ func (accuracy) Accumulate(_ params.Values, _ sdk.Model, s state, batch arrow.Re
 	if err != nil {
 		return s, err
 	}
+	if n := logits.Shape(); len(n) == 1 {
+		for k := range s.Hits {
+			if k > int64(n[0]) {
+				return s, fmt.Errorf("topk %d exceeds the model's %d outputs", k, n[0])
+			}
+		}
+	}
 	for i, y := range labels {
 		row := logits.Row(i)
+		if err := sdk.CheckLogits(row); err != nil {
+			return s, fmt.Errorf("%s: %w", sdk.SampleName(batch, i), err)
+		}
 		if y < 0 {
 			s.Unlabelled++
 			continue

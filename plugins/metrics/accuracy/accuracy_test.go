@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -105,7 +106,7 @@ func TestAccuracyKnownAnswers(t *testing.T) {
 func TestAccuracyLabelOutsideModel(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	p, _ := params.Parse(accuracy{}.Info().Params, "")
+	p, _ := params.Parse(accuracy{}.Info().Params, `{"topk": [1]}`)
 	b := batch(t, mem, []int32{7}, []float32{1, 2, 3, 4})
 	defer b.Release()
 	s, _ := accuracy{}.Init(p, sdk.Model{})
@@ -114,5 +115,75 @@ func TestAccuracyLabelOutsideModel(t *testing.T) {
 	}
 	if _, err := params.Parse(accuracy{}.Info().Params, `{"topk": [0]}`); err == nil {
 		t.Error("topk 0 accepted")
+	}
+}
+
+// TestAccuracyNonFinite: a NaN or +Inf logit (or a row of -Inf) fails the stage naming the
+// sample, labelled or not; a NaN at the true label is never counted as a hit.
+func TestAccuracyNonFinite(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	ninf := float32(math.Inf(-1))
+	p, _ := params.Parse(accuracy{}.Info().Params, `{"topk": [1]}`)
+	for _, tc := range []struct {
+		name   string
+		labels []int32
+		logits []float32
+		want   string
+	}{
+		{"NaN at the label", []int32{1, 0}, []float32{0, 1, 0, 0, 0, nan, 0, 0}, `sample "b": the model's output is not finite: logit 1 is NaN`},
+		{"+Inf", []int32{0}, []float32{inf, 0, 0, 0}, `sample "a": the model's output is not finite: logit 0 is +Inf`},
+		{"all -Inf", []int32{0}, []float32{ninf, ninf, ninf, ninf}, "every logit is -Inf"},
+		{"unlabelled NaN", []int32{-1}, []float32{nan, nan, nan, nan}, "logit 0 is NaN"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := batch(t, mem, tc.labels, tc.logits)
+			defer b.Release()
+			s, _ := accuracy{}.Init(p, sdk.Model{})
+			if _, err := (accuracy{}).Accumulate(p, sdk.Model{}, s, b); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+	// -Inf beside finite values is a zero probability, not an error: label 1 still ranks first.
+	b := batch(t, mem, []int32{1}, []float32{ninf, 2, ninf, 1})
+	defer b.Release()
+	s, _ := accuracy{}.Init(p, sdk.Model{})
+	s, err := (accuracy{}).Accumulate(p, sdk.Model{}, s, b)
+	if err != nil || s.Hits[1] != 1 {
+		t.Errorf("a row with -Inf: hits %v, err %v", s.Hits, err)
+	}
+}
+
+// TestAccuracyTopKBounds: topk must be a non-empty list of at most 100 values within
+// [1, number of classes].
+func TestAccuracyTopKBounds(t *testing.T) {
+	specs := accuracy{}.Info().Params
+	for js, want := range map[string]string{
+		`{"topk": []}`:  "has 0 elements, want at least 1",
+		`{"topk": [0]}`: "below the minimum 1",
+		`{"topk": [` + strings.Repeat("1,", 100) + `1]}`: "has 101 elements, want at most 100",
+	} {
+		if _, err := params.Parse(specs, js); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%.40s: %v, want %q", js, err, want)
+		}
+	}
+	p, err := params.Parse(specs, `{"topk": [1, 1001]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (accuracy{}).Init(p, sdk.Model{Name: "r50", NumClasses: 1000}); err == nil || !strings.Contains(err.Error(), "topk 1001 exceeds the 1000 classes of model r50") {
+		t.Errorf("topk 1001 on 1000 classes: %v", err)
+	}
+	// A model without a declared label space is checked against its outputs.
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	p, _ = params.Parse(specs, `{"topk": [5]}`)
+	b := batch(t, mem, []int32{0}, []float32{1, 2, 3, 4})
+	defer b.Release()
+	s, _ := accuracy{}.Init(p, sdk.Model{})
+	if _, err := (accuracy{}).Accumulate(p, sdk.Model{}, s, b); err == nil || !strings.Contains(err.Error(), "topk 5 exceeds the model's 4 outputs") {
+		t.Errorf("topk 5 on 4 outputs: %v", err)
 	}
 }

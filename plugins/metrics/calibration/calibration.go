@@ -15,6 +15,10 @@ import (
 // paramBins names the parameter giving the number of confidence bins.
 const paramBins = "bins"
 
+// maxBins bounds the bins parameter: the state holds a bin per bin and the report five rows per
+// bin, so 10,000 bins are about 0.5 MB of state and 50,000 rows, and bins: 1e8 is refused.
+const maxBins = 10000
+
 // probFloor is where p(y) is clamped in the NLL, so one zero probability (a model that outputs
 // probabilities) caps that sample's loss at −ln 1e-12 ≈ 27.63 instead of making the mean infinite.
 const probFloor = 1e-12
@@ -46,7 +50,7 @@ func (calibration) Info() sdk.Info {
 		Name: "calibration", Version: "0.1.0",
 		Description: "confidence calibration (Grabinski et al. 2022): ECE and MCE over equal-width confidence bins, " +
 			"NLL, multi-class Brier score, over-confidence E[ẑ | ŷ≠y], under-confidence E[1−ẑ | ŷ=y] and the reliability diagram",
-		Params: []params.Spec{{Name: paramBins, Type: params.Int, Default: 15, Min: params.Bound(2),
+		Params: []params.Spec{{Name: paramBins, Type: params.Int, Default: 15, Min: params.Bound(2), Max: params.Bound(maxBins),
 			Description: "number of equal-width confidence bins on [0,1]; bin b holds confidences in (b/B, (b+1)/B]"}},
 		Requires: []string{arrowio.ColLabel, arrowio.ColLogits},
 		Figures:  []sdk.Figure{{Kind: sdk.FigureReliability}},
@@ -81,18 +85,14 @@ type scored struct {
 
 // score computes the float64 softmax of logits against label y; e is scratch of the row's length.
 func score(logits []float32, y int, e []float64) (scored, error) {
+	if err := sdk.CheckLogits(logits); err != nil {
+		return scored{}, err
+	}
 	top, pred := math.Inf(-1), -1
 	for k, v := range logits {
-		x := float64(v)
-		if math.IsNaN(x) || math.IsInf(x, 1) {
-			return scored{}, fmt.Errorf("logit %d is %v", k, v)
-		}
-		if pred < 0 || x > top {
+		if x := float64(v); pred < 0 || x > top {
 			top, pred = x, k
 		}
-	}
-	if math.IsInf(top, -1) {
-		return scored{}, fmt.Errorf("every logit is -Inf")
 	}
 	var others float64 // Σ_{k≠ŷ} e^{l_k − top}; the softmax denominator is 1 + others
 	for k, v := range logits {
@@ -135,6 +135,9 @@ func (calibration) Accumulate(p params.Values, _ sdk.Model, s state, batch arrow
 	}
 	e := make([]float64, logits.Shape()[0])
 	for i, y := range labels {
+		if err := sdk.CheckLogits(logits.Row(i)); err != nil {
+			return s, fmt.Errorf("%s: %w", sdk.SampleName(batch, i), err)
+		}
 		if y < 0 {
 			s.Unlabelled++
 			continue
@@ -144,7 +147,7 @@ func (calibration) Accumulate(p params.Values, _ sdk.Model, s state, batch arrow
 		}
 		sc, err := score(logits.Row(i), int(y), e)
 		if err != nil {
-			return s, fmt.Errorf("sample %d: %w", i, err)
+			return s, fmt.Errorf("%s: %w", sdk.SampleName(batch, i), err)
 		}
 		b := &s.Bins[binOf(sc.conf, len(s.Bins))]
 		b.Count++

@@ -185,6 +185,9 @@ func TestBinsParameter(t *testing.T) {
 			checkRows(t, rows, tt.wants)
 		})
 	}
+	if _, err := params.Parse(calibration{}.Info().Params, `{"bins": 1e8}`); err == nil || !strings.Contains(err.Error(), "above the maximum 10000") {
+		t.Errorf("bins 1e8: %v, want the declared maximum", err)
+	}
 	if _, err := params.Parse(calibration{}.Info().Params, `{"bins": 1}`); err == nil || !strings.Contains(err.Error(), "below the minimum 2") {
 		t.Errorf("bins = 1: error = %v, want the minimum of 2", err)
 	}
@@ -249,8 +252,10 @@ func TestAccumulateErrors(t *testing.T) {
 		logits  []float32
 		wantErr string
 	}{
-		{"NaN logit", []int32{0}, []float32{0, float32(math.NaN())}, "sample 0: logit 1 is NaN"},
+		{"NaN logit", []int32{0}, []float32{0, float32(math.NaN())}, "sample 0: the model's output is not finite: logit 1 is NaN"},
 		{"+Inf logit", []int32{0}, []float32{float32(math.Inf(1)), 0}, "logit 0 is +Inf"},
+		{"all -Inf", []int32{0}, []float32{float32(math.Inf(-1)), float32(math.Inf(-1))}, "every logit is -Inf"},
+		{"NaN in an unlabelled row", []int32{0, -1}, []float32{0, 1, float32(math.NaN()), 0}, "sample 1: the model's output is not finite: logit 0 is NaN"},
 		{"label beyond the model", []int32{0, 2}, []float32{0, 1, 0, 1}, "sample 1 has label 2 but the model has 2 classes"},
 	}
 	p := mustParams(t, `{}`)

@@ -130,7 +130,7 @@ func (pl plan) judge(batch arrow.RecordBatch) (cues, error) {
 	for i := range c.shape {
 		best, err := pl.decide(logits.Row(i), probs)
 		if err != nil {
-			return c, fmt.Errorf("sample %d: %w", i, err)
+			return c, fmt.Errorf("%s: %w", sdk.SampleName(batch, i), err)
 		}
 		d := pl.datasetOf[best]
 		s, t := c.shape[i], c.texture[i]
@@ -160,16 +160,12 @@ func (pl plan) judge(batch arrow.RecordBatch) (cues, error) {
 // decide returns the mapping category with the highest mean softmax probability over its
 // indices (the first on ties); probs is scratch of the row's length.
 func (pl plan) decide(row []float32, probs []float64) (int, error) {
-	top := math.Inf(-1)
-	for k, v := range row {
-		x := float64(v)
-		if math.IsNaN(x) || math.IsInf(x, 1) {
-			return 0, fmt.Errorf("logit %d is %v", k, v)
-		}
-		top = max(top, x)
+	if err := sdk.CheckLogits(row); err != nil {
+		return 0, err
 	}
-	if math.IsInf(top, -1) {
-		return 0, fmt.Errorf("every logit is -Inf")
+	top := math.Inf(-1)
+	for _, v := range row {
+		top = max(top, float64(v))
 	}
 	var z float64
 	for k, v := range row {

@@ -303,6 +303,8 @@ func TestAccumulateErrors(t *testing.T) {
 	}{
 		{"NaN logit", 3, sample{"x", 0, 1, []float32{0, nan, 1}}, "logit 1 is NaN"},
 		{"all -Inf", 3, sample{"x", 0, 1, []float32{ninf, ninf, ninf}}, "every logit is -Inf"},
+		{"+Inf logit", 3, sample{"x", 0, 1, []float32{0, 0, float32(math.Inf(1))}}, `sample "x": the model's output is not finite: logit 2 is +Inf`},
+		{"NaN in an unlabelled row", 3, sample{"x", -1, 1, []float32{nan, 0, 1}}, "logit 0 is NaN"},
 		{"label beyond the dataset", 3, sample{"x", 0, 5, []float32{0, 0, 1}}, "cue label 5"},
 		{"fewer outputs than the mapping", 2, sample{"x", 0, 1, []float32{0, 1}}, "model has 2 outputs"},
 	}
