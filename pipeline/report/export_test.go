@@ -4,7 +4,4 @@ package report
 var BuiltinFigures = builtinFigures
 
 // FigureKind reports whether kind is registered.
-func FigureKind(kind string) (Builder, bool) {
-	b, ok := kinds[kind]
-	return b, ok
-}
+func FigureKind(kind string) (Builder, bool) { return lookupFigure(kind) }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -24,9 +25,9 @@ type Figure struct {
 // Stage is what a figure kind draws from: one stage, its rows and the hint that asked for the figure.
 type Stage struct {
 	StageInfo
-	Rows  []arrowio.Result
-	Hint  sdk.Figure
-	study *study // the whole run's models and their looks
+	Rows  []arrowio.Result // the stage's rows, every model's
+	Hint  sdk.Figure       // the declared figure being drawn: its kind, metric and label
+	study *study           // the whole run's models and their looks
 }
 
 // Models lists the models of the whole run, sorted: the order (and colours) of every figure's models.
@@ -36,10 +37,15 @@ func (st *Stage) Models() []string { return st.study.models }
 type Builder func(st *Stage) ([]Figure, error)
 
 // kinds are the registered figure kinds by name.
-var kinds = map[string]Builder{}
+var (
+	kindsMu sync.RWMutex
+	kinds   = map[string]Builder{}
+)
 
 // RegisterFigure adds the figure kind name; a second kind of the same name panics (a programming error).
 func RegisterFigure(name string, b Builder) {
+	kindsMu.Lock()
+	defer kindsMu.Unlock()
 	if _, dup := kinds[name]; dup {
 		panic(fmt.Sprintf("report: figure kind %q registered twice", name))
 	}
@@ -47,7 +53,19 @@ func RegisterFigure(name string, b Builder) {
 }
 
 // FigureKinds lists the registered figure kinds, sorted.
-func FigureKinds() []string { return slices.Sorted(maps.Keys(kinds)) }
+func FigureKinds() []string {
+	kindsMu.RLock()
+	defer kindsMu.RUnlock()
+	return slices.Sorted(maps.Keys(kinds))
+}
+
+// lookupFigure returns the builder of the figure kind name.
+func lookupFigure(name string) (Builder, bool) {
+	kindsMu.RLock()
+	defer kindsMu.RUnlock()
+	b, ok := kinds[name]
+	return b, ok
+}
 
 // figureOverall is the generic figure of a stage whose component declares none: bars of every overall metric.
 const figureOverall = "overall"

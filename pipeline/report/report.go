@@ -67,7 +67,7 @@ func buildFigures(s *study, stages []StageInfo) (figs []Figure, notes []string, 
 		hints := figuresOf(st)
 		known := 0
 		for _, h := range hints {
-			if _, ok := kinds[h.Kind]; ok {
+			if _, ok := lookupFigure(h.Kind); ok {
 				known++
 			} else {
 				notes = append(notes, fmt.Sprintf("Stage %s asks for a figure of kind %q, which this report does not draw (kinds: %s).",
@@ -78,7 +78,7 @@ func buildFigures(s *study, stages []StageInfo) (figs []Figure, notes []string, 
 			hints = []sdk.Figure{{Kind: figureOverall}}
 		}
 		for _, h := range hints {
-			b, ok := kinds[h.Kind]
+			b, ok := lookupFigure(h.Kind)
 			if !ok {
 				continue
 			}
