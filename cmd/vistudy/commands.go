@@ -100,11 +100,15 @@ func newPlanCmd(v *viper.Viper) *cobra.Command {
 			if dot, _ := cmd.Flags().GetBool("dot"); dot {
 				return p.plan.WriteDot(cmd.OutOrStdout())
 			}
+			if est, _ := cmd.Flags().GetBool("estimate"); est {
+				return writeEstimate(cmd, p.plan)
+			}
 			return p.plan.WriteText(cmd.OutOrStdout())
 		},
 	}
 	studyFlags(cmd)
 	cmd.Flags().Bool("dot", false, "write Graphviz dot instead of text")
+	estimateFlags(cmd)
 	return cmd
 }
 

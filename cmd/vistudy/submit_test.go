@@ -315,3 +315,19 @@ func TestSubmitK8sWritesJobsForTheStudy(t *testing.T) {
 		t.Errorf("volume %+v", sj.Spec.Template.Spec.Volumes)
 	}
 }
+
+// TestPlanEstimate checks `plan --estimate` against the study's counts: 128 images in units of
+// 8 are 16 units for each of images, preds × 2 and acc × 2.
+func TestPlanEstimate(t *testing.T) {
+	bin := vistudyBin(t)
+	study := zooStudy(t, t.TempDir())
+	out := mustRun(t, bin, "plan", "--estimate", "--tasks", "4", "--model-load", "1s", study)
+	for _, want := range []string{
+		"units        80 ", "part files   32\n", "inferences   256 ", "tasks        4 (at most 16 get work",
+		"task length  2s ", // 256/1000 + 128/800 decodes = 0.42 s of work over 4 tasks, plus 2 model loads of 1 s
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan --estimate lacks %q:\n%s", want, out)
+		}
+	}
+}
