@@ -7,6 +7,7 @@
 #
 # Needs the Debian packages slurm-wlm and munge. Clients then need SLURM_CONF=DIR/slurm.conf.
 set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin" # the daemons live in sbin
 
 cmd=${1:-}
 dir=${2:-}

@@ -55,6 +55,7 @@ stages:
 // SLURM_CONF at it, and stops it when the test ends.
 func startSlurm(t *testing.T, dir string) {
 	t.Helper()
+	t.Setenv("PATH", os.Getenv("PATH")+":/usr/sbin:/sbin") // the daemons live in sbin
 	for _, b := range []string{"munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "sinfo"} {
 		if _, err := exec.LookPath(b); err != nil {
 			t.Skipf("Slurm integration test skipped: %s is not installed (Debian packages slurm-wlm and munge; .ci/run installs them)", b)
