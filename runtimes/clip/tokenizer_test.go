@@ -10,20 +10,28 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/vistudy/vistudy/internal/testenv"
 )
 
-// loadTokenizer loads CLIP's merges file from the shared data, skipping when it is absent.
+var (
+	tokOnce   sync.Once
+	sharedTok *Tokenizer
+	tokErr    error
+)
+
+// loadTokenizer loads CLIP's merges file from the shared data once, skipping when it is absent.
 func loadTokenizer(t testing.TB) *Tokenizer {
 	t.Helper()
-	tok, err := LoadTokenizer(testenv.SharedData(t, "clip", "bpe_simple_vocab_16e6.txt.gz"))
-	if err != nil {
-		t.Fatal(err)
+	path := testenv.SharedData(t, "clip", "bpe_simple_vocab_16e6.txt.gz")
+	tokOnce.Do(func() { sharedTok, tokErr = LoadTokenizer(path) })
+	if tokErr != nil {
+		t.Fatal(tokErr)
 	}
-	return tok
+	return sharedTok
 }
 
 // golden is one line of testdata/tokens.jsonl, written by the reference tokenizer.
