@@ -82,14 +82,77 @@ func (o DecodeOptions) Decode(path string) (*image.RGBA, error) {
 
 // DecodeBytes decodes a JPEG or PNG with these options: JPEGs through libjpeg-turbo where it is
 // available (bit-identical to PIL), else Go's image/jpeg (without draft reduction).
-func (o DecodeOptions) DecodeBytes(data []byte) (*image.RGBA, error) {
+func (o DecodeOptions) DecodeBytes(data []byte) (*image.RGBA, error) { return o.decodeInto(data, nil) }
+
+// PreprocessFile decodes the file at path with these options and preprocesses it to g into out
+// (3·Height·Width values), as Decode then PreprocessInto do, reusing the file's bytes and the decoded
+// pixels' memory from call to call; errors name the file.
+func (o DecodeOptions) PreprocessFile(out []float32, path string, g Geometry) error {
+	if len(out) != 3*g.Height*g.Width {
+		return fmt.Errorf("load: preprocess %s: output holds %d values, geometry %s needs %d", path, len(out), g.Key(), 3*g.Height*g.Width)
+	}
+	sc := scratches.Get().(*scratch)
+	defer scratches.Put(sc)
+	var err error
+	if sc.file, err = readFileInto(sc.file, path); err != nil {
+		return fmt.Errorf("load: decode %s: %w", path, err)
+	}
+	img, err := o.decodeInto(sc.file, sc.pix)
+	if err != nil {
+		return fmt.Errorf("load: decode %s: %w", path, err)
+	}
+	if cap(img.Pix) <= maxKeptPixels {
+		sc.pix = img.Pix // nothing refers to the image after preprocessing: its memory serves the next one
+	}
+	if err := preprocessInto(out, img, g); err != nil {
+		return fmt.Errorf("load: preprocess %s: %w", path, err)
+	}
+	return nil
+}
+
+// maxKeptPixels bounds the decoded-pixel buffer a scratch keeps between images (64 MiB: 16 Mpixel RGBA).
+const maxKeptPixels = 64 << 20
+
+// scratch is the memory PreprocessFile reuses: the file's bytes and the decoded pixels.
+type scratch struct{ file, pix []byte }
+
+var scratches = sync.Pool{New: func() any { return new(scratch) }}
+
+// readFileInto reads the file at path into buf's memory when it is large enough.
+func readFileInto(buf []byte, path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() || st.Size() > maxKeptPixels {
+		return io.ReadAll(f) // a pipe, or a file too large to keep: no reuse
+	}
+	buf = grow(buf, int(st.Size())+1) // one spare byte: a file that grew shows up as a short read not filling it
+	n, err := io.ReadFull(f, buf)
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		return buf[:n], nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rest, err := io.ReadAll(f) // the file grew since Stat
+	return append(buf[:n], rest...), err
+}
+
+// decodeInto is DecodeBytes decoding JPEGs into pix's memory when it is large enough.
+func (o DecodeOptions) decodeInto(data, pix []byte) (*image.RGBA, error) {
 	format, err := sniff(data)
 	if err != nil {
 		return nil, err
 	}
 	if format == "jpeg" {
 		logDecoder()
-		if img, ok, err := turboDecode(data, o); ok {
+		if img, ok, err := turboDecode(data, o, pix); ok {
 			return img, err
 		}
 	}

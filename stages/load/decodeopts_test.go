@@ -2,6 +2,7 @@ package load
 
 import (
 	"image"
+	"slices"
 	"testing"
 )
 
@@ -52,4 +53,38 @@ func TestDraftSize(t *testing.T) {
 			t.Errorf("draft %d of %dx%d = %dx%d, want %v", c.side, c.w, c.h, w, h, c.want)
 		}
 	}
+}
+
+// TestPreprocessFileReusesSafely: PreprocessFile, which reuses its file and pixel buffers, gives the
+// same tensors as Decode + PreprocessInto for images of changing sizes and kinds in any order, and
+// reports errors naming the file.
+func TestPreprocessFileReusesSafely(t *testing.T) {
+	g := Geometry{Resize: 16, Height: 16, Width: 16}
+	files := []string{"testdata/draft/ycc420.jpg", "testdata/jpeg/ycc420.jpg", "testdata/jpeg/grey.jpg",
+		"testdata/golden/noise37x23.png", "testdata/draft/cmyk.jpg", "testdata/jpeg/ycck.jpg", "testdata/draft/ycc420.jpg"}
+	for _, o := range []DecodeOptions{{}, {DraftSide: 35}} {
+		out := make([]float32, 3*16*16)
+		for round := range 2 {
+			for _, f := range files {
+				img, err := o.Decode(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, err := Preprocess(img, g)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := o.PreprocessFile(out, f, g); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(out, want) {
+					t.Errorf("draft %d, round %d, %s: PreprocessFile differs from Decode + Preprocess", o.DraftSide, round, f)
+				}
+			}
+		}
+	}
+	err := DecodeOptions{}.PreprocessFile(make([]float32, 3*16*16), "testdata/missing.jpg", g)
+	checkErr(t, "missing", err, "testdata/missing.jpg", "no such file")
+	err = DecodeOptions{}.PreprocessFile(make([]float32, 5), files[0], g)
+	checkErr(t, "short output", err, "output holds 5 values", "needs 768")
 }

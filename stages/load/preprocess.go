@@ -23,6 +23,15 @@ func Preprocess(img image.Image, g Geometry) ([]float32, error) {
 	return out, nil
 }
 
+// PreprocessInto is Preprocess writing into out, which must hold 3·Height·Width values: a caller that
+// reuses out allocates nothing per image but the decoded pixels.
+func PreprocessInto(out []float32, img image.Image, g Geometry) error {
+	if len(out) != 3*g.Height*g.Width {
+		return fmt.Errorf("load: preprocess: output holds %d values, geometry %s needs %d", len(out), g.Key(), 3*g.Height*g.Width)
+	}
+	return preprocessInto(out, img, g)
+}
+
 // preprocessInto is Preprocess writing into out (len 3·Height·Width).
 func preprocessInto(out []float32, img image.Image, g Geometry) error {
 	rgb, err := resizeCropImage(img, g)

@@ -151,8 +151,9 @@ func putHandle(h C.vs_tjhandle) {
 }
 
 // turboDecode decodes a JPEG with libjpeg-turbo as PIL's Image.open(f) (after draft(), if o asks for it)
-// followed by convert("RGB") does; ok is false when the library is unavailable.
-func turboDecode(data []byte, o DecodeOptions) (img *image.RGBA, ok bool, err error) {
+// followed by convert("RGB") does, into buf when it is large enough; ok is false when the library is
+// unavailable.
+func turboDecode(data []byte, o DecodeOptions, buf []byte) (img *image.RGBA, ok bool, err error) {
 	if _, err := turbo(); err != nil {
 		return nil, false, nil
 	}
@@ -185,7 +186,7 @@ func turboDecode(data []byte, o DecodeOptions) (img *image.RGBA, ok bool, err er
 	if cmyk {
 		pf = tjpfCMYK // libjpeg converts YCCK to CMYK; CMYK → RGB is PIL's, below
 	}
-	img = image.NewRGBA(image.Rect(0, 0, dw, dh))
+	img = &image.RGBA{Pix: grow(buf, 4*dw*dh), Stride: 4 * dw, Rect: image.Rect(0, 0, dw, dh)} // every byte is written
 	dst := (*C.uchar)(unsafe.Pointer(&img.Pix[0]))
 	if C.vs_tj_decompress(h, src, n, dst, C.int(dw), C.int(bpp*dw), C.int(dh), pf, tjflagAccurateDCT) != 0 {
 		msg := C.GoString(C.vs_tj_errstr(h))

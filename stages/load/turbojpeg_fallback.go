@@ -13,4 +13,4 @@ func turbo() (string, error) {
 }
 
 // turboDecode is unavailable in this build: ok is always false.
-func turboDecode([]byte, DecodeOptions) (*image.RGBA, bool, error) { return nil, false, nil }
+func turboDecode([]byte, DecodeOptions, []byte) (*image.RGBA, bool, error) { return nil, false, nil }
