@@ -16,10 +16,14 @@ PLUGIN_BINS := $(BIN)/vistudy-runtime-onnxruntime \
 
 export ONNXRUNTIME_LIB ?= $(abspath $(ORT_LIB))
 
-.PHONY: all deps build run test bench vet fmt clean proto
+.PHONY: all deps libturbojpeg build run test bench vet fmt clean proto
 all: build
 
-deps: $(ORT_LIB)
+deps: $(ORT_LIB) libturbojpeg
+
+# libjpeg-turbo decodes JPEGs bit-identical to PIL (apt-get on Debian; otherwise the command to run).
+libturbojpeg:
+	@scripts/install-libturbojpeg.sh
 
 $(ORT_LIB): scripts/fetch-onnxruntime.sh
 	scripts/fetch-onnxruntime.sh $(ORT_DIR)
