@@ -80,9 +80,7 @@ func LeafKeys(data []byte) ([]string, error) {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, err
 	}
-	keys := []string{keyName, keySeed, keyOutput, "execution.batch_size", "execution.unit_size",
-		"execution.workers", "execution.parallel_models", "runtime.plugin", "runtime.threads",
-		"runtime.providers", "runtime.fallback", "runtime.library", "runtime.device_id"}
+	keys := overridableKeys()
 	seen := map[string]bool{}
 	for _, k := range keys {
 		seen[k] = true

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"fmt"
 	"strings"
+
+	"github.com/vistudy/vistudy/plugins/params"
 )
 
 // Role is what a key of a stage block means to the pipeline (the other keys are the kind's own).
@@ -125,15 +127,41 @@ func kindSection(spec KindSpec) Section {
 	return Section{Path: "stages[]." + spec.Name, Doc: spec.Summary, Keys: spec.Keys}
 }
 
+// Sectioner is a kind that adds sections of its own to the schema (the load kind: the keys of
+// each dataset kind).
+type Sectioner interface {
+	Sections() []Section
+}
+
+// SpecKeys turns parameter specs into section keys.
+func SpecKeys(specs []params.Spec) []Key {
+	out := make([]Key, len(specs))
+	for i, sp := range specs {
+		k := Key{Name: sp.Name, Type: strings.ReplaceAll(string(sp.Type), "_", " of "), Doc: sp.Description, Required: sp.Required}
+		if sp.Default != nil {
+			k.Default = fmt.Sprint(sp.Default)
+		}
+		if len(sp.Choices) > 0 {
+			k.Doc += " (" + strings.Join(sp.Choices, ", ") + ")"
+		}
+		out[i] = k
+	}
+	return out
+}
+
 // Sections lists every section of the study file, the stage kinds' blocks included: the one
 // schema from which the parser's allowed keys, the overridable keys and docs/study.md derive.
 func Sections() []Section {
 	out := []Section{studySection, pluginsSection, runtimeSection, executionSection, modelSection, inputSection, datasetSection, stageSection}
+	var more []Section
 	for _, n := range KindNames() {
 		k, _ := LookupKind(n)
 		out = append(out, kindSection(k.Spec()))
+		if sc, ok := k.(Sectioner); ok {
+			more = append(more, sc.Sections()...)
+		}
 	}
-	return out
+	return append(out, more...)
 }
 
 // SchemaMarkdown renders the sections as the key tables of docs/study.md.
@@ -164,13 +192,13 @@ func SchemaMarkdown() string {
 	return b.String()
 }
 
-// scalarKeys are the dotted keys of the fixed sections that take one value: they can be set by
-// --set or VISTUDY_<KEY> even where the study file does not write them.
-func scalarKeys() []string {
+// overridableKeys are the dotted keys of the fixed sections that --set or VISTUDY_<KEY> can set
+// even where the study file does not write them (every key but the mappings and the stages).
+func overridableKeys() []string {
 	var out []string
 	for _, s := range []Section{studySection, runtimeSection, executionSection} {
 		for _, k := range s.Keys {
-			if k.Type == "mapping" || k.Type == "list" || strings.HasPrefix(k.Type, "list") {
+			if k.Type == "mapping" || k.Type == "list" {
 				continue
 			}
 			out = append(out, join(s.Path, k.Name))

@@ -2,6 +2,7 @@ package load
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"image"
 	"math/rand/v2"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/vistudy/vistudy/plugins/params"
 	"github.com/vistudy/vistudy/stages/labels"
 )
 
@@ -54,12 +56,12 @@ type OpenFunc func(Config) (Dataset, error)
 var (
 	registryMu sync.RWMutex
 	registry   = map[string]OpenFunc{}
-	kindParams = map[string][]string{}
+	kindParams = map[string][]params.Spec{}
 )
 
-// Register adds a dataset kind with the kind-specific parameter keys it takes (call it from
+// Register adds a dataset kind with the schema of the kind-specific keys it takes (call it from
 // init); a kind registered twice is an error.
-func Register(kind string, open OpenFunc, params ...string) error {
+func Register(kind string, open OpenFunc, specs ...params.Spec) error {
 	if kind == "" || open == nil {
 		return fmt.Errorf("load: register dataset kind %q: empty kind or nil open function", kind)
 	}
@@ -69,21 +71,22 @@ func Register(kind string, open OpenFunc, params ...string) error {
 		return fmt.Errorf("load: dataset kind %q is already registered", kind)
 	}
 	registry[kind] = open
-	kindParams[kind] = slices.Clone(params)
+	kindParams[kind] = slices.Clone(specs)
 	return nil
 }
 
-// Params lists the kind-specific parameter keys of a registered kind.
-func Params(kind string) ([]string, bool) {
+// Params returns the schema of a registered kind's own keys.
+func Params(kind string) ([]params.Spec, bool) {
 	registryMu.RLock()
 	defer registryMu.RUnlock()
 	p, ok := kindParams[kind]
 	return slices.Clone(p), ok
 }
 
-// CheckParams reports the first parameter key of cfg its kind does not take.
+// CheckParams reports the first key of cfg its kind does not take, or the first value of the
+// wrong type or out of its range.
 func CheckParams(cfg Config) error {
-	allowed, ok := Params(cfg.Kind)
+	specs, ok := Params(cfg.Kind)
 	if !ok {
 		return fmt.Errorf("load: dataset %q: unknown kind %q (known: %s)", cfg.Name, cfg.Kind, strings.Join(Kinds(), ", "))
 	}
@@ -92,6 +95,10 @@ func CheckParams(cfg Config) error {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	var allowed []string
+	for _, sp := range specs {
+		allowed = append(allowed, sp.Name)
+	}
 	for _, k := range keys {
 		if !slices.Contains(allowed, k) {
 			takes := "no other keys"
@@ -101,8 +108,27 @@ func CheckParams(cfg Config) error {
 			return &UnknownParamError{Dataset: cfg.Name, Kind: cfg.Kind, Key: k, Takes: takes}
 		}
 	}
+	if _, errs := params.Check(specs, cfg.Params); len(errs) > 0 {
+		var pe *params.Error
+		if errors.As(errs[0], &pe) {
+			return &ParamError{Dataset: cfg.Name, Key: pe.Name, Err: errs[0]}
+		}
+		return fmt.Errorf("dataset %q: %w", cfg.Name, errs[0])
+	}
 	return nil
 }
+
+// ParamError is a value of a dataset key its kind declares with another type or range.
+type ParamError struct {
+	Dataset, Key string
+	Err          error
+}
+
+// Error implements error.
+func (e *ParamError) Error() string { return fmt.Sprintf("dataset %q: %v", e.Dataset, e.Err) }
+
+// Unwrap returns the parameter error.
+func (e *ParamError) Unwrap() error { return e.Err }
 
 // UnknownParamError is a dataset key its kind does not take.
 type UnknownParamError struct {

@@ -274,7 +274,7 @@ func TestImageFolderLayouts(t *testing.T) {
 		{"folder not in space", "classes", "imagenet1k", nil, []string{`"apple"`, "imagenet1k"}},
 		{"index out of range", "badpattern", "namelist.txt", map[string]any{ParamLabelPattern: `_(\d+)\.png`}, []string{"img_1_99.png", "99", "3 classes"}},
 		{"pattern without group", "pattern", "", map[string]any{ParamLabelPattern: `img`}, []string{"exactly one capture group"}},
-		{"pattern not a string", "pattern", "", map[string]any{ParamLabelPattern: 3}, []string{"must be a string"}},
+		{"pattern not a string", "pattern", "", map[string]any{ParamLabelPattern: 3}, []string{"want a string"}},
 		{"pattern on class folders", "classes", "", map[string]any{ParamLabelPattern: `(x)`}, []string{"flat folder"}},
 		{"pattern no match", "pattern", "", map[string]any{ParamLabelPattern: `^zzz(\d)`}, []string{"img_3_2.png", "does not match"}},
 	} {

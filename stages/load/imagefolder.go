@@ -2,6 +2,7 @@ package load
 
 import (
 	"fmt"
+	"github.com/vistudy/vistudy/plugins/params"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -20,7 +21,8 @@ const ParamLabelPattern = "label_pattern"
 var wordNetPrefix = regexp.MustCompile(`^(n\d{8})`)
 
 func init() {
-	if err := Register(KindImageFolder, openImageFolder, ParamLabelPattern); err != nil {
+	if err := Register(KindImageFolder, openImageFolder, params.Spec{Name: ParamLabelPattern, Type: params.String,
+		Description: "a regexp whose capture group gives the label index or class name from the file name"}); err != nil {
 		panic(err)
 	}
 }

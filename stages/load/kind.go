@@ -151,3 +151,14 @@ func (kind) Start(_ context.Context, env *pipeline.Env, in *pipeline.Instance) (
 func (r *runner) RunUnit(ctx context.Context, k int, emit func(arrow.RecordBatch) error, fail func(arrowio.ErrorRow)) error {
 	return r.loader.Run(ctx, r.ds, r.units[k], r.geom, emit, fail)
 }
+
+// Sections are the own keys of each dataset kind.
+func (kind) Sections() []pipeline.Section {
+	var out []pipeline.Section
+	for _, k := range Kinds() {
+		specs, _ := Params(k)
+		out = append(out, pipeline.Section{Path: "datasets.<name> (kind: " + k + ")",
+			Doc: "the keys a " + k + " dataset takes besides kind, path, limit and labels", Keys: pipeline.SpecKeys(specs)})
+	}
+	return out
+}

@@ -3,6 +3,7 @@ package load
 import (
 	"cmp"
 	"fmt"
+	"github.com/vistudy/vistudy/plugins/params"
 	"image"
 	"math"
 	"slices"
@@ -24,7 +25,13 @@ const (
 )
 
 func init() {
-	if err := Register(KindSynthetic, openSynthetic, ParamSet, ParamClasses, ParamSize, ParamPerPair, ParamSeed); err != nil {
+	if err := Register(KindSynthetic, openSynthetic,
+		params.Spec{Name: ParamSet, Type: params.String, Default: "conflict",
+			Description: "conflict, aligned, stylised, shape-only or texture-only"},
+		params.Spec{Name: ParamClasses, Type: params.StringList, Description: "class names in label order (default: the generator's first 8)"},
+		params.Spec{Name: ParamSize, Type: params.Int, Default: 64, Min: params.Bound(0), Description: "image side in pixels"},
+		params.Spec{Name: ParamPerPair, Type: params.Int, Min: params.Bound(0), Description: "images per (shape, texture) pair, or per class for the -only sets"},
+		params.Spec{Name: ParamSeed, Type: params.Int, Min: params.Bound(0), Description: "generator seed (default: the study's seed)"}); err != nil {
 		panic(err)
 	}
 }
