@@ -12,9 +12,9 @@ import (
 	"github.com/vistudy/vistudy/stages/filters"
 )
 
-// TestBuiltinFigures checks the transitional table against what the built-in components declare (the
-// metric plugins' Info over gRPC, the aggregates' and stage kinds' Figures) and that every declared
-// kind is registered.
+// TestBuiltinFigures checks the declarations of the built-in components (the metric plugins' Info over
+// gRPC, the aggregates' and stage kinds' Figures) against the report tests' table of them, and that
+// every declared kind is registered.
 func TestBuiltinFigures(t *testing.T) {
 	cat := testenv.Catalog(t, "plugins/metrics/accuracy", "plugins/metrics/calibration", "plugins/metrics/shapebias")
 	declared := map[[2]string][]sdk.Figure{
@@ -32,8 +32,7 @@ func TestBuiltinFigures(t *testing.T) {
 		}
 		declared[[2]string{"aggregate", name}] = f.Figures
 	}
-	// The table covers the components of the default study; a component added since gets its
-	// figures only from the pipeline (StageInfo.Figures).
+	// The table covers the components of the default study (the report tests draw their figures).
 	for k, got := range report.BuiltinFigures {
 		if want, ok := declared[k]; !ok || !slices.Equal(got, want) {
 			t.Errorf("%v: table %+v, declared %+v", k, got, want)

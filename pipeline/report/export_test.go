@@ -1,6 +1,6 @@
 package report
 
-// BuiltinFigures exposes the transitional table to the external tests.
+// BuiltinFigures exposes the test table of the built-in components' declarations to the external tests.
 var BuiltinFigures = builtinFigures
 
 // FigureKind reports whether kind is registered.

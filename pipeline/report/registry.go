@@ -73,27 +73,3 @@ const figureOverall = "overall"
 func init() {
 	RegisterFigure(sdk.FigureNone, func(*Stage) ([]Figure, error) { return nil, nil })
 }
-
-// figuresOf returns the figures a stage's component declares.
-func figuresOf(st StageInfo) []sdk.Figure {
-	if len(st.Figures) > 0 {
-		return st.Figures
-	}
-	// TRANSITIONAL, until the pipeline fills StageInfo.Figures: the declarations of the built-in
-	// components, read here by plugin name. Delete from here to the end of builtinFigures once wired.
-	return builtinFigures[[2]string{st.Kind, st.Plugin}]
-}
-
-// builtinFigures copies the Info.Figures of the built-in metric plugins, the Func.Figures of the aggregate
-// functions and the Figures of the criticality and filters stage kinds (TestBuiltinFigures checks the
-// copy), by stage kind and plugin.
-var builtinFigures = map[[2]string][]sdk.Figure{
-	{"measure", "accuracy"}:       {{Kind: sdk.FigureSweep, Metric: "top1", Label: "top-1 accuracy"}},
-	{"measure", "calibration"}:    {{Kind: sdk.FigureReliability}},
-	{"measure", "shapebias"}:      {{Kind: "shapebias"}},
-	{"aggregate", "spectralbias"}: {{Kind: "spectral"}},
-	{"aggregate", "criticalband"}: {{Kind: "criticalband"}},
-	{"aggregate", "solarization"}: {{Kind: sdk.FigureNone}},
-	{"criticality", ""}:           {{Kind: "criticality"}, {Kind: "criticality-heatmap"}},
-	{"filters", ""}:               {{Kind: "filters"}, {Kind: "divergence"}},
-}

@@ -64,7 +64,7 @@ func buildFigures(s *study, stages []StageInfo) (figs []Figure, notes []string, 
 		if len(rows) == 0 {
 			continue
 		}
-		hints := figuresOf(st)
+		hints := st.Figures
 		known := 0
 		for _, h := range hints {
 			if _, ok := lookupFigure(h.Kind); ok {

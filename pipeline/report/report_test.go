@@ -23,12 +23,30 @@ import (
 var categories = []string{"airplane", "bear", "bicycle", "bird", "boat", "bottle", "car", "cat", "chair", "clock",
 	"dog", "elephant", "keyboard", "knife", "oven", "truck"}
 
+// builtinFigures are the figures the built-in components declare, by stage kind and plugin, as the
+// pipeline passes them in StageInfo.Figures (TestBuiltinFigures checks them against the declarations).
+var builtinFigures = map[[2]string][]sdk.Figure{
+	{"measure", "accuracy"}:       {{Kind: sdk.FigureSweep, Metric: "top1", Label: "top-1 accuracy"}},
+	{"measure", "calibration"}:    {{Kind: sdk.FigureReliability}},
+	{"measure", "shapebias"}:      {{Kind: "shapebias"}},
+	{"aggregate", "spectralbias"}: {{Kind: "spectral"}},
+	{"aggregate", "criticalband"}: {{Kind: "criticalband"}},
+	{"aggregate", "solarization"}: {{Kind: sdk.FigureNone}},
+	{"criticality", ""}:           {{Kind: "criticality"}, {Kind: "criticality-heatmap"}},
+	{"filters", ""}:               {{Kind: "filters"}, {Kind: "divergence"}},
+}
+
+// stage is a StageInfo with the figures its built-in component declares (none for others).
+func stage(id, kind, plugin string) StageInfo {
+	return StageInfo{ID: id, Kind: kind, Plugin: plugin, Figures: builtinFigures[[2]string{kind, plugin}]}
+}
+
 // fakeStudy is two models' rows for every stage kind the report draws, with hand-made values.
 func fakeStudy() ([]StageInfo, []arrowio.Result) {
 	stages := []StageInfo{
-		{ID: "acc", Kind: "measure", Plugin: "accuracy"}, {ID: "shape", Kind: "measure", Plugin: "shapebias"}, {ID: "lp", Kind: "measure", Plugin: "accuracy"},
-		{ID: "spectral", Kind: "aggregate", Plugin: "spectralbias"}, {ID: "cb", Kind: "aggregate", Plugin: "criticalband"}, {ID: "calib", Kind: "measure", Plugin: "calibration"},
-		{ID: "sol", Kind: "measure", Plugin: "accuracy"}, {ID: "crit", Kind: "criticality"}, {ID: "filt", Kind: "filters"}, {ID: "images", Kind: "load"},
+		stage("acc", "measure", "accuracy"), stage("shape", "measure", "shapebias"), stage("lp", "measure", "accuracy"),
+		stage("spectral", "aggregate", "spectralbias"), stage("cb", "aggregate", "criticalband"), stage("calib", "measure", "calibration"),
+		stage("sol", "measure", "accuracy"), stage("crit", "criticality", ""), stage("filt", "filters", ""), stage("images", "load", ""),
 	}
 	var rows []arrowio.Result
 	add := func(model, stage, metric, group string, v float64, n int64) {
@@ -184,12 +202,12 @@ func TestWriteIsDeterministic(t *testing.T) {
 }
 
 func TestWriteEscapes(t *testing.T) {
-	model, stage := `<img src=x onerror=alert(1)>`, `acc"&<b>`
-	rows := []arrowio.Result{{Model: model, Stage: stage, Metric: "top1", Value: 0.5, N: 3},
-		{Model: model, Stage: stage, Metric: "top1", Group: "sd=0.1", Value: 0.25, N: 3},
-		{Model: model, Stage: stage, Metric: "top1", Group: "sd=0.2", Value: 0.125, N: 3}}
+	model, stageID := `<img src=x onerror=alert(1)>`, `acc"&<b>`
+	rows := []arrowio.Result{{Model: model, Stage: stageID, Metric: "top1", Value: 0.5, N: 3},
+		{Model: model, Stage: stageID, Metric: "top1", Group: "sd=0.1", Value: 0.25, N: 3},
+		{Model: model, Stage: stageID, Metric: "top1", Group: "sd=0.2", Value: 0.125, N: 3}}
 	dir := t.TempDir()
-	if err := Write(dir, []StageInfo{{ID: stage, Kind: "measure", Plugin: "accuracy"}}, rows); err != nil {
+	if err := Write(dir, []StageInfo{stage(stageID, "measure", "accuracy")}, rows); err != nil {
 		t.Fatal(err)
 	}
 	page, err := os.ReadFile(filepath.Join(dir, "index.html"))
@@ -211,7 +229,7 @@ func TestWriteEscapes(t *testing.T) {
 func TestWriteWithoutFigures(t *testing.T) {
 	dir := t.TempDir()
 	rows := []arrowio.Result{{Model: "m", Stage: "acc", Metric: "top1", Value: 0.123456, N: 7}}
-	if err := Write(dir, []StageInfo{{ID: "acc", Kind: "measure", Plugin: "accuracy"}}, rows); err != nil {
+	if err := Write(dir, []StageInfo{stage("acc", "measure", "accuracy")}, rows); err != nil {
 		t.Fatal(err)
 	}
 	page, err := os.ReadFile(filepath.Join(dir, "index.html"))
@@ -226,7 +244,7 @@ func TestWriteWithoutFigures(t *testing.T) {
 }
 
 func TestSummary(t *testing.T) {
-	stages := []StageInfo{{ID: "b", Kind: "measure", Plugin: "accuracy"}, {ID: "a", Kind: "aggregate", Plugin: "criticalband"}}
+	stages := []StageInfo{stage("b", "measure", "accuracy"), stage("a", "aggregate", "criticalband")}
 	rows := []arrowio.Result{
 		{Model: "m2", Stage: "a", Metric: "bandwidth", Value: 1.23456789, N: 50},
 		{Model: "m1", Stage: "a", Metric: "fit_failed", Group: "reason=all thresholds are 0", Value: 1, N: 50},
@@ -336,8 +354,8 @@ func TestWriteEdgeCases(t *testing.T) {
 	add("a", "shape", "shape_bias", "category=dog", 0.4, 10)
 	// A stage of a kind without figures.
 	add("a", "other", "something", "x=1", 1, 1)
-	stages := []StageInfo{{ID: "noise", Kind: "measure", Plugin: "accuracy"}, {ID: "crit", Kind: "criticality"}, {ID: "calib", Kind: "measure", Plugin: "calibration"},
-		{ID: "shape", Kind: "measure", Plugin: "shapebias"}, {ID: "other", Kind: "measure", Plugin: "mystery"}}
+	stages := []StageInfo{stage("noise", "measure", "accuracy"), stage("crit", "criticality", ""), stage("calib", "measure", "calibration"),
+		stage("shape", "measure", "shapebias"), stage("other", "measure", "mystery")}
 	dir := t.TempDir()
 	if err := Write(dir, stages, rows); err != nil {
 		t.Fatal(err)
