@@ -43,9 +43,14 @@ build: deps
 run: build
 	$(BIN)/vistudy run pipeline.yaml
 
+# The packages with concurrency run a second time under the race detector (-short: their long
+# known-answer tests already ran above).
+RACE_PKGS := ./pipeline/ ./plugins/host/ ./stages/load/ ./runtimes/onnxruntime/
+
 test: build
 	$(GO) vet ./...
 	$(GO) test -timeout 30m ./...
+	$(GO) test -race -short -timeout 20m $(RACE_PKGS)
 
 bench: build
 	bench/run.sh
