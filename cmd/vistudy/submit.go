@@ -243,21 +243,29 @@ func resumeSlurm(cmd *cobra.Command, v *viper.Viper, runDir string) error {
 		}
 	}
 	out := cmd.OutOrStdout()
-	if last := rec.Last(); last != nil && last.Merge != "" {
+	merge := slurm.TaskState{}
+	if last := rec.Last(); last != nil {
 		for _, q := range queue {
-			if q.Job == last.Merge && q.Active() {
-				if err := slurm.Cancel(ctx, last.Merge); err != nil {
-					return err
-				}
-				fmt.Fprintf(out, "cancelled merge job %s (it waited for the tasks resubmitted now)\n", last.Merge)
+			if q.Job == last.Merge {
+				merge = q
 			}
 		}
 	}
-	if len(tasks) == 0 && len(after) == 0 {
-		if _, err := os.Stat(filepath.Join(runDir, pipeline.ResultsFile)); err == nil {
+	if len(tasks) == 0 {
+		if merge.Active() {
+			fmt.Fprintf(out, "no shard needs submitting; merge job %s is %s\n", merge.Job, merge.State)
+			return nil
+		}
+		if _, err := os.Stat(filepath.Join(runDir, pipeline.ResultsFile)); err == nil && len(after) == 0 {
 			fmt.Fprintf(out, "every shard is done and %s exists: nothing to submit\n", pipeline.ResultsFile)
 			return nil
 		}
+	} else if merge.Active() {
+		// It waits for tasks that failed (Slurm cancels it then): the new merge job replaces it.
+		if err := slurm.Cancel(ctx, merge.Job); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "cancelled merge job %s (%s)\n", merge.Job, merge.State)
 	}
 	sub, err := slurm.Submit(ctx, rec, tasks, after)
 	if err != nil {
