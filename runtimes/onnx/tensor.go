@@ -30,6 +30,10 @@ type Tensor struct {
 	Float32 []float32 // row-major values
 }
 
+// maxElements bounds one tensor's element count (2^36: 256 GiB of float32, beyond any model this
+// package reads); a header promising more is refused before anything is allocated for it.
+const maxElements = 1 << 36
+
 // product multiplies dims (1 for none).
 func product(dims []int64) int64 {
 	n := int64(1)
@@ -45,10 +49,15 @@ func tensorHeader(t *message) (TensorInfo, error) {
 	if err != nil {
 		return TensorInfo{}, err
 	}
+	n := int64(1)
 	for _, d := range dims {
 		if d < 0 {
 			return TensorInfo{}, fmt.Errorf("negative dimension in %v", dims)
 		}
+		if d > 0 && n > maxElements/d {
+			return TensorInfo{}, fmt.Errorf("shape %v has more than %d elements", dims, int64(maxElements))
+		}
+		n *= d
 	}
 	if t.has(tensorSegment) {
 		return TensorInfo{}, errors.New("segmented tensors are not supported")
@@ -95,7 +104,7 @@ func (m *Model) decodeFloats(t *message, info TensorInfo) ([]float32, error) {
 	if t.has(tensorRawData) {
 		return decodeRaw(t.bytesOf(tensorRawData), info.DType, n)
 	}
-	out := make([]float32, 0, n)
+	out := make([]float32, 0, min(n, 1<<16)) // grows with the values the message holds, not with what its header claims
 	var err error
 	switch info.DType {
 	case Float32:
@@ -318,9 +327,9 @@ func (m *Model) checkExternal(name string, t *message) error {
 	if err != nil {
 		return fmt.Errorf("initializer %q: external data %q: %w", name, ref.location, err)
 	}
-	if end := ref.offset + max(ref.length, 0); end > st.Size() {
+	if length := max(ref.length, 0); ref.offset > st.Size() || length > st.Size()-ref.offset { // no overflowing sum
 		return fmt.Errorf("initializer %q: external data %q has %d bytes, the tensor ends at %d",
-			name, ref.location, st.Size(), end)
+			name, ref.location, st.Size(), uint64(ref.offset)+uint64(length))
 	}
 	return nil
 }
@@ -341,6 +350,13 @@ func (m *Model) readExternal(t *message, want int64) ([]byte, error) {
 	defer f.Close()
 	if ref.length >= 0 && ref.length != want {
 		return nil, fmt.Errorf("external data %q: length %d, the tensor needs %d bytes", ref.location, ref.length, want)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("external data %q: %w", ref.location, err)
+	}
+	if ref.offset > st.Size() || want > st.Size()-ref.offset {
+		return nil, fmt.Errorf("external data %q has %d bytes, the tensor needs %d from offset %d", ref.location, st.Size(), want, ref.offset)
 	}
 	buf := make([]byte, want)
 	if _, err := f.ReadAt(buf, ref.offset); err != nil {
