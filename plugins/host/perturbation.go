@@ -7,6 +7,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/vistudy/vistudy/arrowio"
 	pb "github.com/vistudy/vistudy/plugins/proto"
@@ -17,11 +19,16 @@ import (
 // The returned batch (with a logits column) is released by the caller.
 type PredictFunc func(ctx context.Context, images arrow.RecordBatch) (arrow.RecordBatch, error)
 
+// GradientFunc answers the oracle's Gradient: a batch with image and label columns in, logits,
+// loss and grad columns out (Runtime.Gradient). The caller releases the result.
+type GradientFunc func(ctx context.Context, batch arrow.RecordBatch, loss string) (arrow.RecordBatch, error)
+
 // Perturbation is a running perturbation plugin, bound to one model when it needs one.
 type Perturbation struct {
 	sup      *supervised
 	model    *pb.ModelContext
 	predict  PredictFunc
+	gradient GradientFunc // nil: the oracle answers Gradient with Unimplemented
 	mem      memory.Allocator
 	oracleID uint32 // broker id of the oracle served to the current process
 }
@@ -29,13 +36,19 @@ type Perturbation struct {
 // StartPerturbation launches perturbation plugin e. predict must be non-nil when the
 // plugin needs a model: the oracle is served to the plugin once per process through the broker.
 func StartPerturbation(ctx context.Context, e *Entry, model sdk.Model, predict PredictFunc, mem memory.Allocator) (*Perturbation, error) {
+	return StartPerturbationWithGradient(ctx, e, model, predict, nil, mem)
+}
+
+// StartPerturbationWithGradient is StartPerturbation with an oracle that also answers Gradient
+// (white-box attacks); gradient may be nil.
+func StartPerturbationWithGradient(ctx context.Context, e *Entry, model sdk.Model, predict PredictFunc, gradient GradientFunc, mem memory.Allocator) (*Perturbation, error) {
 	if e.Kind != sdk.KindPerturbation {
 		return nil, fmt.Errorf("plugins: %s is a %s plugin, not a perturbation", e.Info.Name, e.Kind)
 	}
 	if e.Info.NeedsModel && predict == nil {
 		return nil, fmt.Errorf("plugins: %s needs a model", e.Info.Name)
 	}
-	pt := &Perturbation{model: model.ToProto(), predict: predict, mem: mem}
+	pt := &Perturbation{model: model.ToProto(), predict: predict, gradient: gradient, mem: mem}
 	sup, err := newSupervised(e, pt.serveOracle)
 	if err != nil {
 		return nil, err
@@ -57,7 +70,7 @@ func (pt *Perturbation) serveOracle(ctx context.Context, p *process) error {
 	id := p.conn.Broker.NextId()
 	go p.conn.Broker.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
 		s := grpc.NewServer(sdk.ServerOptions(opts)...)
-		pb.RegisterOracleServer(s, &oracleServer{predict: pt.predict, mem: pt.mem})
+		pb.RegisterOracleServer(s, &oracleServer{predict: pt.predict, gradient: pt.gradient, mem: pt.mem})
 		return s
 	})
 	if _, err := pb.NewPerturbationClient(p.conn.Conn).Connect(ctx, &pb.ConnectRequest{Oracle: id}); err != nil {
@@ -103,8 +116,30 @@ func (pt *Perturbation) Apply(ctx context.Context, paramsJSON string, batch arro
 // oracleServer is the host side of the model oracle.
 type oracleServer struct {
 	pb.UnimplementedOracleServer
-	predict PredictFunc
-	mem     memory.Allocator
+	predict  PredictFunc
+	gradient GradientFunc
+	mem      memory.Allocator
+}
+
+func (o *oracleServer) Gradient(ctx context.Context, req *pb.GradientRequest) (*pb.GradientResponse, error) {
+	if o.gradient == nil {
+		return nil, status.Error(codes.Unimplemented, "the model oracle serves no gradients here (the stage was started without one)")
+	}
+	rec, err := arrowio.DecodeIPC(req.Batch, o.mem)
+	if err != nil {
+		return nil, err
+	}
+	defer rec.Release()
+	out, err := o.gradient(ctx, rec, req.Loss)
+	if err != nil {
+		return nil, err
+	}
+	defer out.Release()
+	data, err := arrowio.EncodeIPC(out, o.mem)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.GradientResponse{Batch: data}, nil
 }
 
 func (o *oracleServer) Predict(ctx context.Context, req *pb.OracleRequest) (*pb.OracleResponse, error) {

@@ -120,3 +120,31 @@ func (rt *Runtime) SetOverrides(ctx context.Context, overrides []*pb.Override) e
 		return err
 	})
 }
+
+// Gradient runs a batch with image and label columns through the model's gradient graph and
+// returns a batch with logits, loss and grad (d loss / d pixels, like image) columns; loss is
+// cross_entropy ("" too) or margin. The caller releases the result.
+func (rt *Runtime) Gradient(ctx context.Context, batch arrow.RecordBatch, loss string) (arrow.RecordBatch, error) {
+	data, err := arrowio.EncodeIPC(batch, rt.mem)
+	if err != nil {
+		return nil, err
+	}
+	var resp *pb.GradientResponse
+	err = rt.sup.do(ctx, "gradient", func(p *process) error {
+		var err error
+		resp, err = pb.NewRuntimeClient(p.conn.Conn).Gradient(ctx, &pb.RuntimeGradientRequest{Session: rt.sessionID(), Batch: data, Loss: loss})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("model %s: gradient: %w", rt.load.Name, err)
+	}
+	out, err := arrowio.DecodeIPC(resp.Batch, rt.mem)
+	if err != nil {
+		return nil, err
+	}
+	if out.NumRows() != batch.NumRows() {
+		out.Release()
+		return nil, fmt.Errorf("model %s: runtime returned %d gradient rows for %d", rt.load.Name, out.NumRows(), batch.NumRows())
+	}
+	return out, nil
+}

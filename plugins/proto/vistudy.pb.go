@@ -1258,6 +1258,68 @@ func (x *GradientResponse) GetBatch() []byte {
 	return nil
 }
 
+type RuntimeGradientRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Session string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	// Arrow IPC with image and label columns (labels >= 0).
+	Batch []byte `protobuf:"bytes,2,opt,name=batch,proto3" json:"batch,omitempty"`
+	// loss: cross_entropy (default) or margin (logit_y - max_{k!=y} logit_k).
+	Loss          string `protobuf:"bytes,3,opt,name=loss,proto3" json:"loss,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RuntimeGradientRequest) Reset() {
+	*x = RuntimeGradientRequest{}
+	mi := &file_vistudy_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RuntimeGradientRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RuntimeGradientRequest) ProtoMessage() {}
+
+func (x *RuntimeGradientRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vistudy_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RuntimeGradientRequest.ProtoReflect.Descriptor instead.
+func (*RuntimeGradientRequest) Descriptor() ([]byte, []int) {
+	return file_vistudy_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *RuntimeGradientRequest) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *RuntimeGradientRequest) GetBatch() []byte {
+	if x != nil {
+		return x.Batch
+	}
+	return nil
+}
+
+func (x *RuntimeGradientRequest) GetLoss() string {
+	if x != nil {
+		return x.Loss
+	}
+	return ""
+}
+
 // InputMapping turns [0,1] RGB pixels into the model's input tensor.
 type InputMapping struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1274,7 +1336,7 @@ type InputMapping struct {
 
 func (x *InputMapping) Reset() {
 	*x = InputMapping{}
-	mi := &file_vistudy_proto_msgTypes[20]
+	mi := &file_vistudy_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1286,7 +1348,7 @@ func (x *InputMapping) String() string {
 func (*InputMapping) ProtoMessage() {}
 
 func (x *InputMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[20]
+	mi := &file_vistudy_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1299,7 +1361,7 @@ func (x *InputMapping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputMapping.ProtoReflect.Descriptor instead.
 func (*InputMapping) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{20}
+	return file_vistudy_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *InputMapping) GetChannels() string {
@@ -1369,7 +1431,7 @@ type LoadRequest struct {
 
 func (x *LoadRequest) Reset() {
 	*x = LoadRequest{}
-	mi := &file_vistudy_proto_msgTypes[21]
+	mi := &file_vistudy_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1381,7 +1443,7 @@ func (x *LoadRequest) String() string {
 func (*LoadRequest) ProtoMessage() {}
 
 func (x *LoadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[21]
+	mi := &file_vistudy_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1394,7 +1456,7 @@ func (x *LoadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadRequest.ProtoReflect.Descriptor instead.
 func (*LoadRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{21}
+	return file_vistudy_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *LoadRequest) GetPath() string {
@@ -1493,7 +1555,7 @@ type TensorDesc struct {
 
 func (x *TensorDesc) Reset() {
 	*x = TensorDesc{}
-	mi := &file_vistudy_proto_msgTypes[22]
+	mi := &file_vistudy_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1505,7 +1567,7 @@ func (x *TensorDesc) String() string {
 func (*TensorDesc) ProtoMessage() {}
 
 func (x *TensorDesc) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[22]
+	mi := &file_vistudy_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1518,7 +1580,7 @@ func (x *TensorDesc) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorDesc.ProtoReflect.Descriptor instead.
 func (*TensorDesc) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{22}
+	return file_vistudy_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *TensorDesc) GetName() string {
@@ -1559,7 +1621,7 @@ type LoadResponse struct {
 
 func (x *LoadResponse) Reset() {
 	*x = LoadResponse{}
-	mi := &file_vistudy_proto_msgTypes[23]
+	mi := &file_vistudy_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1571,7 +1633,7 @@ func (x *LoadResponse) String() string {
 func (*LoadResponse) ProtoMessage() {}
 
 func (x *LoadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[23]
+	mi := &file_vistudy_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1584,7 +1646,7 @@ func (x *LoadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadResponse.ProtoReflect.Descriptor instead.
 func (*LoadResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{23}
+	return file_vistudy_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *LoadResponse) GetSession() string {
@@ -1647,7 +1709,7 @@ type InferRequest struct {
 
 func (x *InferRequest) Reset() {
 	*x = InferRequest{}
-	mi := &file_vistudy_proto_msgTypes[24]
+	mi := &file_vistudy_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1659,7 +1721,7 @@ func (x *InferRequest) String() string {
 func (*InferRequest) ProtoMessage() {}
 
 func (x *InferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[24]
+	mi := &file_vistudy_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1672,7 +1734,7 @@ func (x *InferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InferRequest.ProtoReflect.Descriptor instead.
 func (*InferRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{24}
+	return file_vistudy_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *InferRequest) GetSession() string {
@@ -1699,7 +1761,7 @@ type InferResponse struct {
 
 func (x *InferResponse) Reset() {
 	*x = InferResponse{}
-	mi := &file_vistudy_proto_msgTypes[25]
+	mi := &file_vistudy_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1711,7 +1773,7 @@ func (x *InferResponse) String() string {
 func (*InferResponse) ProtoMessage() {}
 
 func (x *InferResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[25]
+	mi := &file_vistudy_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1724,7 +1786,7 @@ func (x *InferResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InferResponse.ProtoReflect.Descriptor instead.
 func (*InferResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{25}
+	return file_vistudy_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *InferResponse) GetBatch() []byte {
@@ -1746,7 +1808,7 @@ type Override struct {
 
 func (x *Override) Reset() {
 	*x = Override{}
-	mi := &file_vistudy_proto_msgTypes[26]
+	mi := &file_vistudy_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1758,7 +1820,7 @@ func (x *Override) String() string {
 func (*Override) ProtoMessage() {}
 
 func (x *Override) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[26]
+	mi := &file_vistudy_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1771,7 +1833,7 @@ func (x *Override) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Override.ProtoReflect.Descriptor instead.
 func (*Override) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{26}
+	return file_vistudy_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Override) GetName() string {
@@ -1806,7 +1868,7 @@ type OverridesRequest struct {
 
 func (x *OverridesRequest) Reset() {
 	*x = OverridesRequest{}
-	mi := &file_vistudy_proto_msgTypes[27]
+	mi := &file_vistudy_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1818,7 +1880,7 @@ func (x *OverridesRequest) String() string {
 func (*OverridesRequest) ProtoMessage() {}
 
 func (x *OverridesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[27]
+	mi := &file_vistudy_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1831,7 +1893,7 @@ func (x *OverridesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OverridesRequest.ProtoReflect.Descriptor instead.
 func (*OverridesRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{27}
+	return file_vistudy_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *OverridesRequest) GetSession() string {
@@ -1857,7 +1919,7 @@ type SessionRequest struct {
 
 func (x *SessionRequest) Reset() {
 	*x = SessionRequest{}
-	mi := &file_vistudy_proto_msgTypes[28]
+	mi := &file_vistudy_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1869,7 +1931,7 @@ func (x *SessionRequest) String() string {
 func (*SessionRequest) ProtoMessage() {}
 
 func (x *SessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[28]
+	mi := &file_vistudy_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1882,7 +1944,7 @@ func (x *SessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionRequest.ProtoReflect.Descriptor instead.
 func (*SessionRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{28}
+	return file_vistudy_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SessionRequest) GetSession() string {
@@ -1990,7 +2052,11 @@ const file_vistudy_proto_rawDesc = "" +
 	"\x05batch\x18\x01 \x01(\fR\x05batch\x12\x12\n" +
 	"\x04loss\x18\x02 \x01(\tR\x04loss\"(\n" +
 	"\x10GradientResponse\x12\x14\n" +
-	"\x05batch\x18\x01 \x01(\fR\x05batch\"\x94\x01\n" +
+	"\x05batch\x18\x01 \x01(\fR\x05batch\"\\\n" +
+	"\x16RuntimeGradientRequest\x12\x18\n" +
+	"\asession\x18\x01 \x01(\tR\asession\x12\x14\n" +
+	"\x05batch\x18\x02 \x01(\fR\x05batch\x12\x12\n" +
+	"\x04loss\x18\x03 \x01(\tR\x04loss\"\x94\x01\n" +
 	"\fInputMapping\x12\x1a\n" +
 	"\bchannels\x18\x01 \x01(\tR\bchannels\x12\x14\n" +
 	"\x05scale\x18\x02 \x01(\x01R\x05scale\x12\x12\n" +
@@ -2056,13 +2122,14 @@ const file_vistudy_proto_rawDesc = "" +
 	"\x05Apply\x12\x1f.vistudy.plugin.v1.ApplyRequest\x1a .vistudy.plugin.v1.ApplyResponse2\xad\x01\n" +
 	"\x06Oracle\x12N\n" +
 	"\aPredict\x12 .vistudy.plugin.v1.OracleRequest\x1a!.vistudy.plugin.v1.OracleResponse\x12S\n" +
-	"\bGradient\x12\".vistudy.plugin.v1.GradientRequest\x1a#.vistudy.plugin.v1.GradientResponse2\xf5\x02\n" +
+	"\bGradient\x12\".vistudy.plugin.v1.GradientRequest\x1a#.vistudy.plugin.v1.GradientResponse2\xd1\x03\n" +
 	"\aRuntime\x12?\n" +
 	"\x04Info\x12\x18.vistudy.plugin.v1.Empty\x1a\x1d.vistudy.plugin.v1.PluginInfo\x12G\n" +
 	"\x04Load\x12\x1e.vistudy.plugin.v1.LoadRequest\x1a\x1f.vistudy.plugin.v1.LoadResponse\x12J\n" +
 	"\x05Infer\x12\x1f.vistudy.plugin.v1.InferRequest\x1a .vistudy.plugin.v1.InferResponse\x12M\n" +
 	"\fSetOverrides\x12#.vistudy.plugin.v1.OverridesRequest\x1a\x18.vistudy.plugin.v1.Empty\x12E\n" +
-	"\x06Unload\x12!.vistudy.plugin.v1.SessionRequest\x1a\x18.vistudy.plugin.v1.EmptyB0Z.github.com/vistudy/vistudy/plugins/proto;protob\x06proto3"
+	"\x06Unload\x12!.vistudy.plugin.v1.SessionRequest\x1a\x18.vistudy.plugin.v1.Empty\x12Z\n" +
+	"\bGradient\x12).vistudy.plugin.v1.RuntimeGradientRequest\x1a#.vistudy.plugin.v1.GradientResponseB0Z.github.com/vistudy/vistudy/plugins/proto;protob\x06proto3"
 
 var (
 	file_vistudy_proto_rawDescOnce sync.Once
@@ -2076,38 +2143,39 @@ func file_vistudy_proto_rawDescGZIP() []byte {
 	return file_vistudy_proto_rawDescData
 }
 
-var file_vistudy_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_vistudy_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_vistudy_proto_goTypes = []any{
-	(*Empty)(nil),              // 0: vistudy.plugin.v1.Empty
-	(*Param)(nil),              // 1: vistudy.plugin.v1.Param
-	(*PluginInfo)(nil),         // 2: vistudy.plugin.v1.PluginInfo
-	(*Figure)(nil),             // 3: vistudy.plugin.v1.Figure
-	(*ModelContext)(nil),       // 4: vistudy.plugin.v1.ModelContext
-	(*MetricRequest)(nil),      // 5: vistudy.plugin.v1.MetricRequest
-	(*State)(nil),              // 6: vistudy.plugin.v1.State
-	(*AccumulateRequest)(nil),  // 7: vistudy.plugin.v1.AccumulateRequest
-	(*AccumulateResponse)(nil), // 8: vistudy.plugin.v1.AccumulateResponse
-	(*MergeRequest)(nil),       // 9: vistudy.plugin.v1.MergeRequest
-	(*ReportRequest)(nil),      // 10: vistudy.plugin.v1.ReportRequest
-	(*Row)(nil),                // 11: vistudy.plugin.v1.Row
-	(*ReportResponse)(nil),     // 12: vistudy.plugin.v1.ReportResponse
-	(*ConnectRequest)(nil),     // 13: vistudy.plugin.v1.ConnectRequest
-	(*ApplyRequest)(nil),       // 14: vistudy.plugin.v1.ApplyRequest
-	(*ApplyResponse)(nil),      // 15: vistudy.plugin.v1.ApplyResponse
-	(*OracleRequest)(nil),      // 16: vistudy.plugin.v1.OracleRequest
-	(*OracleResponse)(nil),     // 17: vistudy.plugin.v1.OracleResponse
-	(*GradientRequest)(nil),    // 18: vistudy.plugin.v1.GradientRequest
-	(*GradientResponse)(nil),   // 19: vistudy.plugin.v1.GradientResponse
-	(*InputMapping)(nil),       // 20: vistudy.plugin.v1.InputMapping
-	(*LoadRequest)(nil),        // 21: vistudy.plugin.v1.LoadRequest
-	(*TensorDesc)(nil),         // 22: vistudy.plugin.v1.TensorDesc
-	(*LoadResponse)(nil),       // 23: vistudy.plugin.v1.LoadResponse
-	(*InferRequest)(nil),       // 24: vistudy.plugin.v1.InferRequest
-	(*InferResponse)(nil),      // 25: vistudy.plugin.v1.InferResponse
-	(*Override)(nil),           // 26: vistudy.plugin.v1.Override
-	(*OverridesRequest)(nil),   // 27: vistudy.plugin.v1.OverridesRequest
-	(*SessionRequest)(nil),     // 28: vistudy.plugin.v1.SessionRequest
-	nil,                        // 29: vistudy.plugin.v1.LoadRequest.ProviderOptionsEntry
+	(*Empty)(nil),                  // 0: vistudy.plugin.v1.Empty
+	(*Param)(nil),                  // 1: vistudy.plugin.v1.Param
+	(*PluginInfo)(nil),             // 2: vistudy.plugin.v1.PluginInfo
+	(*Figure)(nil),                 // 3: vistudy.plugin.v1.Figure
+	(*ModelContext)(nil),           // 4: vistudy.plugin.v1.ModelContext
+	(*MetricRequest)(nil),          // 5: vistudy.plugin.v1.MetricRequest
+	(*State)(nil),                  // 6: vistudy.plugin.v1.State
+	(*AccumulateRequest)(nil),      // 7: vistudy.plugin.v1.AccumulateRequest
+	(*AccumulateResponse)(nil),     // 8: vistudy.plugin.v1.AccumulateResponse
+	(*MergeRequest)(nil),           // 9: vistudy.plugin.v1.MergeRequest
+	(*ReportRequest)(nil),          // 10: vistudy.plugin.v1.ReportRequest
+	(*Row)(nil),                    // 11: vistudy.plugin.v1.Row
+	(*ReportResponse)(nil),         // 12: vistudy.plugin.v1.ReportResponse
+	(*ConnectRequest)(nil),         // 13: vistudy.plugin.v1.ConnectRequest
+	(*ApplyRequest)(nil),           // 14: vistudy.plugin.v1.ApplyRequest
+	(*ApplyResponse)(nil),          // 15: vistudy.plugin.v1.ApplyResponse
+	(*OracleRequest)(nil),          // 16: vistudy.plugin.v1.OracleRequest
+	(*OracleResponse)(nil),         // 17: vistudy.plugin.v1.OracleResponse
+	(*GradientRequest)(nil),        // 18: vistudy.plugin.v1.GradientRequest
+	(*GradientResponse)(nil),       // 19: vistudy.plugin.v1.GradientResponse
+	(*RuntimeGradientRequest)(nil), // 20: vistudy.plugin.v1.RuntimeGradientRequest
+	(*InputMapping)(nil),           // 21: vistudy.plugin.v1.InputMapping
+	(*LoadRequest)(nil),            // 22: vistudy.plugin.v1.LoadRequest
+	(*TensorDesc)(nil),             // 23: vistudy.plugin.v1.TensorDesc
+	(*LoadResponse)(nil),           // 24: vistudy.plugin.v1.LoadResponse
+	(*InferRequest)(nil),           // 25: vistudy.plugin.v1.InferRequest
+	(*InferResponse)(nil),          // 26: vistudy.plugin.v1.InferResponse
+	(*Override)(nil),               // 27: vistudy.plugin.v1.Override
+	(*OverridesRequest)(nil),       // 28: vistudy.plugin.v1.OverridesRequest
+	(*SessionRequest)(nil),         // 29: vistudy.plugin.v1.SessionRequest
+	nil,                            // 30: vistudy.plugin.v1.LoadRequest.ProviderOptionsEntry
 }
 var file_vistudy_proto_depIdxs = []int32{
 	1,  // 0: vistudy.plugin.v1.PluginInfo.params:type_name -> vistudy.plugin.v1.Param
@@ -2118,11 +2186,11 @@ var file_vistudy_proto_depIdxs = []int32{
 	4,  // 5: vistudy.plugin.v1.ReportRequest.model:type_name -> vistudy.plugin.v1.ModelContext
 	11, // 6: vistudy.plugin.v1.ReportResponse.rows:type_name -> vistudy.plugin.v1.Row
 	4,  // 7: vistudy.plugin.v1.ApplyRequest.model:type_name -> vistudy.plugin.v1.ModelContext
-	20, // 8: vistudy.plugin.v1.LoadRequest.input:type_name -> vistudy.plugin.v1.InputMapping
-	29, // 9: vistudy.plugin.v1.LoadRequest.provider_options:type_name -> vistudy.plugin.v1.LoadRequest.ProviderOptionsEntry
-	22, // 10: vistudy.plugin.v1.LoadResponse.inputs:type_name -> vistudy.plugin.v1.TensorDesc
-	22, // 11: vistudy.plugin.v1.LoadResponse.outputs:type_name -> vistudy.plugin.v1.TensorDesc
-	26, // 12: vistudy.plugin.v1.OverridesRequest.overrides:type_name -> vistudy.plugin.v1.Override
+	21, // 8: vistudy.plugin.v1.LoadRequest.input:type_name -> vistudy.plugin.v1.InputMapping
+	30, // 9: vistudy.plugin.v1.LoadRequest.provider_options:type_name -> vistudy.plugin.v1.LoadRequest.ProviderOptionsEntry
+	23, // 10: vistudy.plugin.v1.LoadResponse.inputs:type_name -> vistudy.plugin.v1.TensorDesc
+	23, // 11: vistudy.plugin.v1.LoadResponse.outputs:type_name -> vistudy.plugin.v1.TensorDesc
+	27, // 12: vistudy.plugin.v1.OverridesRequest.overrides:type_name -> vistudy.plugin.v1.Override
 	0,  // 13: vistudy.plugin.v1.Metric.Info:input_type -> vistudy.plugin.v1.Empty
 	5,  // 14: vistudy.plugin.v1.Metric.Init:input_type -> vistudy.plugin.v1.MetricRequest
 	7,  // 15: vistudy.plugin.v1.Metric.Accumulate:input_type -> vistudy.plugin.v1.AccumulateRequest
@@ -2134,27 +2202,29 @@ var file_vistudy_proto_depIdxs = []int32{
 	16, // 21: vistudy.plugin.v1.Oracle.Predict:input_type -> vistudy.plugin.v1.OracleRequest
 	18, // 22: vistudy.plugin.v1.Oracle.Gradient:input_type -> vistudy.plugin.v1.GradientRequest
 	0,  // 23: vistudy.plugin.v1.Runtime.Info:input_type -> vistudy.plugin.v1.Empty
-	21, // 24: vistudy.plugin.v1.Runtime.Load:input_type -> vistudy.plugin.v1.LoadRequest
-	24, // 25: vistudy.plugin.v1.Runtime.Infer:input_type -> vistudy.plugin.v1.InferRequest
-	27, // 26: vistudy.plugin.v1.Runtime.SetOverrides:input_type -> vistudy.plugin.v1.OverridesRequest
-	28, // 27: vistudy.plugin.v1.Runtime.Unload:input_type -> vistudy.plugin.v1.SessionRequest
-	2,  // 28: vistudy.plugin.v1.Metric.Info:output_type -> vistudy.plugin.v1.PluginInfo
-	6,  // 29: vistudy.plugin.v1.Metric.Init:output_type -> vistudy.plugin.v1.State
-	8,  // 30: vistudy.plugin.v1.Metric.Accumulate:output_type -> vistudy.plugin.v1.AccumulateResponse
-	6,  // 31: vistudy.plugin.v1.Metric.Merge:output_type -> vistudy.plugin.v1.State
-	12, // 32: vistudy.plugin.v1.Metric.Report:output_type -> vistudy.plugin.v1.ReportResponse
-	2,  // 33: vistudy.plugin.v1.Perturbation.Info:output_type -> vistudy.plugin.v1.PluginInfo
-	0,  // 34: vistudy.plugin.v1.Perturbation.Connect:output_type -> vistudy.plugin.v1.Empty
-	15, // 35: vistudy.plugin.v1.Perturbation.Apply:output_type -> vistudy.plugin.v1.ApplyResponse
-	17, // 36: vistudy.plugin.v1.Oracle.Predict:output_type -> vistudy.plugin.v1.OracleResponse
-	19, // 37: vistudy.plugin.v1.Oracle.Gradient:output_type -> vistudy.plugin.v1.GradientResponse
-	2,  // 38: vistudy.plugin.v1.Runtime.Info:output_type -> vistudy.plugin.v1.PluginInfo
-	23, // 39: vistudy.plugin.v1.Runtime.Load:output_type -> vistudy.plugin.v1.LoadResponse
-	25, // 40: vistudy.plugin.v1.Runtime.Infer:output_type -> vistudy.plugin.v1.InferResponse
-	0,  // 41: vistudy.plugin.v1.Runtime.SetOverrides:output_type -> vistudy.plugin.v1.Empty
-	0,  // 42: vistudy.plugin.v1.Runtime.Unload:output_type -> vistudy.plugin.v1.Empty
-	28, // [28:43] is the sub-list for method output_type
-	13, // [13:28] is the sub-list for method input_type
+	22, // 24: vistudy.plugin.v1.Runtime.Load:input_type -> vistudy.plugin.v1.LoadRequest
+	25, // 25: vistudy.plugin.v1.Runtime.Infer:input_type -> vistudy.plugin.v1.InferRequest
+	28, // 26: vistudy.plugin.v1.Runtime.SetOverrides:input_type -> vistudy.plugin.v1.OverridesRequest
+	29, // 27: vistudy.plugin.v1.Runtime.Unload:input_type -> vistudy.plugin.v1.SessionRequest
+	20, // 28: vistudy.plugin.v1.Runtime.Gradient:input_type -> vistudy.plugin.v1.RuntimeGradientRequest
+	2,  // 29: vistudy.plugin.v1.Metric.Info:output_type -> vistudy.plugin.v1.PluginInfo
+	6,  // 30: vistudy.plugin.v1.Metric.Init:output_type -> vistudy.plugin.v1.State
+	8,  // 31: vistudy.plugin.v1.Metric.Accumulate:output_type -> vistudy.plugin.v1.AccumulateResponse
+	6,  // 32: vistudy.plugin.v1.Metric.Merge:output_type -> vistudy.plugin.v1.State
+	12, // 33: vistudy.plugin.v1.Metric.Report:output_type -> vistudy.plugin.v1.ReportResponse
+	2,  // 34: vistudy.plugin.v1.Perturbation.Info:output_type -> vistudy.plugin.v1.PluginInfo
+	0,  // 35: vistudy.plugin.v1.Perturbation.Connect:output_type -> vistudy.plugin.v1.Empty
+	15, // 36: vistudy.plugin.v1.Perturbation.Apply:output_type -> vistudy.plugin.v1.ApplyResponse
+	17, // 37: vistudy.plugin.v1.Oracle.Predict:output_type -> vistudy.plugin.v1.OracleResponse
+	19, // 38: vistudy.plugin.v1.Oracle.Gradient:output_type -> vistudy.plugin.v1.GradientResponse
+	2,  // 39: vistudy.plugin.v1.Runtime.Info:output_type -> vistudy.plugin.v1.PluginInfo
+	24, // 40: vistudy.plugin.v1.Runtime.Load:output_type -> vistudy.plugin.v1.LoadResponse
+	26, // 41: vistudy.plugin.v1.Runtime.Infer:output_type -> vistudy.plugin.v1.InferResponse
+	0,  // 42: vistudy.plugin.v1.Runtime.SetOverrides:output_type -> vistudy.plugin.v1.Empty
+	0,  // 43: vistudy.plugin.v1.Runtime.Unload:output_type -> vistudy.plugin.v1.Empty
+	19, // 44: vistudy.plugin.v1.Runtime.Gradient:output_type -> vistudy.plugin.v1.GradientResponse
+	29, // [29:45] is the sub-list for method output_type
+	13, // [13:29] is the sub-list for method input_type
 	13, // [13:13] is the sub-list for extension type_name
 	13, // [13:13] is the sub-list for extension extendee
 	0,  // [0:13] is the sub-list for field type_name
@@ -2172,7 +2242,7 @@ func file_vistudy_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vistudy_proto_rawDesc), len(file_vistudy_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   30,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

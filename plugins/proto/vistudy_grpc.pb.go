@@ -605,6 +605,7 @@ const (
 	Runtime_Infer_FullMethodName        = "/vistudy.plugin.v1.Runtime/Infer"
 	Runtime_SetOverrides_FullMethodName = "/vistudy.plugin.v1.Runtime/SetOverrides"
 	Runtime_Unload_FullMethodName       = "/vistudy.plugin.v1.Runtime/Unload"
+	Runtime_Gradient_FullMethodName     = "/vistudy.plugin.v1.Runtime/Gradient"
 )
 
 // RuntimeClient is the client API for Runtime service.
@@ -616,6 +617,9 @@ type RuntimeClient interface {
 	Infer(ctx context.Context, in *InferRequest, opts ...grpc.CallOption) (*InferResponse, error)
 	SetOverrides(ctx context.Context, in *OverridesRequest, opts ...grpc.CallOption) (*Empty, error)
 	Unload(ctx context.Context, in *SessionRequest, opts ...grpc.CallOption) (*Empty, error)
+	// Gradient returns logits, per-sample loss and d loss / d pixels (in [0,1] RGB space, through
+	// the input mapping) for a batch with image and label columns.
+	Gradient(ctx context.Context, in *RuntimeGradientRequest, opts ...grpc.CallOption) (*GradientResponse, error)
 }
 
 type runtimeClient struct {
@@ -676,6 +680,16 @@ func (c *runtimeClient) Unload(ctx context.Context, in *SessionRequest, opts ...
 	return out, nil
 }
 
+func (c *runtimeClient) Gradient(ctx context.Context, in *RuntimeGradientRequest, opts ...grpc.CallOption) (*GradientResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GradientResponse)
+	err := c.cc.Invoke(ctx, Runtime_Gradient_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RuntimeServer is the server API for Runtime service.
 // All implementations must embed UnimplementedRuntimeServer
 // for forward compatibility.
@@ -685,6 +699,9 @@ type RuntimeServer interface {
 	Infer(context.Context, *InferRequest) (*InferResponse, error)
 	SetOverrides(context.Context, *OverridesRequest) (*Empty, error)
 	Unload(context.Context, *SessionRequest) (*Empty, error)
+	// Gradient returns logits, per-sample loss and d loss / d pixels (in [0,1] RGB space, through
+	// the input mapping) for a batch with image and label columns.
+	Gradient(context.Context, *RuntimeGradientRequest) (*GradientResponse, error)
 	mustEmbedUnimplementedRuntimeServer()
 }
 
@@ -709,6 +726,9 @@ func (UnimplementedRuntimeServer) SetOverrides(context.Context, *OverridesReques
 }
 func (UnimplementedRuntimeServer) Unload(context.Context, *SessionRequest) (*Empty, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Unload not implemented")
+}
+func (UnimplementedRuntimeServer) Gradient(context.Context, *RuntimeGradientRequest) (*GradientResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Gradient not implemented")
 }
 func (UnimplementedRuntimeServer) mustEmbedUnimplementedRuntimeServer() {}
 func (UnimplementedRuntimeServer) testEmbeddedByValue()                 {}
@@ -821,6 +841,24 @@ func _Runtime_Unload_Handler(srv interface{}, ctx context.Context, dec func(inte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Runtime_Gradient_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RuntimeGradientRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RuntimeServer).Gradient(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Runtime_Gradient_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RuntimeServer).Gradient(ctx, req.(*RuntimeGradientRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Runtime_ServiceDesc is the grpc.ServiceDesc for Runtime service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -847,6 +885,10 @@ var Runtime_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Unload",
 			Handler:    _Runtime_Unload_Handler,
+		},
+		{
+			MethodName: "Gradient",
+			Handler:    _Runtime_Gradient_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -46,6 +46,9 @@ func (l *Logits) Row(i int) []float32 { return l.Values[i*l.K : (i+1)*l.K] }
 type Oracle interface {
 	// Predict returns the logits of a batch of images ([C,H,W] rows in [0,1]).
 	Predict(ctx context.Context, images *arrowio.TensorArray) (*Logits, error)
+	// Gradient returns logits, per-sample loss (cross_entropy, the default, or margin:
+	// logit_y − max_{k≠y} logit_k) and d loss / d pixels for images with labels (≥ 0).
+	Gradient(ctx context.Context, images *arrowio.TensorArray, labels []int32, loss string) (*Gradients, error)
 }
 
 // ServePerturbation serves p as this process's plugin; call it from main.
@@ -181,4 +184,83 @@ func DecodeLogits(data []byte, mem memory.Allocator) (*Logits, error) {
 		k *= d
 	}
 	return &Logits{K: k, Values: append([]float32(nil), t.Values()...)}, nil
+}
+
+// Columns of a gradient batch besides the logits.
+const (
+	ColLoss = "loss" // float32, the per-sample loss
+	ColGrad = "grad" // tensor like image: d loss / d pixels in [0,1] RGB space
+)
+
+// Gradients are the oracle's answer to Gradient: logits (n × K), per-sample loss and
+// d loss / d pixels, laid out like the images.
+type Gradients struct {
+	Logits Logits
+	Loss   []float32
+	Grad   []float32
+}
+
+func (o *oracleClient) Gradient(ctx context.Context, images *arrowio.TensorArray, labels []int32, loss string) (*Gradients, error) {
+	rec, err := imagesLabelsBatch(images, labels, o.mem)
+	if err != nil {
+		return nil, err
+	}
+	defer rec.Release()
+	data, err := arrowio.EncodeIPC(rec, o.mem)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := o.c.Gradient(ctx, &pb.GradientRequest{Batch: data, Loss: loss})
+	if err != nil {
+		return nil, fmt.Errorf("model oracle: gradient: %w", err)
+	}
+	return DecodeGradients(resp.Batch, o.mem)
+}
+
+// imagesLabelsBatch wraps images and their labels as a two-column batch.
+func imagesLabelsBatch(images *arrowio.TensorArray, labels []int32, mem memory.Allocator) (arrow.RecordBatch, error) {
+	if len(labels) != images.Len() {
+		return nil, fmt.Errorf("gradient: %d labels for %d images", len(labels), images.Len())
+	}
+	lb := array.NewInt32Builder(mem)
+	defer lb.Release()
+	lb.AppendValues(labels, nil)
+	lab := lb.NewArray()
+	defer lab.Release()
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: arrowio.ColImage, Type: images.DataType()},
+		{Name: arrowio.ColLabel, Type: arrow.PrimitiveTypes.Int32},
+	}, nil)
+	return array.NewRecordBatch(schema, []arrow.Array{images, lab}, int64(images.Len())), nil
+}
+
+// DecodeGradients reads the logits, loss and grad columns of an IPC batch.
+func DecodeGradients(data []byte, mem memory.Allocator) (*Gradients, error) {
+	rec, err := arrowio.DecodeIPC(data, mem)
+	if err != nil {
+		return nil, err
+	}
+	defer rec.Release()
+	lg, err := arrowio.TensorColumn(rec, arrowio.ColLogits)
+	if err != nil {
+		return nil, err
+	}
+	gr, err := arrowio.TensorColumn(rec, ColGrad)
+	if err != nil {
+		return nil, err
+	}
+	idx := rec.Schema().FieldIndices(ColLoss)
+	if len(idx) != 1 {
+		return nil, fmt.Errorf("gradient batch has no %q column", ColLoss)
+	}
+	ls, ok := rec.Column(idx[0]).(*array.Float32)
+	if !ok {
+		return nil, fmt.Errorf("gradient column %q is %s, want float32", ColLoss, rec.Column(idx[0]).DataType())
+	}
+	k := 1
+	for _, d := range lg.Shape() {
+		k *= d
+	}
+	return &Gradients{Logits: Logits{K: k, Values: append([]float32(nil), lg.Values()...)},
+		Loss: append([]float32(nil), ls.Float32Values()...), Grad: append([]float32(nil), gr.Values()...)}, nil
 }

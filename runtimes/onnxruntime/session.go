@@ -49,6 +49,9 @@ type session struct {
 
 	providers []string
 	warnings  []string
+
+	req   *pb.LoadRequest // what was loaded, for the gradient sessions built on first use
+	grads gradSessions
 }
 
 // loadSession prepares the model of req and creates its ONNX Runtime session.
@@ -57,7 +60,7 @@ func loadSession(req *pb.LoadRequest) (*session, error) {
 		return nil, err
 	}
 	s := &session{name: req.Name, probs: req.Output == "probabilities", scale: 1, std: [3]float32{1, 1, 1},
-		overInfo: map[string]onnx.TensorInfo{}, originals: map[string]ort.Value{}, current: map[string]ort.Value{}}
+		overInfo: map[string]onnx.TensorInfo{}, originals: map[string]ort.Value{}, current: map[string]ort.Value{}, req: req}
 	if err := s.setMapping(req.Input); err != nil {
 		return nil, err
 	}
@@ -496,6 +499,7 @@ func (s *session) destroy() {
 // close frees everything the session holds.
 func (s *session) close() {
 	s.destroy()
+	s.grads.close()
 	for _, v := range s.current {
 		v.Destroy()
 	}

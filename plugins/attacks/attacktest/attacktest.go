@@ -20,6 +20,7 @@ import (
 	"github.com/vistudy/vistudy/internal/testenv"
 	"github.com/vistudy/vistudy/plugins/host"
 	"github.com/vistudy/vistudy/plugins/params"
+	pb "github.com/vistudy/vistudy/plugins/proto"
 	"github.com/vistudy/vistudy/plugins/sdk"
 )
 
@@ -181,6 +182,11 @@ func (o modelOracle) Predict(_ context.Context, images *arrowio.TensorArray) (*s
 	return out, nil
 }
 
+// Gradient refuses: a hand-written model has no gradient (white-box attacks are tested on real models).
+func (o modelOracle) Gradient(context.Context, *arrowio.TensorArray, []int32, string) (*sdk.Gradients, error) {
+	return nil, fmt.Errorf("attacktest: a hand-written model has no gradient")
+}
+
 // SameAsInProcess applies the plugin process pt and the in-process plugin p to batch with the
 // same parameters and seed and fails unless the two results are equal column by column: the
 // batch crossed the process boundary both ways intact. It returns the process's result, which
@@ -240,4 +246,47 @@ func (g Grating) Check(t testing.TB, got []float32, mean, sx, sy float64, what s
 			t.Fatalf("%s: value %d (row %d, column %d) = %v, want %v", what, j, (j/g.W)%g.H, j%g.W, v, want)
 		}
 	}
+}
+
+// StartWithGradient is Start with a model oracle that also answers Gradient (white-box attacks).
+func StartWithGradient(t testing.TB, pkg string, model sdk.Model, predict host.PredictFunc, gradient host.GradientFunc, mem memory.Allocator) *host.Perturbation {
+	t.Helper()
+	name := filepath.Base(pkg)
+	dir := testenv.Plugins(t, pkg)
+	ctx := context.Background()
+	cat := host.NewCatalog()
+	if err := cat.Add(ctx, filepath.Join(dir, host.BinaryPrefix+string(sdk.KindPerturbation)+"-"+name), ""); err != nil {
+		t.Fatal(err)
+	}
+	e, ok := cat.Lookup(sdk.KindPerturbation, name)
+	if !ok {
+		t.Fatalf("attacktest: the catalog has no perturbation %q after adding its binary", name)
+	}
+	pt, err := host.StartPerturbationWithGradient(ctx, e, model, predict, gradient, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pt.Close)
+	return pt
+}
+
+// StartRuntime starts the onnxruntime plugin with the model at path (path relative to the
+// repository root, or absolute) taking h×w RGB images; the process stops when the test ends.
+func StartRuntime(t testing.TB, path string, input *pb.InputMapping, output, outputTensor string, mem memory.Allocator) *host.Runtime {
+	t.Helper()
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(testenv.Root(t), path)
+	}
+	cat := testenv.Catalog(t, "runtimes/onnxruntime")
+	e, ok := cat.Lookup(sdk.KindRuntime, "onnxruntime")
+	if !ok {
+		t.Fatal("attacktest: runtime plugin onnxruntime not discovered")
+	}
+	rt, err := host.StartRuntime(context.Background(), e, &pb.LoadRequest{Path: path, Name: filepath.Base(path),
+		Input: input, Output: output, OutputTensor: outputTensor, IntraThreads: 1}, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rt.Close)
+	return rt
 }
