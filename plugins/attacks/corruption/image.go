@@ -218,9 +218,9 @@ func (m *img) gaussian(sigma float64) *img {
 	return o
 }
 
-// zoomPlane is the reference's clipped_zoom of one plane: the centre crop of ceil(n/z) pixels per axis
-// enlarged by z with scipy.ndimage.zoom (order 1, grid_mode False: corners aligned), then cut to
-// the top-left h×w... of the enlarged size, which is returned (it can exceed h×w by a pixel or so).
+// zoomPlane is the reference's clipped_zoom of one plane: the centre crop of ceil(n/z) pixels per
+// axis enlarged by z with scipy.ndimage.zoom (order 1, grid_mode False: corners aligned). It returns
+// the enlarged plane and its size, which can exceed h×w by a pixel or so; callers read its top-left h×w.
 func zoomPlane(p []float32, h, w int, z float64) ([]float32, int, int) {
 	ch := int(math.Ceil(float64(h) / z))
 	cw := int(math.Ceil(float64(w) / z))

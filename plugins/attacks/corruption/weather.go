@@ -96,7 +96,8 @@ func loadFrost(folder string) ([5]*rgb8, error) {
 	return s.photos, s.err
 }
 
-// readRGB decodes a PNG or JPEG to 8-bit RGB, dropping alpha as OpenCV's imread does.
+// readRGB decodes a PNG or JPEG to 8-bit RGB, dropping alpha as OpenCV's imread does (4:2:0 JPEGs
+// with libjpeg's chroma upsampling).
 func readRGB(path string) (*rgb8, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -109,6 +110,15 @@ func readRGB(path string) (*rgb8, error) {
 	}
 	b := im.Bounds()
 	out := &rgb8{H: b.Dy(), W: b.Dx(), Pix: make([]uint8, 3*b.Dx()*b.Dy())}
+	if ycc, ok := im.(*image.YCbCr); ok && ycc.SubsampleRatio == image.YCbCrSubsampleRatio420 && b.Min == (image.Point{}) {
+		m := fancyRGB(ycc, out.H, out.W) // libjpeg's chroma upsampling, as OpenCV decodes
+		for i := range out.H * out.W {
+			for c := range 3 {
+				out.Pix[3*i+c] = uint8(m.P[c][i]*255 + 0.5)
+			}
+		}
+		return out, nil
+	}
 	for y := 0; y < out.H; y++ {
 		for x := 0; x < out.W; x++ {
 			var c color.NRGBA
