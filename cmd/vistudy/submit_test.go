@@ -115,6 +115,39 @@ func waitSettled(t *testing.T, runDir string, timeout time.Duration) []slurm.Tas
 	}
 }
 
+// waitTaskEnded waits until array task job_task has left the running states, and returns the queue.
+func waitTaskEnded(t *testing.T, runDir, job string, task int, timeout time.Duration) []slurm.TaskState {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		rec, err := slurm.ReadRecord(runDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var jobs []string
+		for _, s := range rec.Submissions {
+			jobs = append(jobs, s.Array, s.Merge)
+		}
+		q, err := slurm.Queue(context.Background(), jobs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ended := false
+		for _, s := range q {
+			if s.Job == job && s.Task == task && !s.Active() {
+				ended = true
+			}
+		}
+		if ended {
+			return q
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task %s_%d still active after %s: %+v", job, task, timeout, q)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // mergeState is the queue's state of the newest merge job of a run directory.
 func mergeState(t *testing.T, runDir string, q []slurm.TaskState) string {
 	t.Helper()
@@ -234,7 +267,9 @@ func TestSlurmArrayEqualsSingleRun(t *testing.T) {
 		if b, err := exec.Command("scancel", task).CombinedOutput(); err != nil {
 			t.Fatalf("scancel %s: %v\n%s", task, err, b)
 		}
-		q := waitSettled(t, runDir, 60*time.Second)
+		// Resume at once: shard 3 may still be queued or running, and the new merge job must
+		// wait for it too.
+		q := waitTaskEnded(t, runDir, rec.Last().Array, 2, 30*time.Second)
 		if committed == 0 || committed >= shardUnits {
 			t.Fatalf("shard 2 had committed %d of %d units when stopped: not part-way", committed, shardUnits)
 		}
@@ -258,6 +293,7 @@ func TestSlurmArrayEqualsSingleRun(t *testing.T) {
 		if !strings.Contains(out, "for shards 2 of 4") {
 			t.Fatalf("resume printed:\n%s", out)
 		}
+		t.Logf("resume:\n%s", out)
 		q = waitSettled(t, runDir, 60*time.Second)
 		if s := mergeState(t, runDir, q); s != "COMPLETED" {
 			t.Fatalf("merge job after resume: %s; log:\n%s", s, readFile(t, slurm.Path(runDir, "merge.log")))
