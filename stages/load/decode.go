@@ -13,8 +13,9 @@ import (
 	"sync"
 )
 
-// maxPixels is Pillow's decompression-bomb limit (2 × Image.MAX_IMAGE_PIXELS), past which it refuses an image.
-const maxPixels = 2 * 89478485
+// maxPixels is Pillow's decompression-bomb limit (2 × Image.MAX_IMAGE_PIXELS), past which it refuses an
+// image; a variable so that the fuzz test can bound its allocations.
+var maxPixels = 2 * 89478485
 
 // Decode modes of a dataset (its `decode:` key).
 const (
