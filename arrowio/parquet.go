@@ -55,7 +55,7 @@ func WriteParquet(path string, schema *arrow.Schema, recs []arrow.RecordBatch, m
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("arrowio: write %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	tmp, err := CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
 		return fmt.Errorf("arrowio: write %s: %w", path, err)
 	}

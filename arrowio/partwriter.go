@@ -38,7 +38,7 @@ func (p *PartWriter) Write(rec arrow.RecordBatch) error {
 		if err := os.MkdirAll(filepath.Dir(p.path), 0o755); err != nil {
 			return fmt.Errorf("arrowio: write %s: %w", p.path, err)
 		}
-		f, err := os.CreateTemp(filepath.Dir(p.path), ".tmp-"+filepath.Base(p.path)+"-*")
+		f, err := CreateTemp(filepath.Dir(p.path), ".tmp-"+filepath.Base(p.path)+"-*")
 		if err != nil {
 			return fmt.Errorf("arrowio: write %s: %w", p.path, err)
 		}

@@ -13,13 +13,17 @@ type Pos struct {
 	Override  string // set when the value came from a flag or environment variable
 }
 
-// String renders the position as file:line:col (or the override's source).
+// String renders the position as file:line:col, file:line when the column is unknown (or the
+// override's source).
 func (p Pos) String() string {
 	if p.Override != "" {
 		return p.Override
 	}
 	if p.Line == 0 {
 		return p.File
+	}
+	if p.Col == 0 {
+		return fmt.Sprintf("%s:%d", p.File, p.Line)
 	}
 	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
 }

@@ -64,6 +64,7 @@ func Finalize(ctx context.Context, plan *Plan, opts Options) error {
 		units   = map[string]int{}
 		seconds = map[string]float64{}
 		byStage = map[string][]*Instance{}
+		empty   []string // source instances without a single valid sample
 	)
 	add := func(st *Stage, rows []arrowio.Result) {
 		for i := range rows {
@@ -96,7 +97,17 @@ func Finalize(ctx context.Context, plan *Plan, opts Options) error {
 			return err
 		}
 		if len(recs) != want {
-			missing = append(missing, fmt.Sprintf("%s: %d of %d units", in.Key(), want-len(recs), want))
+			missing = append(missing, fmt.Sprintf("%s: %d of %d units missing", in.Key(), want-len(recs), want))
+			continue
+		}
+		lost := false
+		for _, r := range recs {
+			if t := rd.missingTable(r); t != "" {
+				missing = append(missing, fmt.Sprintf("%s: unit %s: its part file %s is missing (deleted?); it is redone by the next run", in.Key(), r.Unit, t))
+				lost = true
+			}
+		}
+		if lost {
 			continue
 		}
 		if spec.Flow == FlowModel {
@@ -104,9 +115,15 @@ func Finalize(ctx context.Context, plan *Plan, opts Options) error {
 		} else {
 			units[in.Stage.ID] += len(recs)
 		}
+		var rows, skipped int64
 		for _, r := range recs {
 			seconds[in.Stage.ID] += r.Seconds
 			errRows = append(errRows, r.Errors...)
+			rows += r.NumRows
+			skipped += int64(len(r.Errors))
+		}
+		if spec.Flow == FlowSource && rows == 0 {
+			empty = append(empty, fmt.Sprintf("stage %s (%s): no sample could be read: all %d were skipped", in.Stage.ID, in.Dir(), skipped))
 		}
 		if ir, ok := kindOf(in.Stage).(InstanceRower); ok {
 			rows, err := ir.InstanceRows(ctx, f, in, recs)
@@ -144,10 +161,14 @@ func Finalize(ctx context.Context, plan *Plan, opts Options) error {
 		}
 		add(in.Stage, rows)
 	}
-	if err := arrowio.WriteResults(rd.path(ResultsFile), results, opts.Mem); err != nil {
+	if err := arrowio.WriteErrors(rd.path(ErrorsFile), errRows, opts.Mem); err != nil {
 		return err
 	}
-	if err := arrowio.WriteErrors(rd.path(ErrorsFile), errRows, opts.Mem); err != nil {
+	if len(empty) > 0 {
+		// No number of such a stage could be stood behind: fail instead of reporting n = 0.
+		return fmt.Errorf("%s\n(why each input was skipped: %s)", strings.Join(empty, "\n"), rd.path(ErrorsFile))
+	}
+	if err := arrowio.WriteResults(rd.path(ResultsFile), results, opts.Mem); err != nil {
 		return err
 	}
 	infos := StageInfos(plan)

@@ -24,6 +24,9 @@ type Options struct {
 	Log       *slog.Logger
 	Overrides []Override
 	Version   string
+	// Redo, when the run directory was made from other inputs (a model file, a dataset listing, a
+	// plugin binary), redoes the units the change affects instead of refusing the run.
+	Redo bool
 	// AfterCommit, when set, is called after every committed unit, from the committing stage's
 	// goroutine (so concurrently); tests use it to stop a run part-way.
 	AfterCommit func(in *Instance, unit string)
@@ -67,6 +70,9 @@ func Run(ctx context.Context, plan *Plan, opts Options) error {
 	}
 	srcs, err := openSources(plan)
 	if err != nil {
+		return err
+	}
+	if err := rd.bindInputs(plan, srcs, opts.Catalog, opts.Redo); err != nil {
 		return err
 	}
 	started := time.Now()

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/vistudy/vistudy/arrowio"
@@ -50,7 +51,10 @@ func Fingerprint(data []byte, overrides []Override) string {
 }
 
 // OpenRunDir creates or reopens the run directory of a study. Reopening a directory made by a
-// different study (or other overrides) is refused, so that resumed units are never mixed.
+// different study (or other overrides) is refused, so that resumed units are never mixed, and so
+// is a non-empty folder that is not a run directory (it would be overwritten). The check and the
+// creation hold an exclusive lock on the folder, so two studies started into one output at once
+// cannot both pass.
 func OpenRunDir(s *Study, overrides []Override) (*RunDir, error) {
 	data, err := os.ReadFile(s.File)
 	if err != nil {
@@ -58,11 +62,20 @@ func OpenRunDir(s *Study, overrides []Override) (*RunDir, error) {
 	}
 	fp := Fingerprint(data, overrides)
 	rd := &RunDir{Root: s.Output}
-	if err := os.MkdirAll(rd.Root, 0o755); err != nil {
+	if st, err := os.Stat(rd.Root); err == nil && !st.IsDir() {
+		return nil, fmt.Errorf("output %s is a file, not a run directory: choose another output (--output)", rd.Root)
+	}
+	if err := os.MkdirAll(rd.Root, 0o777); err != nil {
 		return nil, fmt.Errorf("run directory %s: %w", rd.Root, err)
 	}
+	unlock, err := lockDir(rd.Root)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	var old runInfo
-	if b, err := os.ReadFile(rd.path(RunFile)); err == nil {
+	b, err := os.ReadFile(rd.path(RunFile))
+	if err == nil {
 		if err := json.Unmarshal(b, &old); err != nil {
 			return nil, fmt.Errorf("run directory %s: %s is damaged: %w", rd.Root, RunFile, err)
 		}
@@ -71,15 +84,40 @@ func OpenRunDir(s *Study, overrides []Override) (*RunDir, error) {
 		}
 		return rd, nil
 	}
+	if ents, _ := os.ReadDir(rd.Root); len(ents) > 0 && !onlyLock(ents) {
+		return nil, fmt.Errorf("output %s is a non-empty folder that is not a vistudy run directory (it has no %s); vistudy would overwrite what is there — choose another output (--output) or empty it", rd.Root, RunFile)
+	}
 	info := runInfo{Study: s.File, Fingerprint: fp, Overrides: overrides, Created: time.Now().UTC()}
 	if err := writeFileAtomic(rd.path(StudyFile), data); err != nil {
 		return nil, err
 	}
-	b, _ := json.MarshalIndent(info, "", "  ")
+	b, _ = json.MarshalIndent(info, "", "  ")
 	if err := writeFileAtomic(rd.path(RunFile), b); err != nil {
 		return nil, err
 	}
 	return rd, nil
+}
+
+// lockName is the lock file of a run directory.
+const lockName = ".lock"
+
+func onlyLock(ents []os.DirEntry) bool { return len(ents) == 1 && ents[0].Name() == lockName }
+
+// lockDir takes an exclusive lock on the run directory dir (waiting for another process's
+// check-and-create to finish) and returns its release.
+func lockDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return nil, fmt.Errorf("run directory %s: lock: %w", dir, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("run directory %s: lock: %w", dir, err)
+	}
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
 }
 
 func (rd *RunDir) path(elem ...string) string {
@@ -91,7 +129,7 @@ func writeFileAtomic(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	f, err := arrowio.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -135,10 +173,28 @@ func (rd *RunDir) unitPath(in *Instance, unit string) string {
 	return rd.path(unitsDir, in.Stage.ID, filepath.FromSlash(in.Dir()), unit+".json")
 }
 
-// Done reports whether the unit of in is committed.
+// Done reports whether the unit of in is committed with every part file it names (a unit whose
+// table was deleted is not done: it is redone).
 func (rd *RunDir) Done(in *Instance, unit string) bool {
-	_, err := os.Stat(rd.unitPath(in, unit))
-	return err == nil
+	b, err := os.ReadFile(rd.unitPath(in, unit))
+	if err != nil {
+		return false
+	}
+	var r UnitRecord
+	if json.Unmarshal(b, &r) != nil {
+		return false
+	}
+	return rd.missingTable(&r) == ""
+}
+
+// missingTable names the first part file a record names that is not there ("" when all are).
+func (rd *RunDir) missingTable(r *UnitRecord) string {
+	for _, t := range r.Tables {
+		if _, err := os.Stat(filepath.Join(rd.Root, filepath.FromSlash(t))); err != nil {
+			return t
+		}
+	}
+	return ""
 }
 
 // Commit writes a unit record atomically.

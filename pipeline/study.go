@@ -154,7 +154,11 @@ func LoadStudy(path string, overrides []Override) (*Study, error) {
 // ParseStudy parses study YAML; file is the absolute path used for positions and relative paths.
 func ParseStudy(data []byte, file string, overrides []Override) (*Study, error) {
 	var probs Problems
-	d := &decoder{file: file, probs: &probs, overrides: map[*yaml.Node]string{}}
+	if len(data) > maxStudyBytes {
+		probs.add(Pos{File: file}, "the study file is %d bytes; a study file may have at most %d MiB", len(data), maxStudyBytes>>20)
+		return nil, probs
+	}
+	d := &decoder{file: file, probs: &probs, overrides: map[*yaml.Node]string{}, budget: maxStudyValues}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		probs.add(Pos{File: file, Line: yamlErrLine(err)}, "not valid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
@@ -219,14 +223,27 @@ func ParseStudy(data []byte, file string, overrides []Override) (*Study, error) 
 	return s, probs.err()
 }
 
-// yamlErrLine extracts the line number of a yaml.v3 syntax error.
+// yamlErrLine extracts the line number of a yaml.v3 syntax error. yaml.v3 reports a parser
+// error ("did not find expected ...") at the 0-based line of its context, a scanner error at the
+// 1-based line of the problem, so the former is one line early.
 func yamlErrLine(err error) int {
 	var line int
-	if _, e := fmt.Sscanf(strings.TrimPrefix(err.Error(), "yaml: "), "line %d:", &line); e == nil {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if _, e := fmt.Sscanf(msg, "line %d:", &line); e == nil {
+		if strings.Contains(msg, ": did not find expected") {
+			line++
+		}
 		return line
 	}
 	return 0
 }
+
+// Bounds of a study file: larger documents, or aliases that expand to more values, are refused
+// before they can exhaust memory (a YAML alias bomb expands exponentially).
+const (
+	maxStudyBytes  = 16 << 20
+	maxStudyValues = 1_000_000
+)
 
 // abs resolves a study-relative path ("" stays "").
 func (s *Study) abs(p string) string {

@@ -70,8 +70,19 @@ func (v *validator) models() {
 		case m.Path == "":
 			v.add(m.pos[""], "%s has no path (the .onnx file)", what)
 		default:
-			if st, err := os.Stat(m.Path); err != nil || st.IsDir() {
+			st, err := os.Stat(m.Path)
+			switch {
+			case err != nil:
 				v.add(m.pos["path"], "%s: model file %s does not exist", what, m.Path)
+			case st.IsDir():
+				v.add(m.pos["path"], "%s: %s is a folder; path names the .onnx file", what, m.Path)
+			case m.SHA256 != "":
+				sum, err := host.FileSHA256(m.Path)
+				if err != nil {
+					v.add(m.pos["path"], "%s: %v", what, err)
+				} else if !strings.EqualFold(sum, strings.TrimSpace(m.SHA256)) {
+					v.add(m.pos["sha256"], "%s: %s has sha256 %s, the study requires %s", what, m.Path, sum, m.SHA256)
+				}
 			}
 		}
 		in := m.Input
@@ -118,6 +129,10 @@ func (v *validator) models() {
 		}
 	}
 }
+
+// Pos returns where key of the model was written (dotted for input keys: "input.size"), or the
+// model itself.
+func (m *Model) Pos(key string) Pos { return orPos(m.pos[key], m.pos[""]) }
 
 func orPos(p, def Pos) Pos {
 	if p.Line == 0 && p.Override == "" {

@@ -18,6 +18,8 @@ type decoder struct {
 	file      string
 	probs     *Problems
 	overrides map[*yaml.Node]string // nodes set by flags or environment, and where from
+	budget    int                   // values value() may still decode (aliases count each time)
+	exhausted bool
 }
 
 func (d *decoder) pos(n *yaml.Node) Pos {
@@ -200,6 +202,13 @@ func (d *decoder) floats(n *yaml.Node, what string) []float64 {
 
 // value decodes any node into JSON-shaped Go values (map[string]any, []any, float64, bool, string, nil).
 func (d *decoder) value(n *yaml.Node) any {
+	if d.budget--; d.budget < 0 {
+		if !d.exhausted {
+			d.exhausted = true
+			d.problem(n, "the study expands to more than %d values (through YAML aliases?): refused", maxStudyValues)
+		}
+		return nil
+	}
 	switch n.Kind {
 	case yaml.MappingNode:
 		m := map[string]any{}

@@ -51,7 +51,7 @@ func newRunCmd(v *viper.Viper) *cobra.Command {
 				return usageError{fmt.Errorf("--%w", err)}
 			}
 			err = pipeline.Run(ctx, p.plan, pipeline.Options{
-				Catalog: p.catalog, Shard: shard, Overrides: p.overrides, Version: version,
+				Catalog: p.catalog, Shard: shard, Overrides: p.overrides, Version: version, Redo: v.GetBool("redo"),
 				Progress: newProgress(os.Stderr), Log: slog.Default(),
 			})
 			if err != nil {
@@ -64,7 +64,8 @@ func newRunCmd(v *viper.Viper) *cobra.Command {
 		},
 	}
 	studyFlags(cmd)
-	cmd.Flags().String("shard", "", "run only shard i of N (i/N); combine the shards with `vistudy merge`")
+	cmd.Flags().String("shard", "", "run only shard i of N (i/N); combine the shards with vistudy merge")
+	cmd.Flags().Bool("redo", false, "when the run directory was made from other inputs (a changed model file, dataset or plugin), redo what the change affects instead of refusing")
 	return cmd
 }
 

@@ -2,6 +2,8 @@ package load
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -111,6 +113,26 @@ type source struct {
 func (s *source) Units() int        { return len(s.units) }
 func (s *source) UnitLen(k int) int { return len(s.units[k]) }
 func (s *source) Classes() []string { return s.ds.Labels().Names }
+
+// Digest digests the dataset's listing: every sample's id and labels, and for files their size
+// and modification time (what make and rsync compare), so that added, removed or rewritten
+// images are noticed when a run resumes.
+func (s *source) Digest() (string, error) {
+	h := sha256.New()
+	for _, u := range s.units {
+		for _, sm := range u {
+			fmt.Fprintf(h, "%s\x00%d\x00%d\x00%d", sm.ID, sm.Label, sm.Shape, sm.Texture)
+			if sm.Path != "" {
+				st, err := os.Stat(sm.Path)
+				if err == nil {
+					fmt.Fprintf(h, "\x00%d\x00%d", st.Size(), st.ModTime().UnixNano())
+				}
+			}
+			h.Write([]byte{'\n'})
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
 
 // Prepare opens the instance's dataset and cuts it into units of execution.unit_size samples.
 func (kind) Prepare(s *pipeline.Study, in *pipeline.Instance) (any, error) {
