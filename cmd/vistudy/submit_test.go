@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -148,6 +149,36 @@ func waitTaskEnded(t *testing.T, runDir, job string, task int, timeout time.Dura
 	}
 }
 
+// unrecordedParts lists the visible files under tables/ that no unit record names.
+func unrecordedParts(t *testing.T, runDir string) []string {
+	t.Helper()
+	named := map[string]bool{}
+	recs, _ := filepath.Glob(filepath.Join(runDir, "units", "*", "*", "*.json"))
+	for _, r := range recs {
+		var rec struct {
+			Tables []string `json:"tables"`
+		}
+		if err := json.Unmarshal(readFile(t, r), &rec); err != nil {
+			t.Fatalf("record %s: %v", r, err)
+		}
+		for _, p := range rec.Tables {
+			named[p] = true
+		}
+	}
+	var stray []string
+	_ = filepath.WalkDir(filepath.Join(runDir, "tables"), func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+			return nil
+		}
+		rel, _ := filepath.Rel(runDir, p)
+		if !named[filepath.ToSlash(rel)] {
+			stray = append(stray, rel)
+		}
+		return nil
+	})
+	return stray
+}
+
 // mergeState is the queue's state of the newest merge job of a run directory.
 func mergeState(t *testing.T, runDir string, q []slurm.TaskState) string {
 	t.Helper()
@@ -280,6 +311,14 @@ func TestSlurmArrayEqualsSingleRun(t *testing.T) {
 			t.Fatal("the merge job ran although shard 2 was cancelled")
 		}
 		t.Logf("shard 2 was stopped after %d of its %d units", committed, shardUnits)
+		// What the killed task left: every visible part file is named by a record, and merge
+		// refuses the incomplete run rather than taking a part of it.
+		if stray := unrecordedParts(t, runDir); len(stray) > 0 {
+			t.Errorf("part files no record names: %v", stray)
+		}
+		if out, code := run(t, bin, "merge", study, "--output", runDir); code == 0 || !strings.Contains(out, "of 16 units") {
+			t.Errorf("merge of the incomplete run: exit %d\n%s", code, out)
+		}
 		st := mustRun(t, bin, "status", runDir)
 		t.Logf("status after the kill:\n%s", st)
 		row := regexp.MustCompile(`(?m)^2 +20 +(\d+) +failed +` + regexp.QuoteMeta(task) + ` +CANCELLED`).FindStringSubmatch(st)
