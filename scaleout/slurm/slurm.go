@@ -312,7 +312,7 @@ func (t TaskState) Active() bool {
 // Queue returns the states squeue knows of the jobs (and their array tasks), recently finished
 // ones included.
 func Queue(ctx context.Context, jobs ...string) ([]TaskState, error) {
-	out, err := command(ctx, "squeue", "--noheader", "--array", "--states=all", "--format=%F|%K|%T|%i")
+	out, err := command(ctx, "squeue", "--me", "--noheader", "--array", "--states=all", "--format=%F|%K|%T|%i")
 	if err != nil {
 		return nil, err
 	}
