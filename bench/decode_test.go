@@ -29,12 +29,18 @@ func sampleJPEGs(b *testing.B) []string {
 // BenchmarkDecodeResizeCrop times the load stage's per-image work on one core (load.PreprocessFile):
 // read the file, decode (libjpeg-turbo, or Go's decoder under -tags nolibjpeg), resize the shorter side to
 // 256 with PIL's antialiased bilinear, centre-crop 224 and convert to float32 [3,224,224], buffers reused.
-func BenchmarkDecodeResizeCrop(b *testing.B) {
+func BenchmarkDecodeResizeCrop(b *testing.B) { benchPreprocess(b, load.DecodeOptions{}) }
+
+// BenchmarkDecodeResizeCropDraft is BenchmarkDecodeResizeCrop with `decode: draft` (DCT-domain reduction).
+func BenchmarkDecodeResizeCropDraft(b *testing.B) {
+	benchPreprocess(b, load.DecodeOptions{DraftSide: 256})
+}
+
+func benchPreprocess(b *testing.B, decode load.DecodeOptions) {
 	files := sampleJPEGs(b)
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // one core, the garbage collector included
 	g := load.Geometry{Resize: 256, Height: 224, Width: 224}
 	out := make([]float32, 3*g.Height*g.Width)
-	var decode load.DecodeOptions // exact, as PIL
 	b.ResetTimer()
 	cpu0 := cpuSeconds(b)
 	for range b.N {
@@ -53,13 +59,22 @@ func BenchmarkDecodeResizeCrop(b *testing.B) {
 
 // BenchmarkPILDecodeResizeCrop times the same work in PIL 9.4 (Debian's /usr/bin/python3, one process):
 // Image.open, convert("RGB"), resize(BILINEAR) to 256, crop 224, tobytes (bench/pil_preprocess.py).
-func BenchmarkPILDecodeResizeCrop(b *testing.B) {
+func BenchmarkPILDecodeResizeCrop(b *testing.B) { benchPIL(b, false) }
+
+// BenchmarkPILDecodeResizeCropDraft is BenchmarkPILDecodeResizeCrop after Image.draft("RGB", (256, 256)).
+func BenchmarkPILDecodeResizeCropDraft(b *testing.B) { benchPIL(b, true) }
+
+func benchPIL(b *testing.B, draft bool) {
 	files := sampleJPEGs(b)
 	if err := exec.Command("/usr/bin/python3", "-c", "import PIL").Run(); err != nil {
 		b.Skipf("PIL reference needs /usr/bin/python3 with python3-pil: %v", err)
 	}
+	d := "0"
+	if draft {
+		d = "1"
+	}
 	b.ResetTimer()
-	out, err := exec.Command("/usr/bin/python3", append([]string{"pil_preprocess.py", strconv.Itoa(b.N)}, files...)...).Output()
+	out, err := exec.Command("/usr/bin/python3", append([]string{"pil_preprocess.py", strconv.Itoa(b.N), d}, files...)...).Output()
 	if err != nil {
 		b.Fatalf("pil_preprocess.py: %v", err)
 	}
