@@ -201,7 +201,7 @@ func (a Attack) Apply(ctx context.Context, p params.Values, batch arrow.RecordBa
 			active = still
 		}
 	}
-	return withColumns(batch, clean, adv, labels, success, queries, shape, c.saveDelta, env)
+	return WithColumns(batch, clean, adv, labels, success, queries, shape, c.saveDelta, env)
 }
 
 // settle counts a query for every row of active, keeps the current image x of each and returns
@@ -342,8 +342,9 @@ func (o oracle) gradient(ctx context.Context, x []float32, rows []int, labels []
 	return g, nil
 }
 
-// withColumns returns batch with the adversarial images and the success, queries (and delta) columns.
-func withColumns(batch arrow.RecordBatch, clean, adv []float32, labels []int32, success []bool, queries []int32,
+// WithColumns returns batch with the adversarial images adv and the success, queries (and, with
+// saveDelta, delta = adv − clean) columns; success is null for unlabelled rows.
+func WithColumns(batch arrow.RecordBatch, clean, adv []float32, labels []int32, success []bool, queries []int32,
 	shape imagemap.Shape, saveDelta bool, env *sdk.Env) (arrow.RecordBatch, error) {
 	sb := array.NewBooleanBuilder(env.Mem)
 	defer sb.Release()
