@@ -189,6 +189,9 @@ func loadSample(ds Dataset, s Sample, g Geometry, vals []float32) (err error) {
 			err = fmt.Errorf("load: sample %s: panic while loading: %v", s.ID, p)
 		}
 	}()
+	if f, ok := ds.(filePreprocessor); ok {
+		return f.preprocessFile(vals, s, g)
+	}
 	img, err := ds.Image(s)
 	if err != nil {
 		return err
