@@ -133,6 +133,7 @@ func Finalize(ctx context.Context, plan *Plan, opts Options) error {
 			add(in.Stage, rows)
 		}
 	}
+	recordLabelMaps(f)
 	if len(missing) > 0 {
 		return fmt.Errorf("%w: %s\n(run the remaining shards, or `vistudy run` again to finish them)", ErrIncomplete, strings.Join(missing, "\n"))
 	}
@@ -176,6 +177,33 @@ func Finalize(ctx context.Context, plan *Plan, opts Options) error {
 		return fmt.Errorf("report: %w", err)
 	}
 	return writeManifest(plan, rd, opts, srcs, infos, units, seconds, f.extra, len(results), len(errRows))
+}
+
+// ManifestLabelMap records how a dataset's classes were mapped onto a model's outputs.
+type ManifestLabelMap struct {
+	Dataset       string `json:"dataset"`
+	DatasetLabels string `json:"dataset_labels"`
+	Model         string `json:"model"`
+	ModelLabels   string `json:"model_labels"`
+	By            string `json:"by"` // id or name
+	Classes       int    `json:"classes"`
+}
+
+// recordLabelMaps records in the manifest every (dataset, model) whose labels were mapped.
+func recordLabelMaps(f *Final) {
+	seen := map[string]bool{}
+	for _, in := range f.Plan.Instances {
+		if specOf(in.Stage).Produces != Predictions && !comparesLabels(in) {
+			continue
+		}
+		lm, err := f.Plan.LabelMap(in)
+		if err != nil || lm == nil || lm.Identity() || !lm.OK() || seen[in.Root.Dataset.Name+"\x00"+in.Model.Name] {
+			continue
+		}
+		seen[in.Root.Dataset.Name+"\x00"+in.Model.Name] = true
+		f.Record("label_maps", ManifestLabelMap{Dataset: in.Root.Dataset.Name, DatasetLabels: lm.Dataset,
+			Model: in.Model.Name, ModelLabels: lm.Model, By: lm.By, Classes: len(lm.ToModel)})
+	}
 }
 
 // StageInfos describes the plan's stages for the report, each with the figures its component

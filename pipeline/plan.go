@@ -137,6 +137,9 @@ func NewPlan(s *Study, cat *host.Catalog) (*Plan, error) {
 		x.byStage[st.ID] = out
 		p.Instances = append(p.Instances, out...)
 	}
+	if err := p.checkLabels(); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 

@@ -318,3 +318,89 @@ func TestValidateOpensModels(t *testing.T) {
 		})
 	}
 }
+
+// imagenetStudy writes a SqueezeNet study over dataset (YAML of one dataset entry).
+func imagenetStudy(t *testing.T, dir, output, dataset string) string {
+	t.Helper()
+	model := testenv.SharedData(t, "models", "squeezenet1.1-fp16", "model.onnx")
+	body := fmt.Sprintf(`name: subset
+output: %s
+execution: {batch_size: 8, unit_size: 16}
+models:
+  squeezenet:
+    path: %s
+    input: {resize: 256, size: 224, channels: BGR, scale: 255, mean: [103.939, 116.779, 123.68]}
+    output_tensor: pool10_1
+    labels: imagenet1k
+datasets:
+  d: %s
+stages:
+  - id: images
+    load: {dataset: d}
+  - id: preds
+    infer: {input: images}
+  - id: acc
+    measure: {input: preds, metric: accuracy, params: {topk: [1, 5]}}
+`, output, model, dataset)
+	p := filepath.Join(dir, filepath.Base(output)+".yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestLabelSpacesMapByName: WordNet-id class folders holding a subset of ImageNet's classes (the
+// ImageNet-R/-A layout), with no dataset `labels:`, score what the same images score in the
+// imagenet1k label space (sorted folder indices used to be compared with ImageNet indices: top-1
+// 0.1 for 0.8); folders whose names no model class has are an error naming both spaces.
+func TestLabelSpacesMapByName(t *testing.T) {
+	sample := testenv.SharedData(t, "imagenet-sample")
+	cat := pluginCatalog(t)
+	files, _ := filepath.Glob(filepath.Join(sample, "*.JPEG"))
+	if len(files) < 40 {
+		t.Fatalf("%d images in %s", len(files), sample)
+	}
+	dir := t.TempDir()
+	flat, folders := filepath.Join(dir, "flat"), filepath.Join(dir, "folders")
+	for _, f := range files[100:140] {
+		base := filepath.Base(f)
+		wnid := base[:strings.Index(base, "_")]
+		os.MkdirAll(flat, 0o755)
+		os.MkdirAll(filepath.Join(folders, wnid), 0o755)
+		os.Symlink(f, filepath.Join(flat, base))
+		os.Symlink(f, filepath.Join(folders, wnid, base))
+	}
+	ref := filepath.Join(dir, "ref")
+	if err := pipeline.Run(context.Background(), plan(t, imagenetStudy(t, dir, ref, "{kind: imagefolder, path: "+flat+", labels: imagenet1k}"), cat), pipeline.Options{Catalog: cat}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "mapped")
+	if err := pipeline.Run(context.Background(), plan(t, imagenetStudy(t, dir, out, "{kind: imagefolder, path: "+folders+"}"), cat), pipeline.Options{Catalog: cat}); err != nil {
+		t.Fatal(err)
+	}
+	want, got := top1(t, ref), top1(t, out)
+	if got.N != 40 || got.Value != want.Value || want.Value < 0.4 {
+		t.Errorf("class folders by WordNet id: top1 %v over %d, want the imagenet1k layout's %v over 40", got.Value, got.N, want.Value)
+	}
+	man, _ := os.ReadFile(filepath.Join(out, pipeline.ManifestName))
+	if !strings.Contains(string(man), `"label_maps"`) || !strings.Contains(string(man), `"by": "id"`) {
+		t.Errorf("manifest does not record the label map:\n%s", man)
+	}
+
+	bad := filepath.Join(dir, "bad")
+	for _, c := range []string{"zebra-ish", "not-a-class"} {
+		os.MkdirAll(filepath.Join(bad, c), 0o755)
+		os.Symlink(files[0], filepath.Join(bad, c, "x.JPEG"))
+	}
+	s, err := pipeline.LoadStudy(imagenetStudy(t, dir, filepath.Join(dir, "b"), "{kind: imagefolder, path: "+bad+"}"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pipeline.Validate(s, cat); err != nil {
+		t.Fatal(err)
+	}
+	_, err = pipeline.NewPlan(s, cat)
+	if _, ok := pipeline.AsProblems(err); !ok || !strings.Contains(err.Error(), "does not map onto the model's label space imagenet1k") {
+		t.Errorf("unmappable class folders: %v, want a problem naming both label spaces", err)
+	}
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vistudy/vistudy/arrowio"
 	"github.com/vistudy/vistudy/pipeline"
+	"github.com/vistudy/vistudy/stages/labels"
 )
 
 // The `load` stage kind: reads a dataset of the study, decoded to each downstream model's
@@ -184,3 +185,6 @@ func (kind) Sections() []pipeline.Section {
 	}
 	return out
 }
+
+// LabelSpace is the dataset's label space (the pipeline maps it onto each model's).
+func (s *source) LabelSpace() *labels.Space { return s.ds.Labels() }
