@@ -44,6 +44,7 @@ type slot struct {
 	pin    string   // digest the study pins, "" when none
 	opened bool
 	err    error // the outcome of opening, once opened
+	logged bool  // Lookup logged err
 }
 
 // Catalog is the set of plugins a study can use, by kind and name. Discovery only lists file
@@ -275,13 +276,18 @@ func (c *Catalog) Open(ctx context.Context, kind sdk.Kind, name string) (*Entry,
 // but fails to open is logged and reported as absent (Open returns the reason).
 func (c *Catalog) Lookup(kind sdk.Kind, name string) (*Entry, bool) {
 	e, err := c.Open(context.Background(), kind, name)
-	if err != nil {
-		if !errors.Is(err, ErrNotInstalled) {
+	if err == nil {
+		return e, true
+	}
+	if s := c.slot(kind, name); s != nil {
+		s.mu.Lock()
+		if !s.logged {
+			s.logged = true
 			logger.Error("plugin unusable", "kind", kind, "name", name, "error", err)
 		}
-		return nil, false
+		s.mu.Unlock()
 	}
-	return e, true
+	return nil, false
 }
 
 // Describe opens every plugin of the catalog (for listings), concurrently.
