@@ -48,10 +48,14 @@ type Timeouts struct {
 	PerMiB time.Duration // added to Call per MiB of request
 }
 
-// DefaultTimeouts are generous: a healthy plugin is only cut off after half an hour (plus two
-// seconds per MiB sent); a stopped or deadlocked one within Check+Ping. VISTUDY_PLUGIN_TIMEOUT
-// (a Go duration) replaces Call.
-var DefaultTimeouts = Timeouts{Check: 15 * time.Second, Ping: 10 * time.Second, Call: 30 * time.Minute, PerMiB: 2 * time.Second}
+// DefaultTimeouts are generous: a plugin that answers health checks is only cut off after two
+// hours (plus ten seconds per MiB sent: an attack on a large batch may take long); a stopped or
+// deadlocked one within Check+Ping. VISTUDY_PLUGIN_TIMEOUT (a Go duration) replaces Call.
+var DefaultTimeouts = Timeouts{Check: 15 * time.Second, Ping: 10 * time.Second, Call: 2 * time.Hour, PerMiB: 10 * time.Second}
+
+// firstWarning is how long a call runs before the host warns that it still waits; the next
+// warnings come each time the wait doubles.
+const firstWarning = time.Minute
 
 var timeouts atomic.Pointer[Timeouts]
 
@@ -293,6 +297,7 @@ func (s *supervised) watch(ctx context.Context, p *process, what string, size in
 	go func() { done <- fn(p) }()
 	tick := time.NewTicker(t.Check)
 	defer tick.Stop()
+	warnAt := firstWarning
 	for {
 		select {
 		case err := <-done:
@@ -308,7 +313,8 @@ func (s *supervised) watch(ctx context.Context, p *process, what string, size in
 			} else if waited > deadline {
 				logger.Warn("plugin call overran its deadline; killing it to restart and retry", "plugin", s.entry.Info.Name, "call", what, "waited", waited, "deadline", deadline)
 				p.hang()
-			} else {
+			} else if waited >= warnAt {
+				warnAt *= 2
 				logger.Warn("still waiting for the plugin (it answers health checks)", "plugin", s.entry.Info.Name, "call", what, "waited", waited, "deadline", deadline)
 			}
 		}

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/vistudy/vistudy/arrowio"
 	"github.com/vistudy/vistudy/internal/testenv"
 	"github.com/vistudy/vistudy/plugins/host"
 	"github.com/vistudy/vistudy/plugins/sdk"
@@ -52,6 +53,26 @@ func gone(pid int) bool {
 		return syscall.Kill(pid, 0) != nil
 	}
 	return !running
+}
+
+// stop sends SIGSTOP to pid and waits until every thread has stopped (signals are delivered
+// asynchronously: a call could still be answered right after kill returns).
+func stop(t *testing.T, pid int) {
+	t.Helper()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := strings.LastIndexByte(string(b), ')'); i > 0 && i+2 < len(b) && b[i+2] == 'T' {
+			return
+		}
+	}
+	t.Fatalf("plugin %d did not stop", pid)
 }
 
 func waitGone(t *testing.T, pid int, within time.Duration) bool {
@@ -109,10 +130,7 @@ func TestStoppedPluginRestarted(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := mp.PID()
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	stop(t, pid)
 	st, err := m.Init(ctx)
 	if err != nil || len(st) == 0 {
 		t.Fatalf("init with a stopped plugin: %v", err)
@@ -182,4 +200,49 @@ func startAccuracy(t testing.TB) *host.MetricProcess {
 	}
 	t.Cleanup(mp.Close)
 	return mp
+}
+
+// TestStoppedRuntimeRestarted: a runtime plugin stopped during inference is killed, restarted
+// with its model reloaded, and the batch's logits equal those of an undisturbed run.
+func TestStoppedRuntimeRestarted(t *testing.T) {
+	host.SetTimeouts(host.Timeouts{Check: 200 * time.Millisecond, Ping: 500 * time.Millisecond})
+	t.Cleanup(func() { host.SetTimeouts(host.DefaultTimeouts) })
+	cat := catalog(t, "runtimes/onnxruntime")
+	e, ok := cat.Lookup(sdk.KindRuntime, "onnxruntime")
+	if !ok {
+		t.Fatal("runtime plugin not discovered")
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rt, err := host.StartRuntime(ctx, e, squeezenetLoad(t), mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	batch := imageBatch(t, mem, 4, 0.5)
+	defer batch.Release()
+	want, err := rt.Infer(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer want.Release()
+	pid := rt.PID()
+	stop(t, pid)
+	got, err := rt.Infer(ctx, batch)
+	if err != nil {
+		t.Fatalf("infer with a stopped runtime: %v", err)
+	}
+	defer got.Release()
+	if rt.Restarts() != 1 || rt.PID() == pid {
+		t.Errorf("restarts %d, pid %d → %d; want one restart", rt.Restarts(), pid, rt.PID())
+	}
+	a, _ := arrowio.TensorColumn(want, arrowio.ColLogits)
+	b, _ := arrowio.TensorColumn(got, arrowio.ColLogits)
+	for i, v := range a.Values() {
+		if b.Values()[i] != v {
+			t.Fatalf("logit %d: %v after the restart, %v before", i, b.Values()[i], v)
+		}
+	}
 }
