@@ -47,10 +47,24 @@ run: build
 # known-answer tests already ran above).
 RACE_PKGS := ./pipeline/ ./plugins/host/ ./stages/load/ ./runtimes/onnxruntime/
 
+# Fuzz targets as package:Target; `make test` runs each for FUZZTIME, `make fuzz` for longer.
+FUZZ_TARGETS := ./pipeline:FuzzParseStudy ./stages/load:FuzzDecode ./runtimes/onnx:FuzzReadModel
+FUZZTIME ?= 5s
+
 test: build
 	$(GO) vet ./...
 	$(GO) test -timeout 30m ./...
 	$(GO) test -race -short -timeout 20m $(RACE_PKGS)
+	@$(MAKE) --no-print-directory test-fuzz
+
+fuzz:
+	$(MAKE) test-fuzz FUZZTIME=2m
+
+test-fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $$t for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}" || exit 1; \
+	done
 
 bench: build
 	bench/run.sh
