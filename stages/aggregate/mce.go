@@ -96,6 +96,7 @@ func init() {
 		},
 		Figures: []sdk.Figure{
 			{Kind: sdk.FigureHeatmap, Metric: "accuracy", Label: "accuracy per corruption"},
+			{Kind: sdk.FigureHeatmap, Metric: "cell_accuracy", Label: "accuracy"},
 			{Kind: sdk.FigureSweep, Metric: "severity_accuracy", Label: "accuracy (mean over corruptions)"},
 			{Kind: sdk.FigureHeatmap, Metric: "ce", Label: "corruption error"},
 			{Kind: sdk.FigureBars, Metric: "mce", Label: "mCE"},
@@ -344,8 +345,9 @@ func corruptionGrids(stage string, rows []arrowio.Result, metric, nameKey, sevKe
 	return out, nil
 }
 
-// modelSummary is a model's accuracy per corruption (mean over its severities), per severity (mean
-// over the corruptions) and overall (mean over every cell), over the corruptions in names.
+// modelSummary is a model's accuracy per corruption (mean over its severities) and per cell (the
+// input, regrouped corruption=<c>,severity=<s> for the per-model figure), per severity (mean over the
+// corruptions) and overall (mean over every cell), over the corruptions in names.
 func modelSummary(m string, g mceGrid, names []string, stage string) ([]arrowio.Result, error) {
 	var out []arrowio.Result
 	bySev := map[int][]cell{}
@@ -368,6 +370,10 @@ func modelSummary(m string, g mceGrid, names []string, stage string) ([]arrowio.
 			}
 		}
 		out = append(out, arrowio.Result{Model: m, Metric: "accuracy", Group: "corruption=" + c, Value: meanOf(accs), N: n})
+		for _, s := range slices.Sorted(maps.Keys(cells)) {
+			out = append(out, arrowio.Result{Model: m, Metric: "cell_accuracy", Group: "corruption=" + c + ",severity=" + strconv.Itoa(s),
+				Value: cells[s].acc, N: cells[s].n})
+		}
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("model %q: stage %q has no rows for corruption %s", m, stage, strings.Join(missing, ", "))

@@ -50,6 +50,7 @@ func TestMCEFigures(t *testing.T) {
 	// accuracy per corruption and severity for each model (the sweep stage), the corruption × model
 	// tables of accuracy and CE, accuracy vs severity, and mCE per model
 	for _, name := range []string{"acc_c-heatmap-top1-resnet50.png", "acc_c-heatmap-top1-vit_b16.png", "mce-heatmap-accuracy.png",
+		"mce-heatmap-cell_accuracy-resnet50.png", "mce-heatmap-cell_accuracy-vit_b16.png",
 		"mce-heatmap-ce.png", "mce-sweep-severity.png", "mce-bars-mce.png"} {
 		if st, err := os.Stat(filepath.Join(dir, name)); err != nil || st.Size() < 1000 {
 			files, _ := filepath.Glob(filepath.Join(dir, "*.png"))
@@ -57,7 +58,7 @@ func TestMCEFigures(t *testing.T) {
 		}
 	}
 	if os.Getenv("MCE_FIGURES") != "" { // keep a copy to look at
-		for _, n := range []string{"mce-heatmap-ce.png", "acc_c-heatmap-top1-resnet50.png", "mce-sweep-severity.png"} {
+		for _, n := range []string{"mce-heatmap-ce.png", "mce-heatmap-cell_accuracy-resnet50.png", "mce-sweep-severity.png"} {
 			data, _ := os.ReadFile(filepath.Join(dir, n))
 			_ = os.WriteFile(filepath.Join(os.Getenv("MCE_FIGURES"), n), data, 0o644)
 		}

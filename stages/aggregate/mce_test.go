@@ -22,7 +22,10 @@ var mceCleanRows = []arrowio.Result{row("a", "top1", "", 0.9, 100), row("base", 
 // aSummary is model a's accuracy rows, by hand: fog (0.8+0.6)/2, snow (0.7+0.5)/2, severity 1
 // (0.8+0.7)/2, severity 2 (0.6+0.5)/2, overall the mean of the four.
 var aSummary = []arrowio.Result{
-	row("a", "accuracy", "corruption=fog", 0.7, 100), row("a", "accuracy", "corruption=snow", 0.6, 90),
+	row("a", "accuracy", "corruption=fog", 0.7, 100),
+	row("a", "cell_accuracy", "corruption=fog,severity=1", 0.8, 100), row("a", "cell_accuracy", "corruption=fog,severity=2", 0.6, 100),
+	row("a", "accuracy", "corruption=snow", 0.6, 90),
+	row("a", "cell_accuracy", "corruption=snow,severity=1", 0.7, 100), row("a", "cell_accuracy", "corruption=snow,severity=2", 0.5, 90),
 	row("a", "severity_accuracy", "severity=1", 0.75, 100), row("a", "severity_accuracy", "severity=2", 0.55, 90),
 	row("a", "mean_accuracy", "", 0.65, 90),
 }
@@ -38,7 +41,10 @@ var aCE = []arrowio.Result{
 
 func TestMCE(t *testing.T) {
 	baseRows := []arrowio.Result{
-		row("base", "accuracy", "corruption=fog", 0.4, 100), row("base", "accuracy", "corruption=snow", 0.3, 100),
+		row("base", "accuracy", "corruption=fog", 0.4, 100),
+		row("base", "cell_accuracy", "corruption=fog,severity=1", 0.5, 100), row("base", "cell_accuracy", "corruption=fog,severity=2", 0.3, 100),
+		row("base", "accuracy", "corruption=snow", 0.3, 100),
+		row("base", "cell_accuracy", "corruption=snow,severity=1", 0.4, 100), row("base", "cell_accuracy", "corruption=snow,severity=2", 0.2, 100),
 		row("base", "severity_accuracy", "severity=1", 0.45, 100), row("base", "severity_accuracy", "severity=2", 0.25, 100),
 		row("base", "mean_accuracy", "", 0.35, 100),
 		row("base", "ce", "corruption=fog", 1, 100), row("base", "relative_ce", "corruption=fog", 1, 100),
@@ -63,7 +69,7 @@ func TestMCE(t *testing.T) {
 		{"accuracy only", map[string]any{"corrupted": "c"}, onlyA, aSummary},
 		{"baseline model", map[string]any{"corrupted": "c", "baseline": "base", "clean": "clean"}, mceRows, cat(aSummary, aCE, baseRows)},
 		{"baseline model, no clean", map[string]any{"corrupted": "c", "baseline": "base"}, mceRows,
-			cat(aSummary, withoutClean, baseRows[:5], []arrowio.Result{baseRows[5], baseRows[7], baseRows[9]})},
+			cat(aSummary, withoutClean, baseRows[:9], []arrowio.Result{baseRows[9], baseRows[11], baseRows[13]})},
 		{"error table", map[string]any{"corrupted": "c", "baseline_errors": table, "baseline_clean_error": 0.3, "clean": "clean"}, onlyA, cat(aSummary, aCE)},
 		{"error table, no clean", map[string]any{"corrupted": "c", "baseline_errors": table}, onlyA, cat(aSummary, withoutClean)},
 	}
@@ -88,7 +94,8 @@ func TestMCEPublishedAndMeanEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertRows(t, got, []arrowio.Result{
-		row("m", "accuracy", "corruption=gaussian_noise", 0.5, 50), row("m", "severity_accuracy", "severity=3", 0.5, 50),
+		row("m", "accuracy", "corruption=gaussian_noise", 0.5, 50), row("m", "cell_accuracy", "corruption=gaussian_noise,severity=3", 0.5, 50),
+		row("m", "severity_accuracy", "severity=3", 0.5, 50),
 		row("m", "mean_accuracy", "", 0.5, 50),
 		row("m", "ce", "corruption=gaussian_noise", 0.5/0.93554, 50),
 		row("m", "relative_ce", "corruption=gaussian_noise", 0.2/(0.93554-0.435), 50),
