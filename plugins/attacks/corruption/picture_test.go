@@ -137,7 +137,7 @@ func TestPictureContactSheet(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := png.Encode(f, sheet); err != nil {
+	if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(f, sheet); err != nil {
 		t.Fatal(err)
 	}
 }
