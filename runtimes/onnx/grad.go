@@ -100,7 +100,7 @@ var diffInputs = map[string][]int{
 	"Tanh": nil, "Neg": nil, "Identity": nil, "Dropout": {0}, "Cast": {0},
 	"MaxPool": {0}, "AveragePool": {0}, "GlobalAveragePool": {0}, "Concat": nil,
 	"Flatten": {0}, "Reshape": {0}, "Squeeze": {0}, "Unsqueeze": {0}, "Transpose": {0}, "Pad": {0},
-	"Softmax": {0}, "LogSoftmax": {0},
+	"Softmax": {0}, "LogSoftmax": {0}, "Slice": {0},
 }
 
 // supportedOnlyAt lists inputs that must not depend on the image (weights computed from it).
@@ -632,7 +632,15 @@ func (b *gradBuilder) forward(n *message) error {
 		if nodeAttrs(n)["broadcast"] != nil {
 			return fmt.Errorf("opset %d broadcast attribute is not supported", v)
 		}
-	case op == "Reshape" && v < 5, op == "Slice" && v < 10, op == "Split" && v < 13, op == "Upsample":
+	case op == "Slice" && v < 10:
+		starts, ends := attrIntsOf(n, "starts"), attrIntsOf(n, "ends")
+		ins := []string{in[0], b.vec(starts...), b.vec(ends...)}
+		if axes := attrIntsOf(n, "axes"); axes != nil {
+			ins = append(ins, b.vec(axes...))
+		}
+		emit(cloneNode(n, op, ins, out, "starts", "ends", "axes"))
+		return nil
+	case op == "Reshape" && v < 5, op == "Split" && v < 13, op == "Upsample":
 		if anyActive(b.a.active, in) {
 			return fmt.Errorf("%s of opset %d is not converted", op, v)
 		}
@@ -912,6 +920,12 @@ func (b *gradBuilder) backward(n *message, dy string) error {
 			inv[p] = int64(i)
 		}
 		b.add(x, b.op("Transpose", []string{dy}, intsAttr("perm", inv...)))
+	case "Slice":
+		g, err := b.sliceGrad(n, dy, x)
+		if err != nil {
+			return err
+		}
+		b.add(x, g)
 	case "Pad":
 		g, err := b.padGrad(n, dy, x)
 		if err != nil {
@@ -1045,6 +1059,54 @@ func (b *gradBuilder) padGrad(n *message, dy, x string) (string, error) {
 		g = b.op("ScatterElements", []string{zeros, idx, g}, intAttr("axis", int64(axis)), stringAttr("reduction", "add"))
 	}
 	return g, nil
+}
+
+// sliceGrad pads dy back to x's shape with zeros: a Slice with constant starts, ends, axes and
+// unit steps took x[start:end] along each axis, so the gradient has start zeros before and
+// L − end after (negative and out-of-range bounds clamped as Slice does).
+func (b *gradBuilder) sliceGrad(n *message, dy, x string) (string, error) {
+	in := n.strs(nodeInput)
+	starts, ok1 := b.constInts(in[1])
+	ends, ok2 := b.constInts(in[2])
+	if !ok1 || !ok2 {
+		return "", fmt.Errorf("Slice gradient needs constant starts and ends")
+	}
+	axes := make([]int64, len(starts))
+	for i := range axes {
+		axes[i] = int64(i)
+	}
+	if len(in) > 3 && in[3] != "" {
+		var ok bool
+		if axes, ok = b.constInts(in[3]); !ok {
+			return "", fmt.Errorf("Slice gradient needs constant axes")
+		}
+	}
+	if len(in) > 4 && in[4] != "" {
+		steps, ok := b.constInts(in[4])
+		if !ok || slices.ContainsFunc(steps, func(s int64) bool { return s != 1 }) {
+			return "", fmt.Errorf("Slice gradient needs unit steps")
+		}
+	}
+	sx := b.op("Shape", []string{x})
+	before, after := make([]string, len(axes)), make([]string, len(axes))
+	for i, ax := range axes {
+		l := b.op("Gather", []string{sx, b.vec(ax)})
+		bound := func(v int64) string { // v normalised into [0, L]
+			if v < 0 {
+				return b.op("Max", []string{b.op("Add", []string{l, b.vec(v)}), b.vec(0)})
+			}
+			return b.op("Min", []string{b.vec(v), l})
+		}
+		before[i] = bound(starts[i])
+		after[i] = b.op("Sub", []string{l, b.op("Max", []string{bound(ends[i]), before[i]})})
+	}
+	rank := b.op("Shape", []string{sx})
+	zeros := b.op("ConstantOfShape", []string{rank}, tensorAttr("value", newMessage(packedVarints(tensorDims, []int64{1}),
+		varintField(tensorDataType, int64(Int64)), stringField(tensorName, b.name("zero")), bytesField(tensorRawData, protowire.AppendFixed64(nil, 0)))))
+	ax := b.vec(axes...)
+	pb := b.op("ScatterElements", []string{zeros, ax, b.op("Concat", before, intAttr("axis", 0))}, intAttr("axis", 0))
+	pe := b.op("ScatterElements", []string{zeros, ax, b.op("Concat", after, intAttr("axis", 0))}, intAttr("axis", 0))
+	return b.op("Pad", []string{dy, b.op("Concat", []string{pb, pe}, intAttr("axis", 0))}), nil
 }
 
 // constInts returns the values of an int64 initializer or Constant output.

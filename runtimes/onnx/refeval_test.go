@@ -412,6 +412,38 @@ func evalOp(n *message, op string, a []ten, in []string, ints map[string][]int64
 			}
 		}
 		return out, nil
+	case "Slice":
+		out := x
+		starts, ends := ints[in[1]], ints[in[2]]
+		axes := make([]int64, len(starts))
+		for i := range axes {
+			axes[i] = int64(i)
+		}
+		if len(in) > 3 && in[3] != "" {
+			axes = ints[in[3]]
+		}
+		for i, ax := range axes {
+			if ax < 0 {
+				ax += int64(len(out.shape))
+			}
+			l := out.shape[ax]
+			norm := func(v int64) int64 {
+				if v < 0 {
+					v += l
+				}
+				return min(max(v, 0), l)
+			}
+			s, e := norm(starts[i]), norm(ends[i])
+			shape := slices.Clone(out.shape)
+			shape[ax] = max(e-s, 0)
+			outer, inner := product(out.shape[:ax]), product(out.shape[ax+1:])
+			next := ten{shape, nil}
+			for o := int64(0); o < outer; o++ {
+				next.v = append(next.v, out.v[(o*l+s)*inner:(o*l+s+shape[ax])*inner]...)
+			}
+			out = next
+		}
+		return out, nil
 	case "Conv", "MaxPool", "AveragePool":
 		return window(n, op, a, in)
 	}
