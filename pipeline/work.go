@@ -184,3 +184,45 @@ func sortedUnits(set map[int]bool) []int {
 	slices.Sort(out)
 	return out
 }
+
+// UnitRef is one work unit the plan commits: its instance, name and the index that picks its
+// shard (Index mod N).
+type UnitRef struct {
+	Instance *Instance
+	Unit     string
+	Index    int
+}
+
+// Units lists every unit the plan commits, in plan order, as the executor cuts them: data unit k
+// of a source, sink or saved transform (shard k mod N), and unit i of a model-level instance
+// (shard (model index + i) mod N). Schedulers count a run's progress by it.
+func (p *Plan) Units() ([]UnitRef, error) {
+	srcs, err := openSources(p)
+	if err != nil {
+		return nil, err
+	}
+	var out []UnitRef
+	for _, in := range p.Instances {
+		switch specOf(in.Stage).Flow {
+		case FlowSummary:
+			continue
+		case FlowModel:
+			names, err := p.unitNames(in)
+			if err != nil {
+				return nil, err
+			}
+			base := p.modelIndex(in.Model)
+			for i, n := range names {
+				out = append(out, UnitRef{Instance: in, Unit: n, Index: base + i})
+			}
+			continue
+		}
+		if !commits(in) {
+			continue
+		}
+		for k := range srcs[in.Root].Units() {
+			out = append(out, UnitRef{Instance: in, Unit: unitName(k), Index: k})
+		}
+	}
+	return out, nil
+}

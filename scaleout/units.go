@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/vistudy/vistudy/pipeline"
 )
@@ -83,41 +82,16 @@ func modelUnits(plan *pipeline.Plan, in *pipeline.Instance, k pipeline.Kind) ([]
 	return u.UnitNames(plan.Study, in, state)
 }
 
-// ExpectedUnits lists every unit the plan commits, in plan order, as the executor cuts them:
-// data unit k of a source, sink or saved transform (shard k mod N), and unit i of a model-level
-// instance (shard (model index + i) mod N).
+// ExpectedUnits lists every unit the plan commits, in plan order (pipeline's Plan.Units, so
+// that the census cannot drift from the executor's rules).
 func ExpectedUnits(plan *pipeline.Plan) ([]Unit, error) {
-	var out []Unit
-	for _, in := range plan.Instances {
-		sp, k, err := spec(in.Stage)
-		if err != nil {
-			return nil, err
-		}
-		switch sp.Flow {
-		case pipeline.FlowSummary:
-			continue
-		case pipeline.FlowModel:
-			names, err := modelUnits(plan, in, k)
-			if err != nil {
-				return nil, err
-			}
-			base := max(slices.Index(plan.Study.Models, in.Model), 0)
-			for i, n := range names {
-				out = append(out, Unit{Stage: in.Stage.ID, Dir: in.Dir(), Name: n, Index: base + i})
-			}
-			continue
-		case pipeline.FlowTransform:
-			if !saved(in.Stage, sp) {
-				continue
-			}
-		}
-		src, err := source(plan, in)
-		if err != nil {
-			return nil, err
-		}
-		for k := range src.Units() {
-			out = append(out, Unit{Stage: in.Stage.ID, Dir: in.Dir(), Name: fmt.Sprintf("u%05d", k), Index: k})
-		}
+	refs, err := plan.Units()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Unit, len(refs))
+	for i, r := range refs {
+		out[i] = Unit{Stage: r.Instance.Stage.ID, Dir: r.Instance.Dir(), Name: r.Unit, Index: r.Index}
 	}
 	return out, nil
 }
