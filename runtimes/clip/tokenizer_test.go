@@ -278,3 +278,27 @@ func BenchmarkTokenize(b *testing.B) {
 		tok.Tokenize("a low resolution photo of the great white shark.")
 	}
 }
+
+func TestTokenizeConcurrent(t *testing.T) {
+	tok, err := LoadTokenizer(testenv.SharedData(t, "clip", "bpe_simple_vocab_16e6.txt.gz")) // a fresh, empty cache
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := readGolden(t)[:400]
+	var wg sync.WaitGroup
+	errs := make(chan string, 4*len(gs))
+	for range 4 {
+		wg.Go(func() {
+			for _, g := range gs {
+				if got := tok.Encode(g.Text); !slices.Equal(got, g.IDs) && len(got)+len(g.IDs) > 0 {
+					errs <- g.Text
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for s := range errs {
+		t.Errorf("concurrent Encode(%q) differs from the golden ids", s)
+	}
+}
