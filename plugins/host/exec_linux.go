@@ -13,19 +13,49 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
+// images holds one sealed in-memory copy per binary (path and verified digest), shared by every
+// launch of that binary: its pages are shared by the processes as a file's page cache would be, and a file
+// changed on disk after the check cannot change what runs.
+var images = struct {
+	sync.Mutex
+	byKey map[string]*os.File
+}{byKey: map[string]*os.File{}}
+
 // verifiedCommand returns a command that runs exactly the bytes of path whose SHA-256 is want
-// (hex). The file is copied into a sealed memory file while it is hashed, and the command
-// executes that copy through /proc/self/fd: a binary swapped after the check can never run.
-// The returned file must be closed once the command started.
+// (hex). The first launch copies the file into a sealed memory file while it is hashed; every
+// command executes that copy through /proc/self/fd, so a binary swapped after the check can never
+// run. The returned file (nil here) would be closed once the command started.
 func verifiedCommand(path, want string) (*exec.Cmd, *os.File, error) {
+	img, err := sealedImage(path, strings.ToLower(want))
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd := exec.Command("/proc/self/fd/3") // ExtraFiles[0] is the child's descriptor 3
+	cmd.Args[0] = path
+	cmd.ExtraFiles = []*os.File{img}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd, nil, nil
+}
+
+// sealedImage returns the read-only sealed copy of the binary at path with digest want, making it
+// (and checking the digest) the first time.
+func sealedImage(path, want string) (*os.File, error) {
+	images.Lock()
+	defer images.Unlock()
+	key := path + "\x00" + want
+	if img, ok := images.byKey[key]; ok {
+		return img, nil
+	}
 	src, err := os.Open(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	defer src.Close()
 	name := filepath.Base(path)
@@ -34,31 +64,28 @@ func verifiedCommand(path, want string) (*exec.Cmd, *os.File, error) {
 		fd, err = unix.MemfdCreate(name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("copy %s into memory: %w", path, err)
+		return nil, fmt.Errorf("copy %s into memory: %w", path, err)
 	}
 	mem := os.NewFile(uintptr(fd), "memfd:"+name)
 	defer mem.Close()
 	h := sha256.New()
 	if _, err := io.Copy(io.MultiWriter(mem, h), src); err != nil {
-		return nil, nil, fmt.Errorf("copy %s into memory: %w", path, err)
+		return nil, fmt.Errorf("copy %s into memory: %w", path, err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); !equalHex(got, want) {
-		return nil, nil, &ChangedError{Path: path, Got: got, Want: want}
+		return nil, &ChangedError{Path: path, Got: got, Want: want}
 	}
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS,
 		unix.F_SEAL_SEAL|unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_WRITE); err != nil {
-		return nil, nil, fmt.Errorf("seal the copy of %s: %w", path, err)
+		return nil, fmt.Errorf("seal the copy of %s: %w", path, err)
 	}
-	// A file open for writing cannot be executed (ETXTBSY): hand the child a read-only descriptor.
+	// A file open for writing cannot be executed (ETXTBSY): children get a read-only descriptor.
 	ro, err := os.Open("/proc/self/fd/" + strconv.Itoa(fd))
 	if err != nil {
-		return nil, nil, fmt.Errorf("reopen the copy of %s: %w", path, err)
+		return nil, fmt.Errorf("reopen the copy of %s: %w", path, err)
 	}
-	cmd := exec.Command("/proc/self/fd/3") // ExtraFiles[0] is the child's descriptor 3
-	cmd.Args[0] = path
-	cmd.ExtraFiles = []*os.File{ro}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	return cmd, ro, nil
+	images.byKey[key] = ro
+	return ro, nil
 }
 
 // alive tells whether process pid still runs (a zombie does not); known is false where the
