@@ -404,3 +404,36 @@ func TestLabelSpacesMapByName(t *testing.T) {
 		t.Errorf("unmappable class folders: %v, want a problem naming both label spaces", err)
 	}
 }
+
+// TestBatchMemoryEstimated: a batch size whose batches cannot fit in memory is a validate
+// problem naming the key, not Go's fatal out-of-memory on 20 images.
+func TestBatchMemoryEstimated(t *testing.T) {
+	w := testenv.NewColourWorld(t)
+	body := strings.Replace(readStudy(t, study(w, t, filepath.Join(t.TempDir(), "o"))), "batch_size: 4", "batch_size: 100000000", 1)
+	p := filepath.Join(t.TempDir(), "s.yaml")
+	os.WriteFile(p, []byte(body), 0o644)
+	s, err := pipeline.LoadStudy(p, nil)
+	if err == nil {
+		err = pipeline.Validate(s, nil)
+	}
+	if err == nil || !strings.Contains(err.Error(), "execution.batch_size 100000000") || !strings.Contains(err.Error(), ":4:13:") {
+		t.Errorf("a batch of 10⁸ 16×16 images: %v, want a problem at execution.batch_size (line 4)", err)
+	}
+}
+
+// TestErrorsNameTheirSubjectOnce: a dataset problem names the dataset once (it used to say
+// `dataset "d": load: dataset "d": …`).
+func TestErrorsNameTheirSubjectOnce(t *testing.T) {
+	w := testenv.NewColourWorld(t)
+	empty := t.TempDir()
+	body := strings.Replace(readStudy(t, study(w, t, filepath.Join(t.TempDir(), "o"))), "path: "+w.Data, "path: "+empty, 1)
+	p := filepath.Join(t.TempDir(), "s.yaml")
+	os.WriteFile(p, []byte(body), 0o644)
+	s, err := pipeline.LoadStudy(p, nil)
+	if err == nil {
+		err = pipeline.Validate(s, nil)
+	}
+	if err == nil || strings.Count(err.Error(), `dataset "colours"`) != 1 {
+		t.Errorf("an empty dataset folder: %v, want one problem naming the dataset once", err)
+	}
+}

@@ -27,6 +27,7 @@ func Validate(s *Study, cat *host.Catalog) error {
 	var probs Problems
 	v := &validator{s: s, cat: cat, probs: &probs}
 	v.models()
+	v.checkBatchMemory()
 	for _, d := range s.Datasets {
 		if !validID.MatchString(d.Name) {
 			v.add(d.pos[""], "dataset %q: a dataset name may hold letters, digits, '_', '-', '.'", d.Name)

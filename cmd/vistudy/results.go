@@ -26,6 +26,11 @@ func newResultsCmd(*viper.Viper) *cobra.Command {
 			path := args[0]
 			if st, err := os.Stat(path); err == nil && st.IsDir() {
 				path = filepath.Join(path, pipeline.ResultsFile)
+				if _, err := os.Stat(path); err != nil {
+					return usageError{fmt.Errorf("%s is not a finished run directory: it has no %s (run `vistudy merge` first if the run was sharded)", args[0], pipeline.ResultsFile)}
+				}
+			} else if err != nil {
+				return usageError{fmt.Errorf("%s does not exist", args[0])}
 			}
 			rows, err := arrowio.ReadResults(path, memory.DefaultAllocator)
 			if err != nil {

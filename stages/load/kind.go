@@ -59,17 +59,34 @@ func (kind) CheckStudy(c *pipeline.Check) {
 		cfg := config(c.Study, d)
 		if err := CheckParams(cfg); err != nil {
 			var ue *UnknownParamError
-			if errors.As(err, &ue) {
+			var pe *ParamError
+			switch {
+			case errors.As(err, &ue):
 				c.Add(d.Pos(ue.Key), "%v", err)
-			} else {
-				c.Add(d.Pos(""), "%s: %v", what, err)
+			case errors.As(err, &pe):
+				c.Add(d.Pos(pe.Key), "%v", err)
+			default:
+				c.Add(d.Pos(""), "%v", named(d.Name, err))
 			}
 			continue
 		}
 		if _, err := Open(cfg); err != nil {
-			c.Add(d.Pos(""), "%s: %v", what, err)
+			c.Add(d.Pos(""), "%v", named(d.Name, err))
 		}
 	}
+}
+
+// named is err about dataset name, said once: the package's own errors already name their
+// dataset ("load: dataset %q: ..."), which is then not named again.
+func named(name string, err error) error {
+	msg := err.Error()
+	if prefix := fmt.Sprintf("load: dataset %q: ", name); strings.HasPrefix(msg, prefix) {
+		return fmt.Errorf("dataset %q: %s", name, strings.TrimPrefix(msg, prefix))
+	}
+	if strings.Contains(msg, fmt.Sprintf("dataset %q", name)) {
+		return err
+	}
+	return fmt.Errorf("dataset %q: %w", name, err)
 }
 
 // config is this package's view of a dataset of the study.
@@ -139,7 +156,7 @@ func (s *source) Digest() (string, error) {
 func (kind) Prepare(s *pipeline.Study, in *pipeline.Instance) (any, error) {
 	ds, err := Open(config(s, in.Dataset))
 	if err != nil {
-		return nil, fmt.Errorf("dataset %q: %w", in.Dataset.Name, err)
+		return nil, named(in.Dataset.Name, err)
 	}
 	samples := ds.Samples()
 	size := s.Execution.UnitSize
