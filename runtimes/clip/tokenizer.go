@@ -145,7 +145,7 @@ func (t *Tokenizer) Tokenize(text string) []int64 {
 	return t.TokenizeLength(text, ContextLength)
 }
 
-// TokenizeLength is Tokenize for a context of n tokens (n ≥ 2).
+// TokenizeLength is Tokenize for a context of n tokens; it panics for n < 2 (TokenizeAll checks).
 func (t *Tokenizer) TokenizeLength(text string, n int) []int64 {
 	out := make([]int64, n)
 	out[0] = StartToken
