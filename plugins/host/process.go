@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -392,12 +393,19 @@ func Plain(err error) error {
 		return err
 	}
 	st := se.GRPCStatus()
-	msg := st.Message()
+	msg := stripStatus(st.Message())
 	if outer := err.Error(); outer != se.(error).Error() { // wrapped: keep the wrapping words
 		msg = strings.Replace(outer, se.(error).Error(), msg, 1)
 	}
 	return &CallError{Code: st.Code(), Msg: msg}
 }
+
+// statusText is gRPC's rendering of a status error, which a plugin may embed in its own message
+// (an oracle error it wraps, say).
+var statusText = regexp.MustCompile(`rpc error: code = [A-Za-z]+ desc = `)
+
+// stripStatus removes embedded gRPC status text from a message.
+func stripStatus(msg string) string { return statusText.ReplaceAllString(msg, "") }
 
 // CallError is a plugin call's failure in the plugin's own words, without gRPC's status text.
 type CallError struct {

@@ -3,6 +3,7 @@ package host_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -244,5 +247,41 @@ func TestStoppedRuntimeRestarted(t *testing.T) {
 		if b.Values()[i] != v {
 			t.Fatalf("logit %d: %v after the restart, %v before", i, b.Values()[i], v)
 		}
+	}
+}
+
+// TestOracleErrorIsPlain: an error of the host's model oracle travels host → plugin → host and
+// reaches the user without gRPC's status text at any hop.
+func TestOracleErrorIsPlain(t *testing.T) {
+	cat := catalog(t, "plugins/attacks/randsol")
+	e, ok := cat.Lookup(sdk.KindPerturbation, "randsol")
+	if !ok {
+		t.Fatal("randsol not discovered")
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	predict := func(context.Context, arrow.RecordBatch) (arrow.RecordBatch, error) {
+		return nil, errors.New("model m: infer: the runtime is gone")
+	}
+	pt, err := host.StartPerturbation(context.Background(), e, sdk.Model{Name: "m", NumClasses: 2}, predict, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pt.Close()
+	images := imageBatch(t, mem, 2, 0)
+	defer images.Release()
+	lb := array.NewInt32Builder(mem)
+	lb.AppendValues([]int32{1, 0}, nil)
+	labels := lb.NewArray()
+	lb.Release()
+	defer labels.Release()
+	batch, _ := arrowio.SetColumn(images, arrow.Field{Name: arrowio.ColLabel, Type: arrow.PrimitiveTypes.Int32}, labels)
+	defer batch.Release()
+	_, err = pt.Apply(context.Background(), `{"iterations": 1}`, batch, 7)
+	if err == nil {
+		t.Fatal("apply with a failing oracle succeeded")
+	}
+	if msg := err.Error(); strings.Contains(msg, "rpc error") || strings.Contains(msg, "desc =") || !strings.Contains(msg, "the runtime is gone") {
+		t.Errorf("error %q: want the oracle's message without gRPC status text", msg)
 	}
 }
