@@ -40,6 +40,9 @@ func DecodeMode(mode string, g Geometry) (DecodeOptions, error) {
 		if g.Resize == 0 {
 			return DecodeOptions{}, fmt.Errorf("load: decode %q needs a geometry that resizes (%s crops only)", mode, g.Key())
 		}
+		if _, err := turbo(); err != nil {
+			return DecodeOptions{}, fmt.Errorf("load: decode %q needs libjpeg-turbo: %w", mode, err)
+		}
 		return DecodeOptions{DraftSide: g.Resize}, nil
 	}
 	return DecodeOptions{}, fmt.Errorf("load: unknown decode mode %q (want %q or %q)", mode, DecodeExact, DecodeDraft)
@@ -82,7 +85,7 @@ func (o DecodeOptions) Decode(path string) (*image.RGBA, error) {
 }
 
 // DecodeBytes decodes a JPEG or PNG with these options: JPEGs through libjpeg-turbo where it is
-// available (bit-identical to PIL), else Go's image/jpeg (without draft reduction).
+// available (bit-identical to PIL), else Go's image/jpeg (which refuses DraftSide).
 func (o DecodeOptions) DecodeBytes(data []byte) (*image.RGBA, error) { return o.decodeInto(data, nil) }
 
 // PreprocessFile decodes the file at path with these options and preprocesses it to g into out
@@ -155,6 +158,9 @@ func (o DecodeOptions) decodeInto(data, pix []byte) (*image.RGBA, error) {
 		logDecoder()
 		if img, ok, err := turboDecode(data, o, pix); ok {
 			return img, err
+		}
+		if o.DraftSide > 0 { // Go's decoder cannot reduce in the DCT domain: never a silently different mode
+			return nil, errors.New("jpeg: draft decoding needs libjpeg-turbo, which this process lacks")
 		}
 	}
 	c := codecs[format]
