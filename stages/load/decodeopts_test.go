@@ -2,8 +2,12 @@ package load
 
 import (
 	"image"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 func TestDecodeMode(t *testing.T) {
@@ -97,4 +101,58 @@ func TestPreprocessFileReusesSafely(t *testing.T) {
 	checkErr(t, "missing", err, "testdata/missing.jpg", "no such file")
 	err = DecodeOptions{}.PreprocessFile(make([]float32, 5), files[0], g)
 	checkErr(t, "short output", err, "output holds 5 values", "needs 768")
+}
+
+// TestLoaderDecodeMode: Loader.Decode "draft" yields draft-decoded tensors for file datasets (different from
+// exact ones where the image is large enough to reduce), "" and "exact" the exact ones, and a bad mode stops Run.
+func TestLoaderDecodeMode(t *testing.T) {
+	dir := t.TempDir()
+	big, err := os.ReadFile("testdata/draft/ycc420.jpg") // 203×141: draft 35 reduces it by 4
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, dir, map[string]string{"big.jpg": string(big), "small.png": "png:30x20",
+		"manifest.csv": "path,label\nbig.jpg,0\nsmall.png,1\n", "space.txt": "a\nb\n"})
+	ds, err := Open(Config{Name: "m", Kind: KindManifest, Path: "manifest.csv", BaseDir: dir, Labels: "space.txt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := Geometry{Resize: 35, Height: 32, Width: 32}
+	modes := []string{"", DecodeExact}
+	if exactJPEG() {
+		modes = append(modes, DecodeDraft)
+	}
+	for _, mode := range modes {
+		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+		c, err := runLoader(t, &Loader{Workers: 2, Mem: mem, Decode: mode}, ds, g)
+		mem.AssertSize(t, 0)
+		if err != nil {
+			t.Fatalf("decode %q: %v", mode, err)
+		}
+		opts, _ := DecodeMode(mode, g)
+		for i, id := range c.ids {
+			img, err := opts.Decode(filepath.Join(dir, id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := Preprocess(img, g)
+			exact, _ := Preprocess(mustDecode(Decode(filepath.Join(dir, id))), g)
+			if !slices.Equal(c.images[i], want) {
+				t.Errorf("decode %q, %s: tensor differs from Preprocess(%+v.Decode)", mode, id, opts)
+			}
+			if reduced, same := mode == DecodeDraft && id == "big.jpg", slices.Equal(c.images[i], exact); reduced == same {
+				t.Errorf("decode %q, %s: tensor equal to the exact one: %v, want %v", mode, id, same, !reduced)
+			}
+		}
+	}
+	_, err = runLoader(t, &Loader{Decode: "fast"}, ds, g)
+	checkErr(t, "bad mode", err, `unknown decode mode "fast"`)
+}
+
+// mustDecode returns img, panicking on err.
+func mustDecode(img *image.RGBA, err error) *image.RGBA {
+	if err != nil {
+		panic(err)
+	}
+	return img
 }

@@ -38,6 +38,7 @@ type Loader struct {
 	BatchSize int              // rows per emitted batch (the last may be shorter); 0 = DefaultBatchSize
 	Mem       memory.Allocator // allocator of the batches; nil = memory.DefaultAllocator
 	Stage     string           // stage id written into error rows
+	Decode    string           // decode mode of file datasets (DecodeMode): "" or DecodeExact, DecodeDraft
 }
 
 // job is one sample on its way through the pool; the worker answers on out.
@@ -55,6 +56,10 @@ type result struct {
 // Run emits samples of ds, preprocessed to g, as ordered batches that emit releases; failures go to fail (see package doc).
 func (l *Loader) Run(ctx context.Context, ds Dataset, samples []Sample, g Geometry, emit func(arrow.RecordBatch) error, fail func(arrowio.ErrorRow)) error {
 	if err := g.Validate(); err != nil {
+		return err
+	}
+	decode, err := DecodeMode(l.Decode, g)
+	if err != nil {
 		return err
 	}
 	workers, batch, mem := l.Workers, l.BatchSize, l.Mem
@@ -108,7 +113,7 @@ func (l *Loader) Run(ctx context.Context, ds Dataset, samples []Sample, g Geomet
 					continue
 				}
 				vals := buffers.get()
-				err := loadSample(ds, j.s, g, vals)
+				err := loadSample(ds, j.s, g, decode, vals)
 				if err != nil {
 					buffers.put(vals)
 					vals = nil
@@ -183,14 +188,14 @@ func (f *freeList) put(v []float32) {
 }
 
 // loadSample decodes (or renders) s and preprocesses it into vals; a panicking decoder is an error.
-func loadSample(ds Dataset, s Sample, g Geometry, vals []float32) (err error) {
+func loadSample(ds Dataset, s Sample, g Geometry, decode DecodeOptions, vals []float32) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("load: sample %s: panic while loading: %v", s.ID, p)
 		}
 	}()
 	if f, ok := ds.(filePreprocessor); ok {
-		return f.preprocessFile(vals, s, g)
+		return f.preprocessFile(vals, s, g, decode)
 	}
 	img, err := ds.Image(s)
 	if err != nil {
