@@ -274,6 +274,7 @@ func sweepPoints(st *Stage, specs []params.Spec, dir string) ([]sweepPoint, erro
 		if !ok {
 			list = []any{st.Params[name]}
 		}
+		list = params.ExpandGroups(specs, name, list)
 		var next []sweepPoint
 		for _, pt := range points {
 			for _, val := range list {

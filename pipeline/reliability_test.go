@@ -437,3 +437,38 @@ func TestErrorsNameTheirSubjectOnce(t *testing.T) {
 		t.Errorf("an empty dataset folder: %v, want one problem naming the dataset once", err)
 	}
 }
+
+// TestCorruptionNameAll: `name: all` in a swept corruption stage plans the 15 ImageNet-C
+// corruptions (per severity); unswept, it is a problem that says to add the sweep.
+func TestCorruptionNameAll(t *testing.T) {
+	cat := testenv.Catalog(t, "runtimes/onnxruntime", "plugins/metrics/accuracy", "plugins/attacks/corruption")
+	w := testenv.NewColourWorld(t)
+	base := readStudy(t, study(w, t, filepath.Join(t.TempDir(), "o")))
+	stage := `  - id: corrupted
+    perturb: {input: images, attack: corruption, params: {name: [all], severity: [1, 3]}, sweep: [name, severity]}
+  - id: cpreds
+    infer: {input: corrupted}
+`
+	p := filepath.Join(t.TempDir(), "s.yaml")
+	os.WriteFile(p, []byte(base+stage), 0o644)
+	pl := plan(t, p, cat)
+	n := 0
+	names := map[string]bool{}
+	for _, in := range pl.Instances {
+		if in.Stage.ID == "corrupted" {
+			n++
+			names[fmt.Sprint(in.Params["name"])] = true
+		}
+	}
+	if n != 30 || len(names) != 15 || names["all"] {
+		t.Errorf("%d instances over %d names (%v), want 15 corruptions × 2 severities", n, len(names), names)
+	}
+	os.WriteFile(p, []byte(base+strings.Replace(stage, "name: [all], severity: [1, 3]}, sweep: [name, severity]", "name: all, severity: 1}", 1)), 0o644)
+	s, err := pipeline.LoadStudy(p, nil)
+	if err == nil {
+		err = pipeline.Validate(s, cat)
+	}
+	if err == nil || !strings.Contains(err.Error(), "all stands for 15 values") {
+		t.Errorf("unswept name: all: %v, want a problem saying to sweep", err)
+	}
+}

@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"github.com/vistudy/vistudy/pipeline"
+	"github.com/vistudy/vistudy/plugins/params"
 	_ "github.com/vistudy/vistudy/stages/builtin"
 
 	"os"
@@ -141,5 +142,19 @@ func TestLeafKeys(t *testing.T) {
 		if !strings.Contains(joined, ","+k+",") {
 			t.Errorf("pipeline.LeafKeys lacks %s: %v", k, keys)
 		}
+	}
+}
+
+// TestSweepGroups: a swept value naming a group of the parameter (a corruption's name: all)
+// expands into the group's values; unswept, it is a problem that says to sweep.
+func TestSweepGroups(t *testing.T) {
+	specs := []params.Spec{{Name: "name", Type: params.String, Groups: map[string][]string{"all": {"fog", "snow", "frost"}}},
+		{Name: "severity", Type: params.Int}}
+	got := params.ExpandGroups(specs, "name", []any{"all", "zoom"})
+	if len(got) != 4 || got[0] != "fog" || got[2] != "frost" || got[3] != "zoom" {
+		t.Errorf("ExpandGroups = %v, want fog snow frost zoom", got)
+	}
+	if got := params.ExpandGroups(specs, "severity", []any{1.0}); len(got) != 1 {
+		t.Errorf("a parameter without groups changed: %v", got)
 	}
 }

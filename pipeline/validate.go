@@ -327,6 +327,7 @@ func (v *validator) params(st *Stage, specs []params.Spec, sweep []string) {
 		if !isList {
 			list = []any{val}
 		}
+		list = params.ExpandGroups(specs, name, list)
 		if len(list) == 0 {
 			v.add(st.ParamPos(name), "%s: sweep over %q has no values", what, name)
 		}
@@ -339,6 +340,13 @@ func (v *validator) params(st *Stage, specs []params.Spec, sweep []string) {
 	}
 	specsLeft := slices.DeleteFunc(slices.Clone(specs), func(s params.Spec) bool { return slices.Contains(sweep, s.Name) })
 	for name, val := range raw {
+		if spec, ok := params.Lookup(specs, name); ok {
+			if g, isStr := val.(string); isStr && spec.Groups[g] != nil {
+				v.add(st.ParamPos(name), "%s: %s: %s stands for %d values (%s); add `sweep: [%s]` to run them", what, name, g, len(spec.Groups[g]), strings.Join(spec.Groups[g], ", "), name)
+				delete(raw, name)
+				continue
+			}
+		}
 		if spec, ok := params.Lookup(specs, name); ok && spec.Type.Scalar() {
 			if _, isList := val.([]any); isList {
 				v.add(st.ParamPos(name), "%s: parameter %q takes one %s; to run several values add `sweep: [%s]`", what, name, spec.Type, name)

@@ -40,6 +40,9 @@ type Spec struct {
 	// MinLen and MaxLen bound a list's length (0: no bound). A parameter that sizes memory
 	// (bins, a list of k) declares a maximum, so a typo cannot exhaust memory.
 	MinLen, MaxLen int
+	// Groups are sweep shorthands of a string parameter: a swept value that names a group stands
+	// for the group's values (a corruption's name: all is the 15 of ImageNet-C).
+	Groups map[string][]string
 }
 
 // Bound returns a pointer to v, for Spec.Min and Spec.Max.
@@ -60,6 +63,12 @@ func (t Type) elem() Type {
 func (s Spec) ToProto() *pb.Param {
 	p := &pb.Param{Name: s.Name, Type: string(s.Type), Description: s.Description, Required: s.Required,
 		Choices: s.Choices, Min: s.Min, Max: s.Max, MinLen: int32(s.MinLen), MaxLen: int32(s.MaxLen)}
+	for g, names := range s.Groups {
+		if p.Groups == nil {
+			p.Groups = map[string]*pb.Names{}
+		}
+		p.Groups[g] = &pb.Names{Names: names}
+	}
 	if s.Default != nil {
 		b, _ := json.Marshal(s.Default)
 		p.DefaultJson = string(b)
@@ -71,6 +80,12 @@ func (s Spec) ToProto() *pb.Param {
 func FromProto(p *pb.Param) (Spec, error) {
 	s := Spec{Name: p.Name, Type: Type(p.Type), Description: p.Description, Required: p.Required,
 		Choices: p.Choices, Min: p.Min, Max: p.Max, MinLen: int(p.MinLen), MaxLen: int(p.MaxLen)}
+	for g, names := range p.Groups {
+		if s.Groups == nil {
+			s.Groups = map[string][]string{}
+		}
+		s.Groups[g] = names.GetNames()
+	}
 	switch s.Type {
 	case Float, Int, Bool, String, Path, FloatList, IntList, StringList:
 	default:
@@ -85,6 +100,28 @@ func FromProto(p *pb.Param) (Spec, error) {
 		}
 	}
 	return s, nil
+}
+
+// ExpandGroups replaces every element of a swept parameter's list that names one of the
+// parameter's groups by the group's values.
+func ExpandGroups(specs []Spec, name string, list []any) []any {
+	sp, ok := Lookup(specs, name)
+	if !ok || len(sp.Groups) == 0 {
+		return list
+	}
+	var out []any
+	for _, v := range list {
+		if g, ok := v.(string); ok {
+			if names, isGroup := sp.Groups[g]; isGroup {
+				for _, n := range names {
+					out = append(out, n)
+				}
+				continue
+			}
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // Error is a problem with one parameter.

@@ -76,8 +76,10 @@ type Param struct {
 	Min         *float64 `protobuf:"fixed64,7,opt,name=min,proto3,oneof" json:"min,omitempty"`
 	Max         *float64 `protobuf:"fixed64,8,opt,name=max,proto3,oneof" json:"max,omitempty"`
 	// List types: the fewest and most elements a value may have (0: no bound).
-	MinLen        int32 `protobuf:"varint,9,opt,name=min_len,json=minLen,proto3" json:"min_len,omitempty"`
-	MaxLen        int32 `protobuf:"varint,10,opt,name=max_len,json=maxLen,proto3" json:"max_len,omitempty"`
+	MinLen int32 `protobuf:"varint,9,opt,name=min_len,json=minLen,proto3" json:"min_len,omitempty"`
+	MaxLen int32 `protobuf:"varint,10,opt,name=max_len,json=maxLen,proto3" json:"max_len,omitempty"`
+	// Sweep shorthands of a string parameter: a swept value naming a group stands for its values.
+	Groups        map[string]*Names `protobuf:"bytes,11,rep,name=groups,proto3" json:"groups,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -182,6 +184,58 @@ func (x *Param) GetMaxLen() int32 {
 	return 0
 }
 
+func (x *Param) GetGroups() map[string]*Names {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+// Names is a list of strings (a map value cannot be repeated).
+type Names struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Names         []string               `protobuf:"bytes,1,rep,name=names,proto3" json:"names,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Names) Reset() {
+	*x = Names{}
+	mi := &file_vistudy_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Names) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Names) ProtoMessage() {}
+
+func (x *Names) ProtoReflect() protoreflect.Message {
+	mi := &file_vistudy_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Names.ProtoReflect.Descriptor instead.
+func (*Names) Descriptor() ([]byte, []int) {
+	return file_vistudy_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Names) GetNames() []string {
+	if x != nil {
+		return x.Names
+	}
+	return nil
+}
+
 // PluginInfo describes a plugin: its name, kind, version and parameter schema.
 type PluginInfo struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -206,7 +260,7 @@ type PluginInfo struct {
 
 func (x *PluginInfo) Reset() {
 	*x = PluginInfo{}
-	mi := &file_vistudy_proto_msgTypes[2]
+	mi := &file_vistudy_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -218,7 +272,7 @@ func (x *PluginInfo) String() string {
 func (*PluginInfo) ProtoMessage() {}
 
 func (x *PluginInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[2]
+	mi := &file_vistudy_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -231,7 +285,7 @@ func (x *PluginInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PluginInfo.ProtoReflect.Descriptor instead.
 func (*PluginInfo) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{2}
+	return file_vistudy_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *PluginInfo) GetName() string {
@@ -319,7 +373,7 @@ type Figure struct {
 
 func (x *Figure) Reset() {
 	*x = Figure{}
-	mi := &file_vistudy_proto_msgTypes[3]
+	mi := &file_vistudy_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -331,7 +385,7 @@ func (x *Figure) String() string {
 func (*Figure) ProtoMessage() {}
 
 func (x *Figure) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[3]
+	mi := &file_vistudy_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -344,7 +398,7 @@ func (x *Figure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Figure.ProtoReflect.Descriptor instead.
 func (*Figure) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{3}
+	return file_vistudy_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Figure) GetKind() string {
@@ -385,7 +439,7 @@ type ModelContext struct {
 
 func (x *ModelContext) Reset() {
 	*x = ModelContext{}
-	mi := &file_vistudy_proto_msgTypes[4]
+	mi := &file_vistudy_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -397,7 +451,7 @@ func (x *ModelContext) String() string {
 func (*ModelContext) ProtoMessage() {}
 
 func (x *ModelContext) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[4]
+	mi := &file_vistudy_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -410,7 +464,7 @@ func (x *ModelContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelContext.ProtoReflect.Descriptor instead.
 func (*ModelContext) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{4}
+	return file_vistudy_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ModelContext) GetName() string {
@@ -458,7 +512,7 @@ type MetricRequest struct {
 
 func (x *MetricRequest) Reset() {
 	*x = MetricRequest{}
-	mi := &file_vistudy_proto_msgTypes[5]
+	mi := &file_vistudy_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -470,7 +524,7 @@ func (x *MetricRequest) String() string {
 func (*MetricRequest) ProtoMessage() {}
 
 func (x *MetricRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[5]
+	mi := &file_vistudy_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -483,7 +537,7 @@ func (x *MetricRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricRequest.ProtoReflect.Descriptor instead.
 func (*MetricRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{5}
+	return file_vistudy_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *MetricRequest) GetParamsJson() string {
@@ -510,7 +564,7 @@ type State struct {
 
 func (x *State) Reset() {
 	*x = State{}
-	mi := &file_vistudy_proto_msgTypes[6]
+	mi := &file_vistudy_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -522,7 +576,7 @@ func (x *State) String() string {
 func (*State) ProtoMessage() {}
 
 func (x *State) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[6]
+	mi := &file_vistudy_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -535,7 +589,7 @@ func (x *State) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use State.ProtoReflect.Descriptor instead.
 func (*State) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{6}
+	return file_vistudy_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *State) GetData() []byte {
@@ -558,7 +612,7 @@ type AccumulateRequest struct {
 
 func (x *AccumulateRequest) Reset() {
 	*x = AccumulateRequest{}
-	mi := &file_vistudy_proto_msgTypes[7]
+	mi := &file_vistudy_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -570,7 +624,7 @@ func (x *AccumulateRequest) String() string {
 func (*AccumulateRequest) ProtoMessage() {}
 
 func (x *AccumulateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[7]
+	mi := &file_vistudy_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -583,7 +637,7 @@ func (x *AccumulateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccumulateRequest.ProtoReflect.Descriptor instead.
 func (*AccumulateRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{7}
+	return file_vistudy_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AccumulateRequest) GetParamsJson() string {
@@ -625,7 +679,7 @@ type AccumulateResponse struct {
 
 func (x *AccumulateResponse) Reset() {
 	*x = AccumulateResponse{}
-	mi := &file_vistudy_proto_msgTypes[8]
+	mi := &file_vistudy_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -637,7 +691,7 @@ func (x *AccumulateResponse) String() string {
 func (*AccumulateResponse) ProtoMessage() {}
 
 func (x *AccumulateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[8]
+	mi := &file_vistudy_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -650,7 +704,7 @@ func (x *AccumulateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccumulateResponse.ProtoReflect.Descriptor instead.
 func (*AccumulateResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{8}
+	return file_vistudy_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AccumulateResponse) GetState() []byte {
@@ -678,7 +732,7 @@ type MergeRequest struct {
 
 func (x *MergeRequest) Reset() {
 	*x = MergeRequest{}
-	mi := &file_vistudy_proto_msgTypes[9]
+	mi := &file_vistudy_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -690,7 +744,7 @@ func (x *MergeRequest) String() string {
 func (*MergeRequest) ProtoMessage() {}
 
 func (x *MergeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[9]
+	mi := &file_vistudy_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -703,7 +757,7 @@ func (x *MergeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeRequest.ProtoReflect.Descriptor instead.
 func (*MergeRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{9}
+	return file_vistudy_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *MergeRequest) GetParamsJson() string {
@@ -738,7 +792,7 @@ type ReportRequest struct {
 
 func (x *ReportRequest) Reset() {
 	*x = ReportRequest{}
-	mi := &file_vistudy_proto_msgTypes[10]
+	mi := &file_vistudy_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -750,7 +804,7 @@ func (x *ReportRequest) String() string {
 func (*ReportRequest) ProtoMessage() {}
 
 func (x *ReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[10]
+	mi := &file_vistudy_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -763,7 +817,7 @@ func (x *ReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportRequest.ProtoReflect.Descriptor instead.
 func (*ReportRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{10}
+	return file_vistudy_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ReportRequest) GetParamsJson() string {
@@ -800,7 +854,7 @@ type Row struct {
 
 func (x *Row) Reset() {
 	*x = Row{}
-	mi := &file_vistudy_proto_msgTypes[11]
+	mi := &file_vistudy_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -812,7 +866,7 @@ func (x *Row) String() string {
 func (*Row) ProtoMessage() {}
 
 func (x *Row) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[11]
+	mi := &file_vistudy_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -825,7 +879,7 @@ func (x *Row) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Row.ProtoReflect.Descriptor instead.
 func (*Row) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{11}
+	return file_vistudy_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Row) GetMetric() string {
@@ -865,7 +919,7 @@ type ReportResponse struct {
 
 func (x *ReportResponse) Reset() {
 	*x = ReportResponse{}
-	mi := &file_vistudy_proto_msgTypes[12]
+	mi := &file_vistudy_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -877,7 +931,7 @@ func (x *ReportResponse) String() string {
 func (*ReportResponse) ProtoMessage() {}
 
 func (x *ReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[12]
+	mi := &file_vistudy_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -890,7 +944,7 @@ func (x *ReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResponse.ProtoReflect.Descriptor instead.
 func (*ReportResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{12}
+	return file_vistudy_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ReportResponse) GetRows() []*Row {
@@ -910,7 +964,7 @@ type ConnectRequest struct {
 
 func (x *ConnectRequest) Reset() {
 	*x = ConnectRequest{}
-	mi := &file_vistudy_proto_msgTypes[13]
+	mi := &file_vistudy_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -922,7 +976,7 @@ func (x *ConnectRequest) String() string {
 func (*ConnectRequest) ProtoMessage() {}
 
 func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[13]
+	mi := &file_vistudy_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -935,7 +989,7 @@ func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectRequest.ProtoReflect.Descriptor instead.
 func (*ConnectRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{13}
+	return file_vistudy_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ConnectRequest) GetOracle() uint32 {
@@ -961,7 +1015,7 @@ type ApplyRequest struct {
 
 func (x *ApplyRequest) Reset() {
 	*x = ApplyRequest{}
-	mi := &file_vistudy_proto_msgTypes[14]
+	mi := &file_vistudy_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -973,7 +1027,7 @@ func (x *ApplyRequest) String() string {
 func (*ApplyRequest) ProtoMessage() {}
 
 func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[14]
+	mi := &file_vistudy_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -986,7 +1040,7 @@ func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRequest.ProtoReflect.Descriptor instead.
 func (*ApplyRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{14}
+	return file_vistudy_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ApplyRequest) GetParamsJson() string {
@@ -1034,7 +1088,7 @@ type ApplyResponse struct {
 
 func (x *ApplyResponse) Reset() {
 	*x = ApplyResponse{}
-	mi := &file_vistudy_proto_msgTypes[15]
+	mi := &file_vistudy_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1046,7 +1100,7 @@ func (x *ApplyResponse) String() string {
 func (*ApplyResponse) ProtoMessage() {}
 
 func (x *ApplyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[15]
+	mi := &file_vistudy_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1059,7 +1113,7 @@ func (x *ApplyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyResponse.ProtoReflect.Descriptor instead.
 func (*ApplyResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{15}
+	return file_vistudy_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ApplyResponse) GetBatch() []byte {
@@ -1079,7 +1133,7 @@ type OracleRequest struct {
 
 func (x *OracleRequest) Reset() {
 	*x = OracleRequest{}
-	mi := &file_vistudy_proto_msgTypes[16]
+	mi := &file_vistudy_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1091,7 +1145,7 @@ func (x *OracleRequest) String() string {
 func (*OracleRequest) ProtoMessage() {}
 
 func (x *OracleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[16]
+	mi := &file_vistudy_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1104,7 +1158,7 @@ func (x *OracleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OracleRequest.ProtoReflect.Descriptor instead.
 func (*OracleRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{16}
+	return file_vistudy_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *OracleRequest) GetBatch() []byte {
@@ -1124,7 +1178,7 @@ type OracleResponse struct {
 
 func (x *OracleResponse) Reset() {
 	*x = OracleResponse{}
-	mi := &file_vistudy_proto_msgTypes[17]
+	mi := &file_vistudy_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1136,7 +1190,7 @@ func (x *OracleResponse) String() string {
 func (*OracleResponse) ProtoMessage() {}
 
 func (x *OracleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[17]
+	mi := &file_vistudy_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1149,7 +1203,7 @@ func (x *OracleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OracleResponse.ProtoReflect.Descriptor instead.
 func (*OracleResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{17}
+	return file_vistudy_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *OracleResponse) GetBatch() []byte {
@@ -1171,7 +1225,7 @@ type GradientRequest struct {
 
 func (x *GradientRequest) Reset() {
 	*x = GradientRequest{}
-	mi := &file_vistudy_proto_msgTypes[18]
+	mi := &file_vistudy_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1183,7 +1237,7 @@ func (x *GradientRequest) String() string {
 func (*GradientRequest) ProtoMessage() {}
 
 func (x *GradientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[18]
+	mi := &file_vistudy_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1196,7 +1250,7 @@ func (x *GradientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GradientRequest.ProtoReflect.Descriptor instead.
 func (*GradientRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{18}
+	return file_vistudy_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GradientRequest) GetBatch() []byte {
@@ -1223,7 +1277,7 @@ type GradientResponse struct {
 
 func (x *GradientResponse) Reset() {
 	*x = GradientResponse{}
-	mi := &file_vistudy_proto_msgTypes[19]
+	mi := &file_vistudy_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1235,7 +1289,7 @@ func (x *GradientResponse) String() string {
 func (*GradientResponse) ProtoMessage() {}
 
 func (x *GradientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[19]
+	mi := &file_vistudy_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1248,7 +1302,7 @@ func (x *GradientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GradientResponse.ProtoReflect.Descriptor instead.
 func (*GradientResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{19}
+	return file_vistudy_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GradientResponse) GetBatch() []byte {
@@ -1271,7 +1325,7 @@ type RuntimeGradientRequest struct {
 
 func (x *RuntimeGradientRequest) Reset() {
 	*x = RuntimeGradientRequest{}
-	mi := &file_vistudy_proto_msgTypes[20]
+	mi := &file_vistudy_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1283,7 +1337,7 @@ func (x *RuntimeGradientRequest) String() string {
 func (*RuntimeGradientRequest) ProtoMessage() {}
 
 func (x *RuntimeGradientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[20]
+	mi := &file_vistudy_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1296,7 +1350,7 @@ func (x *RuntimeGradientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeGradientRequest.ProtoReflect.Descriptor instead.
 func (*RuntimeGradientRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{20}
+	return file_vistudy_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RuntimeGradientRequest) GetSession() string {
@@ -1336,7 +1390,7 @@ type InputMapping struct {
 
 func (x *InputMapping) Reset() {
 	*x = InputMapping{}
-	mi := &file_vistudy_proto_msgTypes[21]
+	mi := &file_vistudy_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1348,7 +1402,7 @@ func (x *InputMapping) String() string {
 func (*InputMapping) ProtoMessage() {}
 
 func (x *InputMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[21]
+	mi := &file_vistudy_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1361,7 +1415,7 @@ func (x *InputMapping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputMapping.ProtoReflect.Descriptor instead.
 func (*InputMapping) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{21}
+	return file_vistudy_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *InputMapping) GetChannels() string {
@@ -1431,7 +1485,7 @@ type LoadRequest struct {
 
 func (x *LoadRequest) Reset() {
 	*x = LoadRequest{}
-	mi := &file_vistudy_proto_msgTypes[22]
+	mi := &file_vistudy_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1443,7 +1497,7 @@ func (x *LoadRequest) String() string {
 func (*LoadRequest) ProtoMessage() {}
 
 func (x *LoadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[22]
+	mi := &file_vistudy_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1456,7 +1510,7 @@ func (x *LoadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadRequest.ProtoReflect.Descriptor instead.
 func (*LoadRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{22}
+	return file_vistudy_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *LoadRequest) GetPath() string {
@@ -1555,7 +1609,7 @@ type TensorDesc struct {
 
 func (x *TensorDesc) Reset() {
 	*x = TensorDesc{}
-	mi := &file_vistudy_proto_msgTypes[23]
+	mi := &file_vistudy_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1567,7 +1621,7 @@ func (x *TensorDesc) String() string {
 func (*TensorDesc) ProtoMessage() {}
 
 func (x *TensorDesc) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[23]
+	mi := &file_vistudy_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1580,7 +1634,7 @@ func (x *TensorDesc) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorDesc.ProtoReflect.Descriptor instead.
 func (*TensorDesc) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{23}
+	return file_vistudy_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *TensorDesc) GetName() string {
@@ -1621,7 +1675,7 @@ type LoadResponse struct {
 
 func (x *LoadResponse) Reset() {
 	*x = LoadResponse{}
-	mi := &file_vistudy_proto_msgTypes[24]
+	mi := &file_vistudy_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1633,7 +1687,7 @@ func (x *LoadResponse) String() string {
 func (*LoadResponse) ProtoMessage() {}
 
 func (x *LoadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[24]
+	mi := &file_vistudy_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1646,7 +1700,7 @@ func (x *LoadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadResponse.ProtoReflect.Descriptor instead.
 func (*LoadResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{24}
+	return file_vistudy_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *LoadResponse) GetSession() string {
@@ -1709,7 +1763,7 @@ type InferRequest struct {
 
 func (x *InferRequest) Reset() {
 	*x = InferRequest{}
-	mi := &file_vistudy_proto_msgTypes[25]
+	mi := &file_vistudy_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1721,7 +1775,7 @@ func (x *InferRequest) String() string {
 func (*InferRequest) ProtoMessage() {}
 
 func (x *InferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[25]
+	mi := &file_vistudy_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1734,7 +1788,7 @@ func (x *InferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InferRequest.ProtoReflect.Descriptor instead.
 func (*InferRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{25}
+	return file_vistudy_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *InferRequest) GetSession() string {
@@ -1761,7 +1815,7 @@ type InferResponse struct {
 
 func (x *InferResponse) Reset() {
 	*x = InferResponse{}
-	mi := &file_vistudy_proto_msgTypes[26]
+	mi := &file_vistudy_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1773,7 +1827,7 @@ func (x *InferResponse) String() string {
 func (*InferResponse) ProtoMessage() {}
 
 func (x *InferResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[26]
+	mi := &file_vistudy_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1786,7 +1840,7 @@ func (x *InferResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InferResponse.ProtoReflect.Descriptor instead.
 func (*InferResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{26}
+	return file_vistudy_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *InferResponse) GetBatch() []byte {
@@ -1808,7 +1862,7 @@ type Override struct {
 
 func (x *Override) Reset() {
 	*x = Override{}
-	mi := &file_vistudy_proto_msgTypes[27]
+	mi := &file_vistudy_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1820,7 +1874,7 @@ func (x *Override) String() string {
 func (*Override) ProtoMessage() {}
 
 func (x *Override) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[27]
+	mi := &file_vistudy_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1833,7 +1887,7 @@ func (x *Override) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Override.ProtoReflect.Descriptor instead.
 func (*Override) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{27}
+	return file_vistudy_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Override) GetName() string {
@@ -1868,7 +1922,7 @@ type OverridesRequest struct {
 
 func (x *OverridesRequest) Reset() {
 	*x = OverridesRequest{}
-	mi := &file_vistudy_proto_msgTypes[28]
+	mi := &file_vistudy_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1880,7 +1934,7 @@ func (x *OverridesRequest) String() string {
 func (*OverridesRequest) ProtoMessage() {}
 
 func (x *OverridesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[28]
+	mi := &file_vistudy_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1893,7 +1947,7 @@ func (x *OverridesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OverridesRequest.ProtoReflect.Descriptor instead.
 func (*OverridesRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{28}
+	return file_vistudy_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *OverridesRequest) GetSession() string {
@@ -1919,7 +1973,7 @@ type SessionRequest struct {
 
 func (x *SessionRequest) Reset() {
 	*x = SessionRequest{}
-	mi := &file_vistudy_proto_msgTypes[29]
+	mi := &file_vistudy_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1931,7 +1985,7 @@ func (x *SessionRequest) String() string {
 func (*SessionRequest) ProtoMessage() {}
 
 func (x *SessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[29]
+	mi := &file_vistudy_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1944,7 +1998,7 @@ func (x *SessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionRequest.ProtoReflect.Descriptor instead.
 func (*SessionRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{29}
+	return file_vistudy_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SessionRequest) GetSession() string {
@@ -1959,7 +2013,7 @@ var File_vistudy_proto protoreflect.FileDescriptor
 const file_vistudy_proto_rawDesc = "" +
 	"\n" +
 	"\rvistudy.proto\x12\x11vistudy.plugin.v1\"\a\n" +
-	"\x05Empty\"\x9a\x02\n" +
+	"\x05Empty\"\xad\x03\n" +
 	"\x05Param\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12 \n" +
@@ -1971,9 +2025,15 @@ const file_vistudy_proto_rawDesc = "" +
 	"\x03max\x18\b \x01(\x01H\x01R\x03max\x88\x01\x01\x12\x17\n" +
 	"\amin_len\x18\t \x01(\x05R\x06minLen\x12\x17\n" +
 	"\amax_len\x18\n" +
-	" \x01(\x05R\x06maxLenB\x06\n" +
+	" \x01(\x05R\x06maxLen\x12<\n" +
+	"\x06groups\x18\v \x03(\v2$.vistudy.plugin.v1.Param.GroupsEntryR\x06groups\x1aS\n" +
+	"\vGroupsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12.\n" +
+	"\x05value\x18\x02 \x01(\v2\x18.vistudy.plugin.v1.NamesR\x05value:\x028\x01B\x06\n" +
 	"\x04_minB\x06\n" +
-	"\x04_max\"\xe0\x02\n" +
+	"\x04_max\"\x1d\n" +
+	"\x05Names\x12\x14\n" +
+	"\x05names\x18\x01 \x03(\tR\x05names\"\xe0\x02\n" +
 	"\n" +
 	"PluginInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
@@ -2143,91 +2203,95 @@ func file_vistudy_proto_rawDescGZIP() []byte {
 	return file_vistudy_proto_rawDescData
 }
 
-var file_vistudy_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_vistudy_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_vistudy_proto_goTypes = []any{
 	(*Empty)(nil),                  // 0: vistudy.plugin.v1.Empty
 	(*Param)(nil),                  // 1: vistudy.plugin.v1.Param
-	(*PluginInfo)(nil),             // 2: vistudy.plugin.v1.PluginInfo
-	(*Figure)(nil),                 // 3: vistudy.plugin.v1.Figure
-	(*ModelContext)(nil),           // 4: vistudy.plugin.v1.ModelContext
-	(*MetricRequest)(nil),          // 5: vistudy.plugin.v1.MetricRequest
-	(*State)(nil),                  // 6: vistudy.plugin.v1.State
-	(*AccumulateRequest)(nil),      // 7: vistudy.plugin.v1.AccumulateRequest
-	(*AccumulateResponse)(nil),     // 8: vistudy.plugin.v1.AccumulateResponse
-	(*MergeRequest)(nil),           // 9: vistudy.plugin.v1.MergeRequest
-	(*ReportRequest)(nil),          // 10: vistudy.plugin.v1.ReportRequest
-	(*Row)(nil),                    // 11: vistudy.plugin.v1.Row
-	(*ReportResponse)(nil),         // 12: vistudy.plugin.v1.ReportResponse
-	(*ConnectRequest)(nil),         // 13: vistudy.plugin.v1.ConnectRequest
-	(*ApplyRequest)(nil),           // 14: vistudy.plugin.v1.ApplyRequest
-	(*ApplyResponse)(nil),          // 15: vistudy.plugin.v1.ApplyResponse
-	(*OracleRequest)(nil),          // 16: vistudy.plugin.v1.OracleRequest
-	(*OracleResponse)(nil),         // 17: vistudy.plugin.v1.OracleResponse
-	(*GradientRequest)(nil),        // 18: vistudy.plugin.v1.GradientRequest
-	(*GradientResponse)(nil),       // 19: vistudy.plugin.v1.GradientResponse
-	(*RuntimeGradientRequest)(nil), // 20: vistudy.plugin.v1.RuntimeGradientRequest
-	(*InputMapping)(nil),           // 21: vistudy.plugin.v1.InputMapping
-	(*LoadRequest)(nil),            // 22: vistudy.plugin.v1.LoadRequest
-	(*TensorDesc)(nil),             // 23: vistudy.plugin.v1.TensorDesc
-	(*LoadResponse)(nil),           // 24: vistudy.plugin.v1.LoadResponse
-	(*InferRequest)(nil),           // 25: vistudy.plugin.v1.InferRequest
-	(*InferResponse)(nil),          // 26: vistudy.plugin.v1.InferResponse
-	(*Override)(nil),               // 27: vistudy.plugin.v1.Override
-	(*OverridesRequest)(nil),       // 28: vistudy.plugin.v1.OverridesRequest
-	(*SessionRequest)(nil),         // 29: vistudy.plugin.v1.SessionRequest
-	nil,                            // 30: vistudy.plugin.v1.LoadRequest.ProviderOptionsEntry
+	(*Names)(nil),                  // 2: vistudy.plugin.v1.Names
+	(*PluginInfo)(nil),             // 3: vistudy.plugin.v1.PluginInfo
+	(*Figure)(nil),                 // 4: vistudy.plugin.v1.Figure
+	(*ModelContext)(nil),           // 5: vistudy.plugin.v1.ModelContext
+	(*MetricRequest)(nil),          // 6: vistudy.plugin.v1.MetricRequest
+	(*State)(nil),                  // 7: vistudy.plugin.v1.State
+	(*AccumulateRequest)(nil),      // 8: vistudy.plugin.v1.AccumulateRequest
+	(*AccumulateResponse)(nil),     // 9: vistudy.plugin.v1.AccumulateResponse
+	(*MergeRequest)(nil),           // 10: vistudy.plugin.v1.MergeRequest
+	(*ReportRequest)(nil),          // 11: vistudy.plugin.v1.ReportRequest
+	(*Row)(nil),                    // 12: vistudy.plugin.v1.Row
+	(*ReportResponse)(nil),         // 13: vistudy.plugin.v1.ReportResponse
+	(*ConnectRequest)(nil),         // 14: vistudy.plugin.v1.ConnectRequest
+	(*ApplyRequest)(nil),           // 15: vistudy.plugin.v1.ApplyRequest
+	(*ApplyResponse)(nil),          // 16: vistudy.plugin.v1.ApplyResponse
+	(*OracleRequest)(nil),          // 17: vistudy.plugin.v1.OracleRequest
+	(*OracleResponse)(nil),         // 18: vistudy.plugin.v1.OracleResponse
+	(*GradientRequest)(nil),        // 19: vistudy.plugin.v1.GradientRequest
+	(*GradientResponse)(nil),       // 20: vistudy.plugin.v1.GradientResponse
+	(*RuntimeGradientRequest)(nil), // 21: vistudy.plugin.v1.RuntimeGradientRequest
+	(*InputMapping)(nil),           // 22: vistudy.plugin.v1.InputMapping
+	(*LoadRequest)(nil),            // 23: vistudy.plugin.v1.LoadRequest
+	(*TensorDesc)(nil),             // 24: vistudy.plugin.v1.TensorDesc
+	(*LoadResponse)(nil),           // 25: vistudy.plugin.v1.LoadResponse
+	(*InferRequest)(nil),           // 26: vistudy.plugin.v1.InferRequest
+	(*InferResponse)(nil),          // 27: vistudy.plugin.v1.InferResponse
+	(*Override)(nil),               // 28: vistudy.plugin.v1.Override
+	(*OverridesRequest)(nil),       // 29: vistudy.plugin.v1.OverridesRequest
+	(*SessionRequest)(nil),         // 30: vistudy.plugin.v1.SessionRequest
+	nil,                            // 31: vistudy.plugin.v1.Param.GroupsEntry
+	nil,                            // 32: vistudy.plugin.v1.LoadRequest.ProviderOptionsEntry
 }
 var file_vistudy_proto_depIdxs = []int32{
-	1,  // 0: vistudy.plugin.v1.PluginInfo.params:type_name -> vistudy.plugin.v1.Param
-	3,  // 1: vistudy.plugin.v1.PluginInfo.figures:type_name -> vistudy.plugin.v1.Figure
-	4,  // 2: vistudy.plugin.v1.MetricRequest.model:type_name -> vistudy.plugin.v1.ModelContext
-	4,  // 3: vistudy.plugin.v1.AccumulateRequest.model:type_name -> vistudy.plugin.v1.ModelContext
-	4,  // 4: vistudy.plugin.v1.MergeRequest.model:type_name -> vistudy.plugin.v1.ModelContext
-	4,  // 5: vistudy.plugin.v1.ReportRequest.model:type_name -> vistudy.plugin.v1.ModelContext
-	11, // 6: vistudy.plugin.v1.ReportResponse.rows:type_name -> vistudy.plugin.v1.Row
-	4,  // 7: vistudy.plugin.v1.ApplyRequest.model:type_name -> vistudy.plugin.v1.ModelContext
-	21, // 8: vistudy.plugin.v1.LoadRequest.input:type_name -> vistudy.plugin.v1.InputMapping
-	30, // 9: vistudy.plugin.v1.LoadRequest.provider_options:type_name -> vistudy.plugin.v1.LoadRequest.ProviderOptionsEntry
-	23, // 10: vistudy.plugin.v1.LoadResponse.inputs:type_name -> vistudy.plugin.v1.TensorDesc
-	23, // 11: vistudy.plugin.v1.LoadResponse.outputs:type_name -> vistudy.plugin.v1.TensorDesc
-	27, // 12: vistudy.plugin.v1.OverridesRequest.overrides:type_name -> vistudy.plugin.v1.Override
-	0,  // 13: vistudy.plugin.v1.Metric.Info:input_type -> vistudy.plugin.v1.Empty
-	5,  // 14: vistudy.plugin.v1.Metric.Init:input_type -> vistudy.plugin.v1.MetricRequest
-	7,  // 15: vistudy.plugin.v1.Metric.Accumulate:input_type -> vistudy.plugin.v1.AccumulateRequest
-	9,  // 16: vistudy.plugin.v1.Metric.Merge:input_type -> vistudy.plugin.v1.MergeRequest
-	10, // 17: vistudy.plugin.v1.Metric.Report:input_type -> vistudy.plugin.v1.ReportRequest
-	0,  // 18: vistudy.plugin.v1.Perturbation.Info:input_type -> vistudy.plugin.v1.Empty
-	13, // 19: vistudy.plugin.v1.Perturbation.Connect:input_type -> vistudy.plugin.v1.ConnectRequest
-	14, // 20: vistudy.plugin.v1.Perturbation.Apply:input_type -> vistudy.plugin.v1.ApplyRequest
-	16, // 21: vistudy.plugin.v1.Oracle.Predict:input_type -> vistudy.plugin.v1.OracleRequest
-	18, // 22: vistudy.plugin.v1.Oracle.Gradient:input_type -> vistudy.plugin.v1.GradientRequest
-	0,  // 23: vistudy.plugin.v1.Runtime.Info:input_type -> vistudy.plugin.v1.Empty
-	22, // 24: vistudy.plugin.v1.Runtime.Load:input_type -> vistudy.plugin.v1.LoadRequest
-	25, // 25: vistudy.plugin.v1.Runtime.Infer:input_type -> vistudy.plugin.v1.InferRequest
-	28, // 26: vistudy.plugin.v1.Runtime.SetOverrides:input_type -> vistudy.plugin.v1.OverridesRequest
-	29, // 27: vistudy.plugin.v1.Runtime.Unload:input_type -> vistudy.plugin.v1.SessionRequest
-	20, // 28: vistudy.plugin.v1.Runtime.Gradient:input_type -> vistudy.plugin.v1.RuntimeGradientRequest
-	2,  // 29: vistudy.plugin.v1.Metric.Info:output_type -> vistudy.plugin.v1.PluginInfo
-	6,  // 30: vistudy.plugin.v1.Metric.Init:output_type -> vistudy.plugin.v1.State
-	8,  // 31: vistudy.plugin.v1.Metric.Accumulate:output_type -> vistudy.plugin.v1.AccumulateResponse
-	6,  // 32: vistudy.plugin.v1.Metric.Merge:output_type -> vistudy.plugin.v1.State
-	12, // 33: vistudy.plugin.v1.Metric.Report:output_type -> vistudy.plugin.v1.ReportResponse
-	2,  // 34: vistudy.plugin.v1.Perturbation.Info:output_type -> vistudy.plugin.v1.PluginInfo
-	0,  // 35: vistudy.plugin.v1.Perturbation.Connect:output_type -> vistudy.plugin.v1.Empty
-	15, // 36: vistudy.plugin.v1.Perturbation.Apply:output_type -> vistudy.plugin.v1.ApplyResponse
-	17, // 37: vistudy.plugin.v1.Oracle.Predict:output_type -> vistudy.plugin.v1.OracleResponse
-	19, // 38: vistudy.plugin.v1.Oracle.Gradient:output_type -> vistudy.plugin.v1.GradientResponse
-	2,  // 39: vistudy.plugin.v1.Runtime.Info:output_type -> vistudy.plugin.v1.PluginInfo
-	24, // 40: vistudy.plugin.v1.Runtime.Load:output_type -> vistudy.plugin.v1.LoadResponse
-	26, // 41: vistudy.plugin.v1.Runtime.Infer:output_type -> vistudy.plugin.v1.InferResponse
-	0,  // 42: vistudy.plugin.v1.Runtime.SetOverrides:output_type -> vistudy.plugin.v1.Empty
-	0,  // 43: vistudy.plugin.v1.Runtime.Unload:output_type -> vistudy.plugin.v1.Empty
-	19, // 44: vistudy.plugin.v1.Runtime.Gradient:output_type -> vistudy.plugin.v1.GradientResponse
-	29, // [29:45] is the sub-list for method output_type
-	13, // [13:29] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	31, // 0: vistudy.plugin.v1.Param.groups:type_name -> vistudy.plugin.v1.Param.GroupsEntry
+	1,  // 1: vistudy.plugin.v1.PluginInfo.params:type_name -> vistudy.plugin.v1.Param
+	4,  // 2: vistudy.plugin.v1.PluginInfo.figures:type_name -> vistudy.plugin.v1.Figure
+	5,  // 3: vistudy.plugin.v1.MetricRequest.model:type_name -> vistudy.plugin.v1.ModelContext
+	5,  // 4: vistudy.plugin.v1.AccumulateRequest.model:type_name -> vistudy.plugin.v1.ModelContext
+	5,  // 5: vistudy.plugin.v1.MergeRequest.model:type_name -> vistudy.plugin.v1.ModelContext
+	5,  // 6: vistudy.plugin.v1.ReportRequest.model:type_name -> vistudy.plugin.v1.ModelContext
+	12, // 7: vistudy.plugin.v1.ReportResponse.rows:type_name -> vistudy.plugin.v1.Row
+	5,  // 8: vistudy.plugin.v1.ApplyRequest.model:type_name -> vistudy.plugin.v1.ModelContext
+	22, // 9: vistudy.plugin.v1.LoadRequest.input:type_name -> vistudy.plugin.v1.InputMapping
+	32, // 10: vistudy.plugin.v1.LoadRequest.provider_options:type_name -> vistudy.plugin.v1.LoadRequest.ProviderOptionsEntry
+	24, // 11: vistudy.plugin.v1.LoadResponse.inputs:type_name -> vistudy.plugin.v1.TensorDesc
+	24, // 12: vistudy.plugin.v1.LoadResponse.outputs:type_name -> vistudy.plugin.v1.TensorDesc
+	28, // 13: vistudy.plugin.v1.OverridesRequest.overrides:type_name -> vistudy.plugin.v1.Override
+	2,  // 14: vistudy.plugin.v1.Param.GroupsEntry.value:type_name -> vistudy.plugin.v1.Names
+	0,  // 15: vistudy.plugin.v1.Metric.Info:input_type -> vistudy.plugin.v1.Empty
+	6,  // 16: vistudy.plugin.v1.Metric.Init:input_type -> vistudy.plugin.v1.MetricRequest
+	8,  // 17: vistudy.plugin.v1.Metric.Accumulate:input_type -> vistudy.plugin.v1.AccumulateRequest
+	10, // 18: vistudy.plugin.v1.Metric.Merge:input_type -> vistudy.plugin.v1.MergeRequest
+	11, // 19: vistudy.plugin.v1.Metric.Report:input_type -> vistudy.plugin.v1.ReportRequest
+	0,  // 20: vistudy.plugin.v1.Perturbation.Info:input_type -> vistudy.plugin.v1.Empty
+	14, // 21: vistudy.plugin.v1.Perturbation.Connect:input_type -> vistudy.plugin.v1.ConnectRequest
+	15, // 22: vistudy.plugin.v1.Perturbation.Apply:input_type -> vistudy.plugin.v1.ApplyRequest
+	17, // 23: vistudy.plugin.v1.Oracle.Predict:input_type -> vistudy.plugin.v1.OracleRequest
+	19, // 24: vistudy.plugin.v1.Oracle.Gradient:input_type -> vistudy.plugin.v1.GradientRequest
+	0,  // 25: vistudy.plugin.v1.Runtime.Info:input_type -> vistudy.plugin.v1.Empty
+	23, // 26: vistudy.plugin.v1.Runtime.Load:input_type -> vistudy.plugin.v1.LoadRequest
+	26, // 27: vistudy.plugin.v1.Runtime.Infer:input_type -> vistudy.plugin.v1.InferRequest
+	29, // 28: vistudy.plugin.v1.Runtime.SetOverrides:input_type -> vistudy.plugin.v1.OverridesRequest
+	30, // 29: vistudy.plugin.v1.Runtime.Unload:input_type -> vistudy.plugin.v1.SessionRequest
+	21, // 30: vistudy.plugin.v1.Runtime.Gradient:input_type -> vistudy.plugin.v1.RuntimeGradientRequest
+	3,  // 31: vistudy.plugin.v1.Metric.Info:output_type -> vistudy.plugin.v1.PluginInfo
+	7,  // 32: vistudy.plugin.v1.Metric.Init:output_type -> vistudy.plugin.v1.State
+	9,  // 33: vistudy.plugin.v1.Metric.Accumulate:output_type -> vistudy.plugin.v1.AccumulateResponse
+	7,  // 34: vistudy.plugin.v1.Metric.Merge:output_type -> vistudy.plugin.v1.State
+	13, // 35: vistudy.plugin.v1.Metric.Report:output_type -> vistudy.plugin.v1.ReportResponse
+	3,  // 36: vistudy.plugin.v1.Perturbation.Info:output_type -> vistudy.plugin.v1.PluginInfo
+	0,  // 37: vistudy.plugin.v1.Perturbation.Connect:output_type -> vistudy.plugin.v1.Empty
+	16, // 38: vistudy.plugin.v1.Perturbation.Apply:output_type -> vistudy.plugin.v1.ApplyResponse
+	18, // 39: vistudy.plugin.v1.Oracle.Predict:output_type -> vistudy.plugin.v1.OracleResponse
+	20, // 40: vistudy.plugin.v1.Oracle.Gradient:output_type -> vistudy.plugin.v1.GradientResponse
+	3,  // 41: vistudy.plugin.v1.Runtime.Info:output_type -> vistudy.plugin.v1.PluginInfo
+	25, // 42: vistudy.plugin.v1.Runtime.Load:output_type -> vistudy.plugin.v1.LoadResponse
+	27, // 43: vistudy.plugin.v1.Runtime.Infer:output_type -> vistudy.plugin.v1.InferResponse
+	0,  // 44: vistudy.plugin.v1.Runtime.SetOverrides:output_type -> vistudy.plugin.v1.Empty
+	0,  // 45: vistudy.plugin.v1.Runtime.Unload:output_type -> vistudy.plugin.v1.Empty
+	20, // 46: vistudy.plugin.v1.Runtime.Gradient:output_type -> vistudy.plugin.v1.GradientResponse
+	31, // [31:47] is the sub-list for method output_type
+	15, // [15:31] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_vistudy_proto_init() }
@@ -2242,7 +2306,7 @@ func file_vistudy_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vistudy_proto_rawDesc), len(file_vistudy_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   31,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

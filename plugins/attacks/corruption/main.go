@@ -91,7 +91,7 @@ func (corruption) Info() sdk.Info {
 		Name: "corruption", Version: "0.1.0",
 		Description: "ImageNet-C common corruptions (imagecorruptions' algorithms and severity tables), seeded per sample",
 		Params: []params.Spec{
-			{Name: paramName, Type: params.String, Required: true, Choices: choices(),
+			{Name: paramName, Type: params.String, Required: true, Choices: choices(), Groups: map[string][]string{nameAll: Common()},
 				Description: "the corruption, as imagecorruptions names it; in a sweep, all = the 15 common ones"},
 			{Name: paramSeverity, Type: params.Int, Required: true, Min: params.Bound(1), Max: params.Bound(5),
 				Description: "severity 1 (mild) to 5 (strong)"},
