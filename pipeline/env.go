@@ -47,6 +47,9 @@ func (e *Env) ModelContext(in *Instance) sdk.Model {
 		if c, ok := e.srcs[in.Root].(interface{ Classes() []string }); ok {
 			mc.DatasetClasses = c.Classes()
 		}
+		if lm, err := e.Plan.LabelMap(in); err == nil && lm != nil && lm.OK() && !lm.Identity() {
+			mc.DatasetToModel = lm.ToModel
+		}
 	}
 	return mc
 }

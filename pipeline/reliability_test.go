@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
 	"github.com/vistudy/vistudy/arrowio"
 	"github.com/vistudy/vistudy/internal/testenv"
 	"github.com/vistudy/vistudy/pipeline"
@@ -375,12 +378,65 @@ func TestLabelSpacesMapByName(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "mapped")
-	if err := pipeline.Run(context.Background(), plan(t, imagenetStudy(t, dir, out, "{kind: imagefolder, path: "+folders+"}"), cat), pipeline.Options{Catalog: cat}); err != nil {
+	path := imagenetStudy(t, dir, out, "{kind: imagefolder, path: "+folders+"}")
+	body := readStudy(t, path) + "  - id: subset\n    measure: {input: preds, metric: accuracy, params: {topk: [1], classes: dataset}}\n"
+	os.WriteFile(path, []byte(body), 0o644)
+	if err := pipeline.Run(context.Background(), plan(t, path, cat), pipeline.Options{Catalog: cat}); err != nil {
 		t.Fatal(err)
 	}
 	want, got := top1(t, ref), top1(t, out)
 	if got.N != 40 || got.Value != want.Value || want.Value < 0.4 {
 		t.Errorf("class folders by WordNet id: top1 %v over %d, want the imagenet1k layout's %v over 40", got.Value, got.N, want.Value)
+	}
+	// The ImageNet-R/-A protocol: the arg-max over the dataset's 40 classes, recomputed here from
+	// the saved logits and labels (which are the model's indices after the map).
+	classes := map[int32]bool{}
+	type scored struct {
+		label  int32
+		logits []float32
+	}
+	var samples []scored
+	parts, _ := filepath.Glob(filepath.Join(out, "tables", "preds", "model=squeezenet", "part-*.parquet"))
+	var recs []arrow.RecordBatch
+	for _, p := range parts {
+		rec, err := arrowio.ReadParquet(p, memory.DefaultAllocator)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rec.Release()
+		recs = append(recs, rec)
+	}
+	for _, r := range recs {
+		ls, _ := arrowio.Int32Column(r, arrowio.ColLabel)
+		lg, _ := arrowio.TensorColumn(r, arrowio.ColLogits)
+		for i, l := range ls {
+			classes[l] = true
+			samples = append(samples, scored{l, lg.Row(i)})
+		}
+	}
+	hits := 0
+	for _, s := range samples {
+		best := int32(-1)
+		for c := range classes {
+			if best < 0 || s.logits[c] > s.logits[best] || (s.logits[c] == s.logits[best] && c < best) {
+				best = c
+			}
+		}
+		if best == s.label {
+			hits++
+		}
+	}
+	subsetRows := 0
+	for _, r := range results(t, out) {
+		if r.Stage == "subset" && r.Metric == "top1" && r.Group == "" {
+			subsetRows++
+			if r.Value != float64(hits)/float64(len(samples)) || r.Value < got.Value {
+				t.Errorf("classes: dataset: top1 %v, want %d/%d (the arg-max over the dataset's classes), at least %v", r.Value, hits, len(samples), got.Value)
+			}
+		}
+	}
+	if subsetRows != 1 {
+		t.Errorf("%d overall top1 rows of the subset stage, want 1", subsetRows)
 	}
 	man, _ := os.ReadFile(filepath.Join(out, pipeline.ManifestName))
 	if !strings.Contains(string(man), `"label_maps"`) || !strings.Contains(string(man), `"by": "id"`) {

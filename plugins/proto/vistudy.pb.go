@@ -433,6 +433,9 @@ type ModelContext struct {
 	ClassNames []string `protobuf:"bytes,4,rep,name=class_names,json=classNames,proto3" json:"class_names,omitempty"`
 	// class names of the dataset's labels, in index order.
 	DatasetClasses []string `protobuf:"bytes,5,rep,name=dataset_classes,json=datasetClasses,proto3" json:"dataset_classes,omitempty"`
+	// the model output each dataset class maps onto (the host's label map; empty when the dataset's
+	// labels are the model's). Labels in predictions batches are already the model's.
+	DatasetToModel []int32 `protobuf:"varint,6,rep,packed,name=dataset_to_model,json=datasetToModel,proto3" json:"dataset_to_model,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -498,6 +501,13 @@ func (x *ModelContext) GetClassNames() []string {
 func (x *ModelContext) GetDatasetClasses() []string {
 	if x != nil {
 		return x.DatasetClasses
+	}
+	return nil
+}
+
+func (x *ModelContext) GetDatasetToModel() []int32 {
+	if x != nil {
+		return x.DatasetToModel
 	}
 	return nil
 }
@@ -2051,7 +2061,7 @@ const file_vistudy_proto_rawDesc = "" +
 	"\x06Figure\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x16\n" +
 	"\x06metric\x18\x02 \x01(\tR\x06metric\x12\x14\n" +
-	"\x05label\x18\x03 \x01(\tR\x05label\"\xae\x01\n" +
+	"\x05label\x18\x03 \x01(\tR\x05label\"\xd8\x01\n" +
 	"\fModelContext\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vnum_classes\x18\x02 \x01(\x05R\n" +
@@ -2060,7 +2070,8 @@ const file_vistudy_proto_rawDesc = "" +
 	"labelSpace\x12\x1f\n" +
 	"\vclass_names\x18\x04 \x03(\tR\n" +
 	"classNames\x12'\n" +
-	"\x0fdataset_classes\x18\x05 \x03(\tR\x0edatasetClasses\"g\n" +
+	"\x0fdataset_classes\x18\x05 \x03(\tR\x0edatasetClasses\x12(\n" +
+	"\x10dataset_to_model\x18\x06 \x03(\x05R\x0edatasetToModel\"g\n" +
 	"\rMetricRequest\x12\x1f\n" +
 	"\vparams_json\x18\x01 \x01(\tR\n" +
 	"paramsJson\x125\n" +

@@ -79,12 +79,15 @@ type Model struct {
 	LabelSpace     string
 	ClassNames     []string // the model's output classes
 	DatasetClasses []string // the dataset's label names, by label index
+	// DatasetToModel is the model output each dataset class maps onto (empty: the dataset's
+	// labels are the model's); the labels of predictions batches are already the model's.
+	DatasetToModel []int32
 }
 
 // ToProto converts the model context to its wire form.
 func (m Model) ToProto() *pb.ModelContext {
 	return &pb.ModelContext{Name: m.Name, NumClasses: int32(m.NumClasses), LabelSpace: m.LabelSpace,
-		ClassNames: m.ClassNames, DatasetClasses: m.DatasetClasses}
+		ClassNames: m.ClassNames, DatasetClasses: m.DatasetClasses, DatasetToModel: m.DatasetToModel}
 }
 
 // ModelFromProto converts a wire model context.
@@ -93,5 +96,5 @@ func ModelFromProto(p *pb.ModelContext) Model {
 		return Model{}
 	}
 	return Model{Name: p.Name, NumClasses: int(p.NumClasses), LabelSpace: p.LabelSpace,
-		ClassNames: p.ClassNames, DatasetClasses: p.DatasetClasses}
+		ClassNames: p.ClassNames, DatasetClasses: p.DatasetClasses, DatasetToModel: p.DatasetToModel}
 }

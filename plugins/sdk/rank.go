@@ -16,6 +16,19 @@ func Rank(logits []float32, label int32) int {
 	return r
 }
 
+// RankAmong is Rank over the classes among only (label among them): the ImageNet-R/-A protocol
+// of an arg-max over the dataset's classes.
+func RankAmong(logits []float32, label int32, among []int32) int {
+	r := 0
+	w := logits[label]
+	for _, j := range among {
+		if j >= 0 && int(j) < len(logits) && ahead(logits[j], w, int(j), int(label)) {
+			r++
+		}
+	}
+	return r
+}
+
 // ahead tells whether class j scoring v ranks before the label scoring w.
 func ahead(v, w float32, j, label int) bool {
 	vn, wn := v != v, w != w

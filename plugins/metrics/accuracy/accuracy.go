@@ -32,7 +32,9 @@ func (accuracy) Info() sdk.Info {
 		Description: "top-k accuracy: a sample counts for k when its label ranks among the first k (ties go to the lower class index, as for pred)",
 		Params: []params.Spec{{Name: "topk", Type: params.IntList, Default: []int{1, 5},
 			Description: "the k values to report, each between 1 and the model's number of classes", Min: params.Bound(1),
-			MinLen: 1, MaxLen: maxTopK}},
+			MinLen: 1, MaxLen: maxTopK},
+			{Name: "classes", Type: params.String, Default: "model", Choices: []string{"model", "dataset"},
+				Description: "rank the label among all the model's classes, or among the dataset's only (ImageNet-R/-A: the arg-max over the classes the dataset has)"}},
 		Requires: []string{arrowio.ColLabel, arrowio.ColLogits},
 		Figures:  []sdk.Figure{{Kind: sdk.FigureSweep, Metric: "top1", Label: "top-1 accuracy"}},
 	}
@@ -40,6 +42,9 @@ func (accuracy) Info() sdk.Info {
 
 func (accuracy) Init(p params.Values, m sdk.Model) (state, error) {
 	s := state{Hits: map[int64]int64{}}
+	if p.String("classes") == "dataset" && len(m.DatasetToModel) == 0 {
+		return s, fmt.Errorf("classes: dataset ranks among the dataset's classes, but model %s's labels are the dataset's own (no subset): give the dataset its own classes (class folders, or labels: a class file)", m.Name)
+	}
 	for _, k := range p.Ints("topk") {
 		if m.NumClasses > 0 && k > m.NumClasses {
 			return s, fmt.Errorf("topk %d exceeds the %d classes of model %s", k, m.NumClasses, m.Name)
@@ -49,7 +54,11 @@ func (accuracy) Init(p params.Values, m sdk.Model) (state, error) {
 	return s, nil
 }
 
-func (accuracy) Accumulate(_ params.Values, _ sdk.Model, s state, batch arrow.RecordBatch) (state, error) {
+func (accuracy) Accumulate(p params.Values, m sdk.Model, s state, batch arrow.RecordBatch) (state, error) {
+	var among []int32
+	if p.String("classes") == "dataset" {
+		among = m.DatasetToModel
+	}
 	labels, err := arrowio.Int32Column(batch, arrowio.ColLabel)
 	if err != nil {
 		return s, err
@@ -79,6 +88,9 @@ func (accuracy) Accumulate(_ params.Values, _ sdk.Model, s state, batch arrow.Re
 		}
 		s.N++
 		r := int64(sdk.Rank(row, y))
+		if among != nil {
+			r = int64(sdk.RankAmong(row, y, among))
+		}
 		for k := range s.Hits {
 			if r < k {
 				s.Hits[k]++
