@@ -14,6 +14,10 @@
 //   - the rewrites a runtime needs: a symbolic batch dimension, intermediate tensors exposed as
 //     outputs, initializers promoted to overridable inputs (weights swapped per run in one session);
 //   - PyTorch's default re-initialisation (KaimingUniform, BiasUniform) for layer criticality;
+//   - gradient models (GradientModel): the graph re-emitted at opset 17 in float32 with the
+//     reverse-mode pass appended, so ONNX Runtime (which has no autodiff at inference) computes
+//     d loss / d input for cross-entropy or margin; CheckGradient names the ops without a rule;
+//   - padding variants (SetConvPadding): Conv zero padding rewritten to reflect, replicate or circular;
 //   - Classifier, a builder of a tiny known model for other packages' tests.
 //
 // How: Open maps the file read-only and the model is split into fields lazily; every message keeps

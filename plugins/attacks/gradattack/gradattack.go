@@ -306,40 +306,63 @@ func (o oracle) rows(x []float32, rows []int) (*arrowio.TensorArray, error) {
 	return arrowio.NewTensorArray(o.env.Mem, o.shape, data)
 }
 
+// OracleChunkPixels bounds the pixels one oracle call carries (32 images of 224×224): the
+// runtime holds every activation of a gradient call at once (SqueezeNet: about 20 MB per
+// 224×224 image), so large batches go in chunks.
+const OracleChunkPixels = 32 * 224 * 224
+
+// OracleChunk is how many images of size values (C·H·W) one oracle call carries.
+func OracleChunk(size int) int { return max(1, 3*OracleChunkPixels/max(size, 1)) }
+
 func (o oracle) predict(ctx context.Context, x []float32, rows []int) (*sdk.Logits, error) {
-	arr, err := o.rows(x, rows)
-	if err != nil {
-		return nil, err
+	out := &sdk.Logits{}
+	chunk := OracleChunk(o.size)
+	for lo := 0; lo < len(rows); lo += chunk {
+		part := rows[lo:min(lo+chunk, len(rows))]
+		arr, err := o.rows(x, part)
+		if err != nil {
+			return nil, err
+		}
+		l, err := o.env.Oracle.Predict(ctx, arr)
+		arr.Release()
+		if err != nil {
+			return nil, err
+		}
+		if l.K < 1 || len(l.Values) != l.K*len(part) {
+			return nil, fmt.Errorf("the oracle returned %d logits in rows of %d for %d images", len(l.Values), l.K, len(part))
+		}
+		out.K, out.Values = l.K, append(out.Values, l.Values...)
 	}
-	defer arr.Release()
-	l, err := o.env.Oracle.Predict(ctx, arr)
-	if err != nil {
-		return nil, err
-	}
-	if l.K < 1 || len(l.Values) != l.K*len(rows) {
-		return nil, fmt.Errorf("the oracle returned %d logits in rows of %d for %d images", len(l.Values), l.K, len(rows))
-	}
-	return l, nil
+	return out, nil
 }
 
 func (o oracle) gradient(ctx context.Context, x []float32, rows []int, labels []int32, margin bool) (*sdk.Gradients, error) {
-	arr, err := o.rows(x, rows)
-	if err != nil {
-		return nil, err
-	}
-	defer arr.Release()
 	loss := "cross_entropy"
 	if margin {
 		loss = "margin"
 	}
-	g, err := o.env.Oracle.Gradient(ctx, arr, labels, loss)
-	if err != nil {
-		return nil, err
+	out := &sdk.Gradients{}
+	chunk := OracleChunk(o.size)
+	for lo := 0; lo < len(rows); lo += chunk {
+		hi := min(lo+chunk, len(rows))
+		arr, err := o.rows(x, rows[lo:hi])
+		if err != nil {
+			return nil, err
+		}
+		g, err := o.env.Oracle.Gradient(ctx, arr, labels[lo:hi], loss)
+		arr.Release()
+		if err != nil {
+			return nil, err
+		}
+		if len(g.Grad) != (hi-lo)*o.size || g.Logits.K < 1 || len(g.Logits.Values) != g.Logits.K*(hi-lo) {
+			return nil, fmt.Errorf("the oracle returned %d gradient values and %d logits for %d images of %d values", len(g.Grad), len(g.Logits.Values), hi-lo, o.size)
+		}
+		out.Logits.K = g.Logits.K
+		out.Logits.Values = append(out.Logits.Values, g.Logits.Values...)
+		out.Loss = append(out.Loss, g.Loss...)
+		out.Grad = append(out.Grad, g.Grad...)
 	}
-	if len(g.Grad) != len(rows)*o.size {
-		return nil, fmt.Errorf("the oracle returned %d gradient values for %d images of %d", len(g.Grad), len(rows), o.size)
-	}
-	return g, nil
+	return out, nil
 }
 
 // WithColumns returns batch with the adversarial images adv and the success, queries (and, with

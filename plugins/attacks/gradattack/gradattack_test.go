@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -135,6 +136,19 @@ func TestPGDMonotoneAndAdvTrain(t *testing.T) {
 	if n := attacktest.IPCSize(t, batch, mem); n <= 4<<20 {
 		t.Fatalf("batch is %d bytes, want more than 4 MiB", n)
 	}
+	// the runtime's Gradient answers the whole batch: more than 4 MiB each way
+	rt := attacktest.StartRuntime(t, "zoo/models/standard.onnx", &pb.InputMapping{Height: 64, Width: 64}, "", "", mem)
+	g, err := rt.Gradient(context.Background(), batch, "margin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := attacktest.IPCSize(t, g, mem); n <= 4<<20 || g.NumRows() != batch.NumRows() {
+		t.Fatalf("gradient batch: %d rows, %d bytes; want %d rows over 4 MiB", g.NumRows(), n, batch.NumRows())
+	}
+	g.Release()
+	if c := gradattack.OracleChunk(3 * 64 * 64); c < int(batch.NumRows()) {
+		t.Fatalf("oracle chunks of %d 64×64 images would split the batch", c)
+	}
 	robust := map[string][]float64{}
 	epsGrid := []float64{0, 1.0 / 255, 2.0 / 255, 4.0 / 255, 8.0 / 255}
 	for _, model := range []string{"standard", "advtrain"} {
@@ -192,6 +206,21 @@ func TestL2AndFGSM(t *testing.T) {
 		if (q[i] != 1 || !succ[i]) && q[i] != 3 {
 			t.Errorf("FGSM row %d: %d queries (success %v), want 1 for an already wrong sample, else 3", i, q[i], succ[i])
 		}
+	}
+}
+
+// TestNoGradientOracle: an attack started with an oracle that has no Gradient (the plain
+// StartPerturbation) fails with the host's explanation instead of hanging or guessing.
+func TestNoGradientOracle(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rt := attacktest.StartRuntime(t, "zoo/models/standard.onnx", &pb.InputMapping{Height: 64, Width: 64}, "", "", mem)
+	pt, _ := attacktest.Start(t, "plugins/attacks/pgd", sdk.Model{Name: "standard", NumClasses: 8}, rt.Infer, mem)
+	batch := zooBatch(t, mem, 1)
+	defer batch.Release()
+	_, err := pt.Apply(context.Background(), attacktest.ParamsJSON(map[string]any{"eps": 4.0 / 255}), batch, 1)
+	if err == nil || !strings.Contains(err.Error(), "serves no gradients") {
+		t.Fatalf("Apply without a gradient oracle: %v", err)
 	}
 }
 
