@@ -528,3 +528,30 @@ func TestCorruptionNameAll(t *testing.T) {
 		t.Errorf("unswept name: all: %v, want a problem saying to sweep", err)
 	}
 }
+
+// TestRuntimeKeysAreThePlugins: the runtime keys of a study are checked against the parameters
+// the runtime plugin declares (providers, threads, ...), not a list inside the pipeline.
+func TestRuntimeKeysAreThePlugins(t *testing.T) {
+	cat := pluginCatalog(t)
+	w := testenv.NewColourWorld(t)
+	cases := []struct{ runtime, want string }{
+		{"runtime: {providers: [cpu, npu]}", `"npu" is not one of tensorrt, cuda, cpu`},
+		{"runtime: {threads: -2}", "runtime parameter \"threads\""},
+		{"runtime: {threads: 2, providers: [cuda, cpu], fallback: true}", ""},
+	}
+	for _, c := range cases {
+		body := strings.Replace(readStudy(t, study(w, t, filepath.Join(t.TempDir(), "o"))), "models:\n", c.runtime+"\nmodels:\n", 1)
+		p := filepath.Join(t.TempDir(), "s.yaml")
+		os.WriteFile(p, []byte(body), 0o644)
+		s, err := pipeline.LoadStudy(p, nil)
+		if err == nil {
+			err = pipeline.Validate(s, cat)
+		}
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v, want no problem", c.runtime, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: %v, want a problem containing %q", c.runtime, err, c.want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -16,9 +17,6 @@ import (
 
 // validID is the shape of stage ids, model and dataset names (they name files and folders).
 var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
-
-// Providers are the execution providers a model may ask for.
-var Providers = []string{"tensorrt", "cuda", "cpu"}
 
 // Validate checks everything about a study that can be checked without running it: names,
 // references, the DAG, plugins and their parameters, model and data paths. It returns every
@@ -116,17 +114,50 @@ func (v *validator) models() {
 		}
 		rt := m.Runtime
 		if v.cat != nil {
-			if _, ok := v.cat.Lookup(sdk.KindRuntime, rt.Plugin); !ok {
+			e, ok := v.cat.Lookup(sdk.KindRuntime, rt.Plugin)
+			if !ok {
 				v.add(orPos(rt.pos["plugin"], m.pos[""]), "%s: unknown runtime plugin %q (installed: %s)", what, rt.Plugin, names(v.cat.Names(sdk.KindRuntime)))
+			} else {
+				v.runtimeParams(what, rt, e.Info.Params)
 			}
 		}
-		for _, p := range rt.Providers {
-			if !slices.Contains(Providers, p) {
-				v.add(rt.pos["providers"], "%s: unknown execution provider %q (known: %s)", what, p, strings.Join(Providers, ", "))
+	}
+}
+
+// runtimeParams checks the runtime keys a model's study sets against the parameters its runtime
+// plugin declares (their types, choices and bounds are the plugin's: the execution providers of
+// ONNX Runtime, say).
+func (v *validator) runtimeParams(what string, rt RuntimeConfig, specs []params.Spec) {
+	raw := map[string]any{}
+	for k := range rt.set {
+		switch k {
+		case "threads":
+			raw[k] = float64(rt.Threads)
+		case "providers":
+			list := make([]any, len(rt.Providers))
+			for i, p := range rt.Providers {
+				list[i] = p
 			}
+			raw[k] = list
+		case "fallback":
+			raw[k] = rt.Fallback
+		case "library":
+			raw[k] = rt.Library
+		case "device_id":
+			raw[k] = float64(rt.DeviceID)
 		}
-		if rt.Threads < 0 {
-			v.add(rt.pos["threads"], "%s: runtime threads must be 0 (default) or positive", what)
+	}
+	for k := range raw {
+		if _, ok := params.Lookup(specs, k); !ok {
+			v.add(rt.pos[k], "%s: runtime %s is not a parameter of the %s runtime plugin", what, k, rt.Plugin)
+			delete(raw, k)
+		}
+	}
+	_, errs := params.Check(specs, raw)
+	for _, err := range errs {
+		var pe *params.Error
+		if errors.As(err, &pe) {
+			v.add(rt.pos[pe.Name], "%s: runtime %v", what, err)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/plugins/params"
 	pb "github.com/vistudy/vistudy/plugins/proto"
 	"github.com/vistudy/vistudy/plugins/sdk"
 )
@@ -34,9 +35,25 @@ func newServer() *server {
 }
 
 func (s *server) Info(context.Context, *pb.Empty) (*pb.PluginInfo, error) {
-	return sdk.Info{Name: "onnxruntime", Version: version,
-		Description: "ONNX Runtime: CPU, CUDA and TensorRT execution providers"}.ToProto(sdk.KindRuntime), nil
+	return info.ToProto(sdk.KindRuntime), nil
 }
+
+// info declares the plugin and the runtime keys of a study (runtime: and a model's runtime:),
+// which vistudy validate checks against these parameters.
+var info = sdk.Info{Name: "onnxruntime", Version: version,
+	Description: "ONNX Runtime: CPU, CUDA and TensorRT execution providers",
+	Params: []params.Spec{
+		{Name: "threads", Type: params.Int, Default: 0, Min: params.Bound(0), Max: params.Bound(1024),
+			Description: "intra-op threads per model (0: ONNX Runtime's default)"},
+		{Name: "providers", Type: params.StringList, Default: []string{"cpu"}, Choices: []string{"tensorrt", "cuda", "cpu"}, MinLen: 1, MaxLen: 3,
+			Description: "execution providers in order of preference"},
+		{Name: "fallback", Type: params.Bool, Default: false,
+			Description: "skip providers that cannot be set up (with a warning) instead of failing"},
+		{Name: "library", Type: params.Path,
+			Description: "the ONNX Runtime shared library (else ONNXRUNTIME_LIB, else the one make deps installed)"},
+		{Name: "device_id", Type: params.Int, Default: 0, Min: params.Bound(0), Max: params.Bound(1023),
+			Description: "GPU of the cuda and tensorrt providers"},
+	}}
 
 func (s *server) Load(_ context.Context, req *pb.LoadRequest) (*pb.LoadResponse, error) {
 	sess, err := loadSession(req)
