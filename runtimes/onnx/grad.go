@@ -37,13 +37,17 @@ type GradientOptions struct {
 // CheckGradient reports whether GradientModel can differentiate the model at path (first input
 // to first output): an error names the first op on the input's path without a gradient rule.
 // It opens the model and walks its graph, without building anything or starting a runtime.
-func CheckGradient(path string) error {
+func CheckGradient(path string) error { return CheckGradientWith(path, GradientOptions{}) }
+
+// CheckGradientWith is CheckGradient for the score tensor and loss of opts (a model's
+// output_tensor, say), as GradientModel would build them.
+func CheckGradientWith(path string, opts GradientOptions) error {
 	m, err := Open(path)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	if _, err := m.analyse(GradientOptions{}); err != nil {
+	if _, err := m.analyse(opts); err != nil {
 		return fmt.Errorf("gradient of %s: %w", path, err)
 	}
 	return nil

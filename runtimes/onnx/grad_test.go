@@ -443,10 +443,15 @@ func TestCheckGradientInt8(t *testing.T) {
 		t.Skipf("shared test data not found (%v)", err)
 	}
 	err := CheckGradient(path)
-	if err == nil || !strings.Contains(err.Error(), "QLinearConv") {
-		t.Fatalf("CheckGradient = %v, want an error naming QLinearConv", err)
+	if err == nil || !strings.Contains(err.Error(), "QLinearConv") || !strings.Contains(err.Error(), `"Conv_0_quant" and 51 more`) {
+		t.Fatalf("CheckGradient = %v, want an error naming QLinearConv, its first node and count", err)
 	}
-	t.Log(err)
+	if err := CheckGradientWith(requireSqueezeNet(t), GradientOptions{Output: "pool10_1"}); err != nil {
+		t.Errorf("SqueezeNet at pool10_1: %v", err)
+	}
+	if err := CheckGradientWith(squeezenet, GradientOptions{Output: "no_such_tensor"}); err == nil {
+		t.Error("a missing score tensor passed the check")
+	}
 }
 
 // TestGradientZoo checks the zoo models' gradients against finite differences.
