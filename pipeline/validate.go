@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -114,10 +115,13 @@ func (v *validator) models() {
 		}
 		rt := m.Runtime
 		if v.cat != nil {
-			e, ok := v.cat.Lookup(sdk.KindRuntime, rt.Plugin)
-			if !ok {
+			e, err := v.cat.Open(context.Background(), sdk.KindRuntime, rt.Plugin)
+			switch {
+			case errors.Is(err, host.ErrNotInstalled):
 				v.add(orPos(rt.pos["plugin"], m.pos[""]), "%s: unknown runtime plugin %q (installed: %s)", what, rt.Plugin, names(v.cat.Names(sdk.KindRuntime)))
-			} else {
+			case err != nil:
+				v.add(orPos(rt.pos["plugin"], m.pos[""]), "%s: runtime plugin %q cannot be used: %v", what, rt.Plugin, err)
+			default:
 				v.runtimeParams(what, rt, e.Info.Params)
 			}
 		}
@@ -312,9 +316,13 @@ func (c *Check) Plugin(st *Stage, kind sdk.Kind, key string) *host.Entry {
 	if c.Catalog == nil {
 		return nil
 	}
-	e, ok := c.Catalog.Lookup(kind, st.Plugin)
-	if !ok {
+	e, err := c.Catalog.Open(context.Background(), kind, st.Plugin)
+	switch {
+	case errors.Is(err, host.ErrNotInstalled):
 		c.Add(st.Pos(key), "%s: unknown %s plugin %q (installed: %s)", what, kind, st.Plugin, names(c.Catalog.Names(kind)))
+		return nil
+	case err != nil:
+		c.Add(st.Pos(key), "%s: %s plugin %q cannot be used: %v", what, kind, st.Plugin, err)
 		return nil
 	}
 	c.v.params(st, e.Info.Params, st.Sweep)

@@ -142,19 +142,9 @@ func catalog(ctx context.Context, v *viper.Viper, s *pipeline.Study) (*host.Cata
 	}
 	var probs pipeline.Problems
 	for name, sum := range s.Plugins.Pins {
-		found := false
-		for _, e := range cat.Entries() {
-			if e.Info.Name != name {
-				continue
-			}
-			found = true
-			if !strings.EqualFold(e.SHA256, sum) {
-				probs = append(probs, &pipeline.Problem{Pos: s.KeyPos("plugins"), Msg: fmt.Sprintf("plugin %s (%s) has sha256 %s, the study pins %s", name, e.Path, e.SHA256, sum)})
-			}
-			e.Pinned = true
-		}
-		if !found {
-			probs = append(probs, &pipeline.Problem{Pos: s.KeyPos("plugins"), Msg: fmt.Sprintf("pinned plugin %q is not installed", name)})
+		// Pin hashes the binaries without running them; a mismatch is refused before anything runs.
+		if err := cat.Pin(name, sum); err != nil {
+			probs = append(probs, &pipeline.Problem{Pos: s.KeyPos("plugins"), Msg: err.Error()})
 		}
 	}
 	if len(probs) > 0 {
