@@ -45,3 +45,13 @@ func TestStudyDocKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestResultsOfANonRun: `vistudy results` on a folder that is not a finished run says so
+// (exit 2), instead of a raw reader error.
+func TestResultsOfANonRun(t *testing.T) {
+	bin := vistudyBin(t)
+	out, code := run(t, bin, "results", t.TempDir())
+	if code != 2 || !strings.Contains(out, "is not a finished run directory: it has no results.parquet") || strings.Contains(out, "arrowio:") {
+		t.Errorf("results on an empty folder: exit %d, %q", code, out)
+	}
+}
