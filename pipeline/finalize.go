@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/vistudy/vistudy/arrowio"
 	"github.com/vistudy/vistudy/pipeline/report"
@@ -64,7 +65,8 @@ func Finalize(ctx context.Context, plan *Plan, opts Options) error {
 		units   = map[string]int{}
 		seconds = map[string]float64{}
 		byStage = map[string][]*Instance{}
-		empty   []string // source instances without a single valid sample
+		empty   []string                    // source instances without a single valid sample
+		spans   = map[string][2]time.Time{} // first unit start and last unit end, per stage
 	)
 	add := func(st *Stage, rows []arrowio.Result) {
 		for i := range rows {
@@ -118,6 +120,14 @@ func Finalize(ctx context.Context, plan *Plan, opts Options) error {
 		var rows, skipped int64
 		for _, r := range recs {
 			seconds[in.Stage.ID] += r.Seconds
+			span := spans[in.Stage.ID]
+			if start := r.Finished.Add(-time.Duration(r.Seconds * float64(time.Second))); span[0].IsZero() || start.Before(span[0]) {
+				span[0] = start
+			}
+			if r.Finished.After(span[1]) {
+				span[1] = r.Finished
+			}
+			spans[in.Stage.ID] = span
 			errRows = append(errRows, r.Errors...)
 			rows += r.NumRows
 			skipped += int64(len(r.Errors))
@@ -173,10 +183,21 @@ func Finalize(ctx context.Context, plan *Plan, opts Options) error {
 		return err
 	}
 	infos := StageInfos(plan)
-	if err := report.Write(rd.path(reportDir), infos, results); err != nil {
+	var labelSpecs []string
+	for _, md := range s.Models {
+		labelSpecs = append(labelSpecs, md.Labels)
+	}
+	run := report.Run{Study: s.Name, File: s.File, Seed: s.Seed, Version: opts.Version, Finished: time.Now().UTC(),
+		Results: len(results), Skipped: len(errRows), Classes: report.SharedClasses(s.Dir, labelSpecs...), Dir: rd.Root}
+	if err := report.WriteRun(rd.path(reportDir), run, infos, results); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	return writeManifest(plan, rd, opts, srcs, infos, units, seconds, f.extra, len(results), len(errRows))
+	wall := map[string]float64{}
+	for id, sp := range spans {
+		wall[id] = sp[1].Sub(sp[0]).Seconds()
+	}
+	f.extra["unit_seconds"] = []any{seconds}
+	return writeManifest(plan, rd, opts, srcs, infos, units, wall, f.extra, len(results), len(errRows))
 }
 
 // ManifestLabelMap records how a dataset's classes were mapped onto a model's outputs.

@@ -37,7 +37,11 @@ func newReportCmd(*viper.Viper) *cobra.Command {
 				return fmt.Errorf("%w (run `vistudy merge` first if the run was sharded)", err)
 			}
 			out := filepath.Join(dir, "report")
-			if err := report.Write(out, man.Stages, rows); err != nil {
+			run, err := report.ReadRun(dir)
+			if err != nil {
+				return err
+			}
+			if err := report.WriteRun(out, run, man.Stages, rows); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "report: %s\n", filepath.Join(out, "index.html"))

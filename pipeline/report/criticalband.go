@@ -1,12 +1,16 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
+
+	"github.com/vistudy/vistudy/arrowio"
 )
 
 func init() {
@@ -35,9 +39,12 @@ func criticalBandFigure(st *Stage) ([]Figure, error) {
 	a, mu, sigma := overall(rows, "fit_a"), overall(rows, "fit_mu"), overall(rows, "fit_sigma")
 	bw, cf := overall(rows, "bandwidth"), overall(rows, "center_frequency")
 	failed := map[string]bool{}
+	reasons := map[string]string{} // model → why its fit failed
 	for _, r := range rows {
 		if r.Metric == "fit_failed" {
 			failed[r.Model] = true
+			g, _ := arrowio.ParseGroup(r.Group)
+			reasons[r.Model] = cmp.Or(g["reason"], "no reason given")
 		}
 	}
 	var ser []series
@@ -63,7 +70,7 @@ func criticalBandFigure(st *Stage) ([]Figure, error) {
 		_, hasMu := mu[m]
 		_, hasSigma := sigma[m]
 		if failed[m] || !hasA || !hasMu || !hasSigma {
-			label[m] = m + " (fit failed)"
+			label[m] = m + " (fit failed: " + cmp.Or(reasons[m], "no fit parameters") + ")"
 			continue
 		}
 		label[m] = fmt.Sprintf("%s (bw %.2f oct, cf %.3g c/img)", m, bw[m], cf[m])
@@ -89,11 +96,28 @@ func criticalBandFigure(st *Stage) ([]Figure, error) {
 			entries[i].Thumbs = thumbs(s.looks[e.Model], false, true)
 		}
 	}
-	return []Figure{s.panelsFigure("criticalband", "Critical band ("+st.ID+")",
-		"Stage "+st.ID+": per octave band, the number of noise SDs (from the strongest) at which accuracy is at or below the "+
-			"criterion (markers, nudged sideways per model); lines: least-squares Gaussian A·exp(−(f−μ)²/2σ²); "+
-			"bw = 2·sqrt(ln 4)·σ octaves, cf = 1.75·2^μ cycles/image.",
-		[]panel{pn}, 1, entries)}, nil
+	caption := "Stage " + st.ID + ": per octave band, the number of noise SDs (from the strongest) at which accuracy is at or below the " +
+		"criterion (markers, nudged sideways per model); lines: least-squares Gaussian A·exp(−(f−μ)²/2σ²); " +
+		"bw = 2·sqrt(ln 4)·σ octaves, cf = 1.75·2^μ cycles/image."
+	if len(reasons) > 0 {
+		var why []string
+		for _, m := range s.models {
+			if r, ok := reasons[m]; ok {
+				why = append(why, m+": "+r)
+			}
+		}
+		caption += " No Gaussian is drawn where the fit failed (" + strings.Join(why, "; ") + ")."
+		for _, r := range reasons {
+			if r == "all thresholds are 0" {
+				caption += " All thresholds 0 means that even the strongest noise in no band brought accuracy down to the criterion: " +
+					"the critical band is undefined at these noise levels (stronger noise, or a higher criterion, would measure it)."
+				break
+			}
+		}
+	}
+	f := s.panelsFigure("criticalband", "Critical band ("+st.ID+")", caption, []panel{pn}, 1, entries)
+	f.Metrics = []string{"threshold", "fit_a", "fit_mu", "fit_sigma", "fit_rmse", "bandwidth", "center_frequency", "peak_noise_sensitivity", "fit_failed"}
+	return []Figure{f}, nil
 }
 
 // dodges spreads the models' markers a little along x so that equal integer thresholds stay visible.

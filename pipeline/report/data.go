@@ -18,6 +18,7 @@ type study struct {
 	byStage map[string][]arrowio.Result
 	models  []string        // sorted; index = look
 	looks   map[string]look // model → colour, marker, line
+	classes int             // classes the models predict among (0: unknown): chance levels
 }
 
 // newStudy groups rows by stage and gives each model its look.

@@ -64,6 +64,7 @@ func ExampleRegisterFigure() {
 		fmt.Println(e.Name())
 	}
 	// Output:
+	// acc-dots.csv
 	// acc-dots.png
 	// acc-dots.svg
 	// index.html

@@ -179,6 +179,15 @@ func heatmapKind(st *Stage) ([]Figure, error) {
 	for _, h := range hms {
 		annotate := len(h.Matrix.Rows)*len(h.Matrix.Cols) <= maxAnnotated
 		if f, ok := heatmapFigure(h.File, h.Title, h.Caption, h.XLabel, h.YLabel, h.Scale, h.Matrix, annotate); ok {
+			f.Metrics = []string{h.Metric}
+			if h.Model != "" {
+				f.Data = []arrowio.Result{} // not nil: the model's rows only, not every model's
+				for _, r := range st.Rows {
+					if r.Metric == h.Metric && r.Model == h.Model {
+						f.Data = append(f.Data, r)
+					}
+				}
+			}
 			out = append(out, f)
 		}
 	}
@@ -189,6 +198,8 @@ func heatmapKind(st *Stage) ([]Figure, error) {
 type heatMap struct {
 	File, Title, Caption, XLabel, YLabel, Scale string
 	Matrix                                      matrix
+	Metric                                      string // the metric drawn
+	Model                                       string // the one model drawn; "" for a map across models
 }
 
 // heatMaps lays out the heat maps heatmapKind draws.
@@ -220,7 +231,7 @@ func heatMaps(st *Stage) ([]heatMap, error) {
 			}
 			out = append(out, heatMap{File: "heatmap-" + metric, Title: capitalise(label) + " by " + keys[0] + " and model (" + st.ID + ")",
 				Caption: "Stage " + st.ID + ": " + label + " per " + keys[0] + " (rows) and model (columns); grey: no value.",
-				XLabel:  "model", YLabel: keys[0], Scale: label, Matrix: fill(rows, cols, cell)})
+				XLabel:  "model", YLabel: keys[0], Scale: label, Matrix: fill(rows, cols, cell), Metric: metric})
 		case 2:
 			rows, cols := sortValues(distinct(parsed.groups, keys[0])), sortValues(distinct(parsed.groups, keys[1]))
 			if len(rows) > maxHeatRows {
@@ -238,7 +249,7 @@ func heatMaps(st *Stage) ([]heatMap, error) {
 				}
 				out = append(out, heatMap{File: "heatmap-" + metric + "-" + safeName(m), Title: capitalise(label) + " of " + m + " (" + st.ID + ")",
 					Caption: "Stage " + st.ID + ", model " + m + ": " + label + " per " + keys[0] + " (rows) and " + keys[1] + " (columns); grey: no value.",
-					XLabel:  keys[1], YLabel: keys[0], Scale: label, Matrix: fill(rows, cols, cell)})
+					XLabel:  keys[1], YLabel: keys[0], Scale: label, Matrix: fill(rows, cols, cell), Metric: metric, Model: m})
 			}
 		}
 	}

@@ -175,7 +175,7 @@ func TestGenericKinds(t *testing.T) {
 			}
 			want = []string{"index.html"}
 			for _, f := range tc.want {
-				want = append(want, f+".png", f+".svg")
+				want = append(want, f+".csv", f+".png", f+".svg")
 				checkSVG(t, filepath.Join(dir, f+".svg"))
 			}
 			slices.Sort(want)

@@ -207,6 +207,7 @@ func criticalityHeatmap(st *Stage) ([]Figure, error) {
 	if !ok {
 		return nil, nil
 	}
+	f.Metrics = []string{"criticality"}
 	return []Figure{f}, nil
 }
 
@@ -241,6 +242,7 @@ func divergenceFigure(st *Stage) ([]Figure, error) {
 	if !ok {
 		return nil, nil
 	}
+	f.Metrics = []string{"divergence"}
 	return []Figure{f}, nil
 }
 

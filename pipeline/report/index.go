@@ -2,92 +2,18 @@ package report
 
 import (
 	"bytes"
-	"cmp"
 	"fmt"
 	"html/template"
-	"maps"
 	"math"
-	"slices"
 	"strings"
-
-	"github.com/vistudy/vistudy/arrowio"
 )
 
-// column is one (stage, metric) of the summary table.
-type column struct {
-	Stage, Metric string
-}
-
-// cell is one model's entry in a column.
+// cell is one model's entry in a table.
 type cell struct {
-	Value string // formatted to 4 significant digits, or a note
-	N     string // "n=…", "" when none
-}
-
-// tableRow is one model's line of the summary table.
-type tableRow struct {
-	Model string
-	Cells []cell
-}
-
-// summary builds the table of overall values: models as rows, one column per (stage, metric) with rows of
-// group "", stages in study order (stages not in the study after, by id), metrics sorted; a failed fit
-// shows as its reason.
-func summary(s *study, stages []StageInfo, rows []arrowio.Result) ([]column, []tableRow) {
-	order := map[string]int{}
-	for i, st := range stages {
-		order[st.ID] = i
-	}
-	rank := func(stage string) int {
-		if i, ok := order[stage]; ok {
-			return i
-		}
-		return len(stages)
-	}
-	cells := map[column]map[string]cell{}
-	for _, r := range rows {
-		c := column{r.Stage, r.Metric}
-		var v cell
-		switch {
-		case r.Group == "":
-			v = cell{Value: formatValue(r.Value)}
-			if r.N > 0 {
-				v.N = fmt.Sprintf("n=%d", r.N)
-			}
-		case r.Metric == "fit_failed":
-			g, _ := arrowio.ParseGroup(r.Group)
-			v = cell{Value: "failed: " + g["reason"]}
-		default:
-			continue
-		}
-		if cells[c] == nil {
-			cells[c] = map[string]cell{}
-		}
-		cells[c][r.Model] = v
-	}
-	cols := slices.SortedFunc(maps.Keys(cells), func(a, b column) int {
-		return cmp.Or(cmp.Compare(rank(a.Stage), rank(b.Stage)), strings.Compare(a.Stage, b.Stage), strings.Compare(a.Metric, b.Metric))
-	})
-	var out []tableRow
-	for _, m := range s.models {
-		tr := tableRow{Model: m}
-		if m == "" {
-			tr.Model = "(no model)"
-		}
-		has := false
-		for _, c := range cols {
-			v, ok := cells[c][m]
-			if !ok {
-				v = cell{Value: "—"}
-			}
-			has = has || ok
-			tr.Cells = append(tr.Cells, v)
-		}
-		if has {
-			out = append(out, tr)
-		}
-	}
-	return cols, out
+	Value  string // formatted to 4 significant digits, or a note
+	CI     string // Wilson 95% interval of a proportion, "" when none
+	N      string // "n=…", "" when none
+	Failed bool   // the value is a failed fit's reason
 }
 
 // formatValue writes v with 4 significant digits.
@@ -104,42 +30,27 @@ func formatValue(v float64) string {
 	return strings.TrimSuffix(fmt.Sprintf("%#.4g", v), ".")
 }
 
-// stageSpan is a header cell over a stage's consecutive columns.
-type stageSpan struct {
-	Stage string
-	Span  int
-}
-
-// spans groups consecutive columns of the same stage for the table header.
-func spans(cols []column) []stageSpan {
-	var out []stageSpan
-	for _, c := range cols {
-		if n := len(out); n > 0 && out[n-1].Stage == c.Stage {
-			out[n-1].Span++
-			continue
-		}
-		out = append(out, stageSpan{c.Stage, 1})
-	}
-	return out
-}
-
 // page is what index.html shows.
 type page struct {
-	Models  int
-	Stages  []StageInfo
-	Columns []column
-	Spans   []stageSpan
-	Rows    []tableRow
-	Figures []Figure
-	Notes   []string // declared figure kinds the report does not draw
+	Run      header
+	Models   int
+	Stages   []StageInfo
+	Analyses []analysisTable
+	Figures  []Figure
+	Notes    []string // declared figure kinds the report does not draw
 }
 
 // indexHTML renders the report page; html/template escapes every value taken from the study.
-func indexHTML(s *study, stages []StageInfo, rows []arrowio.Result, figs []Figure, notes []string) ([]byte, error) {
-	cols, table := summary(s, stages, rows)
+func indexHTML(s *study, run header, stages []StageInfo, figs []Figure, notes []string) ([]byte, error) {
+	models := 0
+	for _, m := range s.models {
+		if m != "" {
+			models++
+		}
+	}
 	var buf bytes.Buffer
-	err := indexTemplate.Execute(&buf, page{Models: len(table), Stages: stages, Columns: cols, Spans: spans(cols),
-		Rows: table, Figures: figs, Notes: notes})
+	err := indexTemplate.Execute(&buf, page{Run: run, Models: models, Stages: stages, Analyses: analysisTables(s, stages),
+		Figures: figs, Notes: notes})
 	return buf.Bytes(), err
 }
 
@@ -147,36 +58,72 @@ var indexTemplate = template.Must(template.New("index").Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>vistudy report</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Run.Study}} — vistudy report</title>
 <style>
-body { font-family: "Liberation Sans", Arial, Helvetica, sans-serif; margin: 2em; color: #222; max-width: 1400px; }
-h1 { font-size: 1.6em; } h2 { font-size: 1.3em; margin-top: 2em; border-bottom: 1px solid #ccc; }
-.scroll { overflow-x: auto; }
-table { border-collapse: collapse; font-size: 0.9em; }
-th, td { border: 1px solid #ddd; padding: 0.3em 0.6em; text-align: right; vertical-align: top; }
-th { background: #f4f4f4; } th.model, td.model { text-align: left; font-weight: bold; }
-.n { display: block; color: #888; font-size: 0.8em; }
-figure { margin: 1.5em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
-figcaption { color: #444; font-size: 0.95em; margin-top: 0.3em; }
+* { box-sizing: border-box; }
+body { font-family: "Liberation Sans", Arial, Helvetica, sans-serif; margin: 1.5em auto; padding: 0 1.5em; color: #222; max-width: 1320px; line-height: 1.4; }
+h1 { font-size: 1.6em; margin-bottom: 0.3em; } h2 { font-size: 1.3em; margin-top: 2em; border-bottom: 1px solid #ccc; }
+h3 { font-size: 1.1em; margin: 1.4em 0 0.4em; }
+.scroll { overflow-x: auto; max-width: 100%; }
+table { border-collapse: collapse; font-size: 0.9em; margin: 0.3em 0; }
+th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: right; vertical-align: top; }
+th { background: #f4f4f4; } th.label, td.label { text-align: left; font-weight: bold; }
+td.label { font-weight: normal; white-space: nowrap; } tr.model td.label { font-weight: bold; }
+.ci { color: #777; font-size: 0.8em; white-space: nowrap; margin-left: 0.3em; }
+.n { display: block; color: #777; font-size: 0.8em; white-space: nowrap; }
+.analyses { display: flex; flex-wrap: wrap; gap: 0 2.5em; align-items: flex-start; }
+.analysis { max-width: 100%; }
+td.failed { color: #a33; text-align: left; max-width: 26em; }
+dl.run { display: grid; grid-template-columns: max-content 1fr; gap: 0.15em 1em; margin: 0.5em 0; }
+dl.run dt { font-weight: bold; } dl.run dd { margin: 0; overflow-wrap: anywhere; }
+ul.files { margin: 0.3em 0; padding-left: 1.2em; } ul.files li { overflow-wrap: anywhere; }
+.meta { color: #555; font-size: 0.9em; }
+details { margin: 0.4em 0 0.8em; } summary { cursor: pointer; color: #345; }
+figure { margin: 1.5em 0 2em; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; display: block; }
+figcaption { color: #444; font-size: 0.95em; margin-top: 0.3em; max-width: 75em; }
+code { font-size: 0.95em; overflow-wrap: anywhere; }
 </style>
 </head>
 <body>
-<h1>vistudy report</h1>
-<p>{{.Models}} model(s); stages:{{range .Stages}} <code>{{.ID}}</code> ({{.Kind}}{{if .Plugin}} {{.Plugin}}{{end}}){{end}}.</p>
-<h2>Summary</h2>
-<p>Overall values (rows with an empty group) per model, 4 significant digits; n is the number of samples behind each value (where the stage counts samples).</p>
-<div class="scroll"><table>
-<tr><th class="model" rowspan="2">model</th>{{range .Spans}}<th colspan="{{.Span}}">{{.Stage}}</th>{{end}}</tr>
-<tr>{{range .Columns}}<th>{{.Metric}}</th>{{end}}</tr>
-{{range .Rows}}<tr><td class="model">{{.Model}}</td>{{range .Cells}}<td>{{.Value}}{{if .N}}<span class="n">{{.N}}</span>{{end}}</td>{{end}}</tr>
-{{end}}</table></div>
-<h2>Figures</h2>
+<h1>{{.Run.Study}} — vistudy report</h1>
+<dl class="run">
+<dt>study</dt><dd>{{.Run.Study}} (<code>{{.Run.File}}</code>), seed {{.Run.Seed}}</dd>
+<dt>vistudy</dt><dd>{{.Run.Version}}</dd>
+<dt>finished</dt><dd>{{.Run.Finished}}</dd>
+<dt>duration</dt><dd>{{.Run.Duration}}</dd>
+<dt>inputs skipped</dt><dd>{{.Run.Skipped}}</dd>
+<dt>models</dt><dd>{{.Models}}</dd>
+</dl>
+<p class="meta">Stages:{{range .Stages}} <code>{{.ID}}</code> ({{.Kind}}{{if .Plugin}} {{.Plugin}}{{end}}){{end}}.</p>
+<h2 id="files">Files</h2>
+<ul class="files">
+{{range .Run.Links}}<li><a href="{{.Href}}"><code>{{.Name}}</code></a> — {{.Note}}</li>
+{{end}}{{if .Run.Tables}}<li>per-sample tables, one folder per stage (Parquet, hive-partitioned):{{range $i, $t := .Run.Tables}}{{if $i}},{{end}} <a href="{{$t.Href}}"><code>{{$t.Name}}</code></a>{{end}}</li>
+{{end}}</ul>
+<p class="meta">Every figure below has a CSV file of its numbers next to it (the link under the figure).</p>
+<h2 id="results">Results per analysis</h2>
+<p class="meta">Each analysis's overall values per model, 4 significant digits. Under a proportion (accuracy, shape bias, decision fractions): its Wilson 95% confidence interval over n samples; n is the number of samples (or decisions) behind the value. Diagnostics (counts, fit parameters, exclusions) are folded away under each table.</p>
+<div class="analyses">
+{{range .Analyses}}<div class="analysis"><h3 id="table-{{.Stage}}">{{.Stage}} <span class="meta">({{.Component}})</span></h3>
+{{if .Headline.Columns}}{{template "table" .Headline}}{{end}}
+{{if .Diagnostics.Columns}}<details><summary>Diagnostics of {{.Stage}} ({{len .Diagnostics.Columns}} values)</summary>
+{{template "table" .Diagnostics}}</details>{{end}}
+</div>
+{{end}}</div>
+<h2 id="figures">Figures</h2>
 {{if not .Figures}}<p>No stage of this run has rows a figure is drawn from.</p>{{end}}
 {{range .Notes}}<p class="note">{{.}}</p>
 {{end}}{{range .Figures}}<figure id="{{.File}}">
-<img src="{{.File}}.png" alt="{{.Title}}">
-<figcaption><strong>{{.Title}}.</strong> {{.Caption}} <a href="{{.File}}.svg">SVG</a></figcaption>
+<img src="{{.File}}.png" alt="{{.Title}}" loading="lazy">
+<figcaption><strong>{{.Title}}.</strong> {{.Caption}} <a href="{{.File}}.svg">SVG</a> · <a href="{{.File}}.csv">CSV</a></figcaption>
+<details><summary>Table of the numbers in this figure ({{len .Table.Rows}} rows)</summary>
+{{template "table" .Table}}</details>
 </figure>
 {{end}}</body>
 </html>
+{{define "table"}}<div class="scroll"><table>
+<tr><th class="label"></th>{{range .Columns}}<th>{{.}}</th>{{end}}</tr>
+{{range .Rows}}<tr class="model"><td class="label">{{.Label}}</td>{{range .Cells}}{{if .Failed}}<td class="failed">{{.Value}}</td>{{else}}<td>{{.Value}}{{if .CI}}<span class="ci">{{.CI}}</span>{{end}}{{if .N}}<span class="n">{{.N}}</span>{{end}}</td>{{end}}{{end}}</tr>
+{{end}}</table></div>{{end}}
 `))

@@ -1,6 +1,8 @@
 package report
 
 import (
+	"math"
+
 	"gonum.org/v1/plot/plotter"
 
 	"github.com/vistudy/vistudy/arrowio"
@@ -36,17 +38,22 @@ func criticalityFigure(st *Stage) ([]Figure, error) {
 	pn := panel{Title: "Layer criticality (" + st.ID + ")", XLabel: "relative depth of the layer (0 = input, 1 = output)",
 		YLabel: "criticality (%)", Series: s.lines(c), XSpan: unit, YSpan: &[2]float64{0, 0}}
 	has := func(m string) bool { return len(c[m]) > 0 }
-	return []Figure{s.panelsFigure("criticality", pn.Title,
+	f := s.panelsFigure("criticality", pn.Title,
 		"Stage "+st.ID+": per layer, (1 − mean cosine similarity of the softmax outputs before and after re-initialising "+
 			"that layer) × 100, over samples and trials; one line per model.",
-		[]panel{pn}, 1, s.modelLegend(has, nil, true, true))}, nil
+		[]panel{pn}, 1, s.modelLegend(has, nil, true, true))
+	f.Metrics = []string{"criticality"}
+	return []Figure{f}, nil
 }
 
 // filterStats are the per-layer statistics of a filters stage, with their axis labels.
-var filterStats = []struct{ metric, title, yLabel string }{
-	{"sparsity", "Sparsity", "fraction of sparse 3×3 filters"},
-	{"variance_entropy", "Variance entropy", "variance entropy (log10 units, max log10 9)"},
-	{"orthogonality", "Orthogonality", "orthogonality (1 − mean |cos| between filters)"},
+var filterStats = []struct {
+	metric, title, yLabel string
+	span                  *[2]float64 // the statistic's range, which the axis always shows
+}{
+	{"sparsity", "Sparsity", "fraction of sparse 3×3 filters", unit},
+	{"variance_entropy", "Variance entropy", "variance entropy (log10 units, max log10 9)", &[2]float64{0, math.Log10(9)}},
+	{"orthogonality", "Orthogonality", "orthogonality (1 − mean |cos| between filters)", unit},
 }
 
 // filterStatsFigure draws the filter statistics against relative depth, one panel per statistic.
@@ -66,13 +73,18 @@ func filterStatsFigure(st *Stage) ([]Figure, error) {
 			seen[m] = true
 		}
 		panels = append(panels, panel{Title: fs.title, XLabel: "relative depth of the layer", YLabel: fs.yLabel,
-			Series: s.lines(c), XSpan: unit, YSpan: &[2]float64{0, 0}})
+			Series: s.lines(c), XSpan: unit, YSpan: fs.span})
 	}
 	if len(panels) == 0 {
 		return nil, nil
 	}
-	return []Figure{s.panelsFigure("filters", "Convolution filter statistics ("+st.ID+")",
+	f := s.panelsFigure("filters", "Convolution filter statistics ("+st.ID+")",
 		"Stage "+st.ID+": per Conv layer's 3×3 kernels, the fraction of sparse filters (all |w| < 1% of the layer's max), "+
-			"the variance entropy of their SVD spectrum and the orthogonality of the output-channel kernels.",
-		panels, len(panels), s.modelLegend(func(m string) bool { return seen[m] }, nil, true, true))}, nil
+			"the variance entropy of their SVD spectrum and the orthogonality of the output-channel kernels; each axis spans "+
+			"the statistic's whole range.",
+		panels, len(panels), s.modelLegend(func(m string) bool { return seen[m] }, nil, true, true))
+	for _, fs := range filterStats {
+		f.Metrics = append(f.Metrics, fs.metric)
+	}
+	return []Figure{f}, nil
 }

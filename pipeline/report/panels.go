@@ -14,6 +14,13 @@ type series struct {
 	Model        string
 	XYs          plotter.XYs
 	Line, Points bool
+	Err          plotter.YErrors // per point, the distances down and up to its 95% interval; nil: none
+}
+
+// errBars are points with their vertical error bars.
+type errBars struct {
+	plotter.XYs
+	plotter.YErrors
 }
 
 // panel is one plot of per-model series.
@@ -105,6 +112,15 @@ func (s *study) panelPlot(pn panel) (*plot.Plot, error) {
 			l.LineStyle = lk.Line
 			p.Add(l)
 		}
+		if len(sr.Err) == len(sr.XYs) {
+			eb, err := plotter.NewYErrorBars(errBars{sr.XYs, sr.Err})
+			if err != nil {
+				return nil, fmt.Errorf("model %s: %w", sr.Model, err)
+			}
+			eb.LineStyle = draw.LineStyle{Color: lk.Color, Width: vg.Points(0.9)}
+			eb.CapWidth = vg.Points(4)
+			p.Add(eb)
+		}
 		if sr.Points {
 			sc, err := plotter.NewScatter(sr.XYs)
 			if err != nil {
@@ -135,7 +151,42 @@ func referenceLine(p *plot.Plot, xys plotter.XYs) error {
 	if err != nil {
 		return err
 	}
-	l.LineStyle = draw.LineStyle{Color: greyRef, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(4), vg.Points(3)}}
+	l.LineStyle = refStyle
 	p.Add(l)
+	return nil
+}
+
+// refStyle is the line style of reference lines; refLegend is their legend entry.
+var refStyle = draw.LineStyle{Color: greyRef, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(4), vg.Points(3)}}
+
+// refLegend is a legend entry for a reference line.
+func refLegend(name string) legendEntry {
+	return legendEntry{Name: name, Thumbs: []plot.Thumbnailer{&plotter.Line{LineStyle: refStyle}}}
+}
+
+// labelledLine draws a reference line with a short text at its end point (a published value, chance).
+func labelledLine(p *plot.Plot, xys plotter.XYs, text string, style draw.LineStyle) error {
+	l, err := plotter.NewLine(xys)
+	if err != nil {
+		return err
+	}
+	l.LineStyle = style
+	p.Add(l)
+	if text == "" {
+		return nil
+	}
+	end := xys[len(xys)-1]
+	lb, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{end}, Labels: []string{text}})
+	if err != nil {
+		return err
+	}
+	for i := range lb.TextStyle {
+		lb.TextStyle[i] = textStyle(tickSize)
+		lb.TextStyle[i].Color = style.Color
+		lb.TextStyle[i].XAlign = draw.XRight
+		lb.TextStyle[i].YAlign = draw.YBottom
+	}
+	lb.Offset = vg.Point{X: vg.Points(-2), Y: vg.Points(2)}
+	p.Add(lb)
 	return nil
 }

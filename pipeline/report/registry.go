@@ -20,6 +20,12 @@ type Figure struct {
 	Caption string // how it was computed, one line
 	W, H    vg.Length
 	Draw    func(dc draw.Canvas) error
+	// Metrics are the stage's metrics the figure draws (none: all of them); their rows are the table
+	// and the CSV file shown with the figure unless Data gives those rows.
+	Metrics []string
+	Data    []arrowio.Result
+	// Table is what index.html shows under the figure (filled by the report from Data).
+	Table numTable
 }
 
 // Stage is what a figure kind draws from: one stage, its rows and the hint that asked for the figure.

@@ -92,6 +92,7 @@ func reliabilityFigure(st *Stage) ([]Figure, error) {
 			"bin's mean confidence, dashed: perfect calibration; ECE = Σ_b (n_b/N)·|acc_b − conf_b|.", st.ID, int(bins)),
 		panels, cols, nil)
 	f.W = vg.Length(cols) * 3.8 * vg.Inch // square-ish panels: both axes span [0, 1]
+	f.Metrics = []string{"bin_accuracy", "bin_confidence", "bin_count", "ece"}
 	return []Figure{f}, nil
 }
 

@@ -1,5 +1,7 @@
-// Package report renders a run's tidy results into figures (PNG and SVG, drawn with gonum/plot) and a
-// self-contained index.html: a summary table of every overall value and the figures with captions.
+// Package report renders a run's tidy results into figures (PNG and SVG, drawn with gonum/plot), a CSV
+// file of the numbers behind each, and a self-contained index.html: a run header with links to the run's
+// files, per analysis its headline numbers (with Wilson 95% intervals on proportions) apart from its
+// diagnostics, and the figures with captions and tables.
 package report
 
 import (
@@ -8,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"gonum.org/v1/plot/vg/draw"
@@ -32,13 +35,21 @@ type StageInfo struct {
 // dpi is the resolution of the PNG figures.
 const dpi = 144
 
-// Write renders the figures the rows support and index.html into dir (created if needed). stages gives
-// the study's stages in order; rows are the tidy results of the run.
+// Write renders the report of rows with a header read from the run directory around dir (see WriteRun).
 func Write(dir string, stages []StageInfo, rows []arrowio.Result) error {
+	return WriteRun(dir, Run{}, stages, rows)
+}
+
+// WriteRun renders into dir (created if needed) the figures the rows support, a CSV file of the
+// numbers behind each, and index.html: the run header, per analysis its headline numbers apart from
+// its diagnostics, and the figures with their tables. stages gives the study's stages in order; rows
+// are the tidy results of the run.
+func WriteRun(dir string, run Run, stages []StageInfo, rows []arrowio.Result) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("report: create %s: %w", dir, err)
 	}
 	s := newStudy(rows)
+	s.classes = run.Classes
 	figs, notes, err := buildFigures(s, stages)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
@@ -47,8 +58,15 @@ func Write(dir string, stages []StageInfo, rows []arrowio.Result) error {
 		if err := render(dir, f); err != nil {
 			return fmt.Errorf("report: figure %s: %w", f.File, err)
 		}
+		data, err := csvOf(f.Data)
+		if err != nil {
+			return fmt.Errorf("report: figure %s: table: %w", f.File, err)
+		}
+		if err := writeFile(filepath.Join(dir, f.File+".csv"), data); err != nil {
+			return fmt.Errorf("report: figure %s: %w", f.File, err)
+		}
 	}
-	page, err := indexHTML(s, stages, rows, figs, notes)
+	page, err := indexHTML(s, runHeader(run, dir, stages), stages, figs, notes)
 	if err != nil {
 		return fmt.Errorf("report: index.html: %w", err)
 	}
@@ -88,6 +106,14 @@ func buildFigures(s *study, stages []StageInfo) (figs []Figure, notes []string, 
 			}
 			for _, f := range out {
 				f.File = uniqueName(safeName(st.ID)+"-"+f.File, used)
+				if f.Data == nil {
+					for _, r := range rows {
+						if len(f.Metrics) == 0 || slices.Contains(f.Metrics, r.Metric) {
+							f.Data = append(f.Data, r)
+						}
+					}
+				}
+				f.Table = s.dataTable(f.Data)
 				figs = append(figs, f)
 			}
 		}

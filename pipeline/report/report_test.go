@@ -132,7 +132,7 @@ func TestWrite(t *testing.T) {
 	}
 	want := []string{"index.html"}
 	for _, f := range wantFigures {
-		want = append(want, f+".png", f+".svg")
+		want = append(want, f+".png", f+".svg", f+".csv")
 	}
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
@@ -160,14 +160,14 @@ func TestWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	html := string(page)
-	for _, s := range append([]string{"resnet50", "vit_b16", `<th>top1</th>`, "0.7612", "0.8112", "0.3000", "n=500", `<th colspan="2">acc</th>`,
-		"failed: sigma collapsed to 0.144"}, wantFigures...) {
+	for _, s := range append([]string{"resnet50", "vit_b16", `<th>top1</th>`, "0.7612", "0.8112", "0.3000", "n=500", `id="table-acc"`,
+		"fit failed: sigma collapsed to 0.144", "[0.722, 0.796]"}, wantFigures...) {
 		if !strings.Contains(html, s) {
 			t.Errorf("index.html does not contain %q", s)
 		}
 	}
 	for _, f := range wantFigures {
-		for _, s := range []string{`src="` + f + `.png"`, `href="` + f + `.svg"`} {
+		for _, s := range []string{`src="` + f + `.png"`, `href="` + f + `.svg"`, `href="` + f + `.csv"`} {
 			if !strings.Contains(html, s) {
 				t.Errorf("index.html does not reference %s", s)
 			}
@@ -243,32 +243,74 @@ func TestWriteWithoutFigures(t *testing.T) {
 	}
 }
 
-func TestSummary(t *testing.T) {
+func TestAnalysisTables(t *testing.T) {
 	stages := []StageInfo{stage("b", "measure", "accuracy"), stage("a", "aggregate", "criticalband")}
 	rows := []arrowio.Result{
 		{Model: "m2", Stage: "a", Metric: "bandwidth", Value: 1.23456789, N: 50},
+		{Model: "m2", Stage: "a", Metric: "fit_sigma", Value: 0.5, N: 50},
 		{Model: "m1", Stage: "a", Metric: "fit_failed", Group: "reason=all thresholds are 0", Value: 1, N: 50},
 		{Model: "m1", Stage: "b", Metric: "top1", Value: 0.5, N: 10},
 		{Model: "m2", Stage: "b", Metric: "top1", Value: 123456, N: 10},
 		{Model: "m1", Stage: "b", Metric: "top1", Group: "c=0.1", Value: 0.9, N: 10}, // not overall
+		{Model: "m1", Stage: "b", Metric: "unlabelled", Value: 2, N: 2},
 		{Model: "m3", Stage: "z", Metric: "extra", Value: math.NaN(), N: 1},
-		{Model: "m3", Stage: "z", Metric: "count", Value: 1200, N: 0},
+		{Model: "m3", Stage: "z", Metric: "shape_count", Value: 1200, N: 0},
 	}
-	cols, table := summary(newStudy(rows), stages, rows)
-	wantCols := []column{{"b", "top1"}, {"a", "bandwidth"}, {"a", "fit_failed"}, {"z", "count"}, {"z", "extra"}}
-	if !slices.Equal(cols, wantCols) {
-		t.Fatalf("columns %v, want %v", cols, wantCols)
+	got := analysisTables(newStudy(rows), stages)
+	want := []analysisTable{
+		{Stage: "b", Component: "measure accuracy",
+			Headline: numTable{Columns: []string{"top1"}, Rows: []numRow{
+				{"m1", []cell{{Value: "0.5000", CI: "[0.237, 0.763]", N: "n=10"}}},
+				{"m2", []cell{{Value: "1.235e+05", N: "n=10"}}}}},
+			Diagnostics: numTable{Columns: []string{"unlabelled"}, Rows: []numRow{{"m1", []cell{{Value: "2.000", N: "n=2"}}}}}},
+		{Stage: "a", Component: "aggregate criticalband",
+			Headline: numTable{Columns: []string{"bandwidth", "fit_failed"}, Rows: []numRow{
+				{"m1", []cell{{Value: "—"}, {Value: "fit failed: all thresholds are 0", Failed: true}}},
+				{"m2", []cell{{Value: "1.235", N: "n=50"}, {Value: "—"}}}}},
+			Diagnostics: numTable{Columns: []string{"fit_sigma"}, Rows: []numRow{{"m2", []cell{{Value: "0.5000", N: "n=50"}}}}}},
+		{Stage: "z", Component: "",
+			Headline:    numTable{Columns: []string{"extra"}, Rows: []numRow{{"m3", []cell{{Value: "NaN", N: "n=1"}}}}},
+			Diagnostics: numTable{Columns: []string{"shape_count"}, Rows: []numRow{{"m3", []cell{{Value: "1200"}}}}}},
 	}
-	want := []tableRow{
-		{"m1", []cell{{"0.5000", "n=10"}, {"—", ""}, {"failed: all thresholds are 0", ""}, {"—", ""}, {"—", ""}}},
-		{"m2", []cell{{"1.235e+05", "n=10"}, {"1.235", "n=50"}, {"—", ""}, {"—", ""}, {"—", ""}}},
-		{"m3", []cell{{"—", ""}, {"—", ""}, {"—", ""}, {"1200", ""}, {"NaN", "n=1"}}},
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("tables\ngot  %+v\nwant %+v", got, want)
 	}
-	if fmt.Sprint(table) != fmt.Sprint(want) {
-		t.Errorf("table\ngot  %v\nwant %v", table, want)
+}
+
+// TestWilson checks the interval against scipy.stats.binomtest(k, n).proportion_ci(method="wilson"),
+// run outside the repository.
+func TestWilson(t *testing.T) {
+	for _, c := range []struct {
+		k, n   int64
+		lo, hi float64
+	}{
+		{5, 10, 0.236593090512564, 0.7634069094874361},
+		{0, 10, 0, 0.27753279986288926},
+		{10, 10, 0.7224672001371109, 1},
+		{340, 400, 0.8116863892693679, 0.8816550046966246},
+		{153, 460, 0.29109599339289394, 0.37689401252089105},
+	} {
+		lo, hi := wilson(float64(c.k)/float64(c.n), c.n)
+		if math.Abs(lo-c.lo) > 1e-12 || math.Abs(hi-c.hi) > 1e-12 {
+			t.Errorf("wilson(%d/%d) = [%v, %v], want [%v, %v]", c.k, c.n, lo, hi, c.lo, c.hi)
+		}
 	}
-	if got, want := spans(cols), []stageSpan{{"b", 1}, {"a", 2}, {"z", 2}}; !slices.Equal(got, want) {
-		t.Errorf("header spans %v, want %v", got, want)
+	if lo, hi := wilson(0.5, 0); !math.IsNaN(lo) || !math.IsNaN(hi) {
+		t.Errorf("wilson with n = 0: [%v, %v], want NaN", lo, hi)
+	}
+}
+
+func TestChanceLevel(t *testing.T) {
+	for _, c := range []struct {
+		metric  string
+		classes int
+		want    float64
+		ok      bool
+	}{{"top1", 8, 0.125, true}, {"top2", 8, 0.25, true}, {"top5", 3, 1, true}, {"top1", 0, 0, false}, {"ece", 8, 0, false}, {"top1_reset", 8, 0, false}} {
+		got, ok := chanceLevel(c.metric, c.classes)
+		if got != c.want || ok != c.ok {
+			t.Errorf("chanceLevel(%q, %d) = %v, %v; want %v, %v", c.metric, c.classes, got, ok, c.want, c.ok)
+		}
 	}
 }
 
@@ -361,8 +403,8 @@ func TestWriteEdgeCases(t *testing.T) {
 		t.Fatal(err)
 	}
 	figs := []string{"noise-sweep-sd", "crit-criticality", "crit-criticality-heatmap", "calib-reliability", "shape-shapebias"}
-	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 2*len(figs)+1 {
-		t.Errorf("want %d figures (PNG + SVG) and index.html, got %d files (%v)", len(figs), len(entries), err)
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 3*len(figs)+1 {
+		t.Errorf("want %d figures (PNG + SVG + CSV) and index.html, got %d files (%v)", len(figs), len(entries), err)
 	}
 	for _, f := range figs {
 		img := decodePNG(t, filepath.Join(dir, f+".png"))

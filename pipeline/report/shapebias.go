@@ -2,16 +2,54 @@ package report
 
 import (
 	"fmt"
+	"image/color"
 	"maps"
 	"math"
 	"slices"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/vistudy/vistudy/arrowio"
 )
+
+// humanShapeBias is the shape bias of human observers on cue-conflict images: Geirhos et al. (2019),
+// "ImageNet-trained CNNs are biased towards texture", ICLR: 95.9% shape decisions averaged over observers.
+const humanShapeBias = 0.96
+
+// humanSource says where humanShapeBias comes from, in captions.
+const humanSource = "Dotted: human observers, ≈ 0.96 (Geirhos et al., \"ImageNet-trained CNNs are biased towards texture\", ICLR 2019: 95.9% shape decisions on average)."
+
+// humanStyle draws published human reference values.
+var humanStyle = draw.LineStyle{Color: color.RGBA{0x33, 0x33, 0x33, 0xff}, Width: vg.Points(1.2), Dashes: []vg.Length{vg.Points(1), vg.Points(2.5)}}
+
+// pooledShapeBias is per model the stage's overall shape bias row (pooled over categories); without
+// one, it is pooled here from the categories' shape and texture counts.
+func pooledShapeBias(rows []arrowio.Result) map[string]arrowio.Result {
+	out := map[string]arrowio.Result{}
+	shape, texture := map[string]float64{}, map[string]float64{}
+	for _, r := range rows {
+		switch {
+		case r.Group == "" && r.Metric == "shape_bias" && !math.IsNaN(r.Value):
+			out[r.Model] = r
+		case r.Group != "" && strings.HasPrefix(r.Group, "category=") && r.Metric == "shape_count":
+			shape[r.Model] += r.Value
+		case r.Group != "" && strings.HasPrefix(r.Group, "category=") && r.Metric == "texture_count":
+			texture[r.Model] += r.Value
+		}
+	}
+	for m, sh := range shape {
+		if _, ok := out[m]; ok || sh+texture[m] == 0 {
+			continue
+		}
+		n := sh + texture[m]
+		out[m] = arrowio.Result{Model: m, Metric: "shape_bias", Value: sh / n, N: int64(n)}
+	}
+	return out
+}
 
 func init() {
 	RegisterFigure("shapebias", shapeBiasFigure)
@@ -51,6 +89,7 @@ func shapeBiasFigure(st *Stage) ([]Figure, error) {
 	for i, c := range order {
 		y[c] = float64(i)
 	}
+	pooled := pooledShapeBias(rows)
 	var ser []series
 	label := map[string]string{}
 	for _, m := range s.models {
@@ -59,17 +98,23 @@ func shapeBiasFigure(st *Stage) ([]Figure, error) {
 			continue
 		}
 		var pts plotter.XYs
-		var sum float64
 		for _, c := range order {
 			if v, ok := vals[c]; ok {
 				pts = append(pts, plotter.XY{X: v, Y: y[c]})
-				sum += v
 			}
 		}
-		mean := sum / float64(len(pts))
-		label[m] = fmt.Sprintf("%s (mean %.3f)", m, mean)
-		ser = append(ser, series{Model: m, XYs: pts, Points: true},
-			series{Model: m, XYs: plotter.XYs{{X: mean, Y: -0.5}, {X: mean, Y: float64(len(order)) - 0.5}}, Line: true})
+		ser = append(ser, series{Model: m, XYs: pts, Points: true})
+		pool, ok := pooled[m]
+		if !ok {
+			label[m] = m + " (no pooled value)"
+			continue
+		}
+		label[m] = fmt.Sprintf("%s (%.3f)", m, pool.Value)
+		if hasCI(pool) {
+			lo, hi := wilson(pool.Value, pool.N)
+			label[m] = fmt.Sprintf("%s (%.3f [%.2f, %.2f])", m, pool.Value, lo, hi)
+		}
+		ser = append(ser, series{Model: m, XYs: plotter.XYs{{X: pool.Value, Y: -0.5}, {X: pool.Value, Y: float64(len(order)) - 0.5}}, Line: true})
 	}
 	pn := panel{Title: "Shape bias per category", XLabel: "shape bias: shape / (shape + texture) decisions", Series: ser,
 		XSpan: unit, YSpan: &[2]float64{-0.5, float64(len(order)) - 0.5},
@@ -77,13 +122,21 @@ func shapeBiasFigure(st *Stage) ([]Figure, error) {
 			p.NominalY(order...)
 			p.X.Tick.Marker = plot.ConstantTicks{{Value: 0, Label: "0\ntexture"}, {Value: 0.25, Label: "0.25"},
 				{Value: 0.5, Label: "0.5"}, {Value: 0.75, Label: "0.75"}, {Value: 1, Label: "1\nshape"}}
-			return referenceLine(p, plotter.XYs{{X: 0.5, Y: -0.5}, {X: 0.5, Y: float64(len(order)) - 0.5}})
+			if err := referenceLine(p, plotter.XYs{{X: 0.5, Y: -0.5}, {X: 0.5, Y: float64(len(order)) - 0.5}}); err != nil {
+				return err
+			}
+			return labelledLine(p, plotter.XYs{{X: humanShapeBias, Y: -0.5}, {X: humanShapeBias, Y: float64(len(order)) - 0.5}}, "", humanStyle)
 		}}
 	legend := s.modelLegend(func(m string) bool { return len(byCat[m]) > 0 }, label, true, true)
+	legend = append(legend, legendEntry{Name: fmt.Sprintf("humans (%.2f, Geirhos et al. 2019)", humanShapeBias),
+		Thumbs: []plot.Thumbnailer{&plotter.Line{LineStyle: humanStyle}}}, refLegend("no preference (0.5)"))
 	f := s.panelsFigure("shapebias", "Shape bias per category ("+st.ID+")",
 		"Stage "+st.ID+": per shape category, the fraction of shape decisions among shape and texture decisions on "+
-			"cue-conflict images (markers); vertical lines: each model's mean over categories; dashed: 0.5.",
+			"cue-conflict images (markers). Vertical lines and legend: each model's shape bias pooled over all categories "+
+			"(shape decisions / (shape + texture decisions), the number in the tables) with its Wilson 95% interval. "+
+			humanSource+" Dashed: 0.5, no preference.",
 		[]panel{pn}, 1, legend)
+	f.Metrics = []string{"shape_bias", "shape_count", "texture_count"}
 	f.H = max(f.H, vg.Length(len(order))*0.3*vg.Inch+1.4*vg.Inch)
 	return []Figure{f}, nil
 }

@@ -38,10 +38,12 @@ func spectralFigure(st *Stage) ([]Figure, error) {
 			YLabel: "accuracy / clean accuracy", Series: s.lines(high), XSpan: unit, YSpan: unit, Setup: chance},
 	}
 	has := func(m string) bool { return len(low[m])+len(high[m]) > 0 }
-	return []Figure{s.panelsFigure("spectral", "Spectral bias ("+st.ID+")",
+	f := s.panelsFigure("spectral", "Spectral bias ("+st.ID+")",
 		"Stage "+st.ID+": accuracy on low- and high-pass filtered images divided by clean accuracy, per filter size c; "+
-			"SB = HPP / (LPP + HPP) with LPP, HPP the mean ratios over the configured c range.",
-		panels, 2, s.modelLegend(has, label, true, true))}, nil
+			"SB = HPP / (LPP + HPP) with LPP, HPP the mean ratios over the configured c range; dashed: clean accuracy (ratio 1).",
+		panels, 2, s.modelLegend(has, label, true, true))
+	f.Metrics = []string{"lowpass_ratio", "highpass_ratio", "lpp", "hpp", "spectral_bias"}
+	return []Figure{f}, nil
 }
 
 // lines turns per-model curves into line-and-marker series in report order.

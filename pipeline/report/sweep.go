@@ -1,11 +1,18 @@
 package report
 
 import (
+	"fmt"
 	"maps"
 	"math"
+	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
 
 	"github.com/vistudy/vistudy/arrowio"
 	"github.com/vistudy/vistudy/plugins/sdk"
@@ -44,11 +51,90 @@ func sweepFigure(st *Stage) ([]Figure, error) {
 			file = "solarization"
 			xLabel = "solarization threshold t (pixel value in [0, 1])"
 		}
-		pn := panel{Title: title, XLabel: xLabel, YLabel: label, Series: st.study.lines(c), YSpan: fractionSpan(st.Rows, metric)}
+		ser := st.study.lines(c)
+		intervals := false
+		for i := range ser {
+			if e, ok := sweepErrors(st.Rows, metric, key, ser[i].Model, ser[i].XYs); ok {
+				ser[i].Err, intervals = e, true
+			}
+		}
+		pn := panel{Title: title, XLabel: xLabel, YLabel: label, Series: ser, YSpan: fractionSpan(st.Rows, metric)}
 		has := func(m string) bool { return len(c[m]) > 0 }
-		out = append(out, st.study.panelsFigure(file, title, caption, []panel{pn}, 1, st.study.modelLegend(has, nil, true, true)))
+		legend := st.study.modelLegend(has, nil, true, true)
+		if intervals {
+			caption += " Bars: Wilson 95% intervals over n samples."
+		}
+		if chance, ok := chanceLevel(metric, st.study.classes); ok {
+			lo, hi := xRange(c)
+			pn.Setup = func(p *plot.Plot) error {
+				return referenceLine(p, plotter.XYs{{X: lo, Y: chance}, {X: hi, Y: chance}})
+			}
+			legend = append(legend, refLegend(fmt.Sprintf("chance (%s)", formatValue(chance))))
+			caption += fmt.Sprintf(" Dashed: chance, %s/%d (%d classes).", strings.TrimPrefix(metric, "top"), st.study.classes, st.study.classes)
+		}
+		f := st.study.panelsFigure(file, title, caption, []panel{pn}, 1, legend)
+		f.Metrics = []string{metric}
+		out = append(out, f)
 	}
 	return out, nil
+}
+
+// topK matches the top-k accuracy metrics.
+var topK = regexp.MustCompile(`^top([0-9]+)$`)
+
+// chanceLevel is the accuracy of guessing for a top-k metric: k/classes (false when classes is unknown
+// or the metric is not top-k).
+func chanceLevel(metric string, classes int) (float64, bool) {
+	m := topK.FindStringSubmatch(metric)
+	if m == nil || classes <= 0 {
+		return 0, false
+	}
+	k, err := strconv.Atoi(m[1])
+	if err != nil || k <= 0 {
+		return 0, false
+	}
+	return min(1, float64(k)/float64(classes)), true
+}
+
+// xRange is the span of every curve's x.
+func xRange(c map[string]plotter.XYs) (lo, hi float64) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, xys := range c {
+		for _, xy := range xys {
+			lo, hi = min(lo, xy.X), max(hi, xy.X)
+		}
+	}
+	return lo, hi
+}
+
+// sweepErrors gives each point of model's curve of metric (xys, sorted by x) the distances to its
+// Wilson 95% interval; false when a point's row is not a proportion of n samples.
+func sweepErrors(rows []arrowio.Result, metric, key, model string, xys plotter.XYs) (plotter.YErrors, bool) {
+	byX := map[float64]arrowio.Result{}
+	for _, r := range rows {
+		if r.Model != model || r.Metric != metric || r.Group == "" {
+			continue
+		}
+		g, err := arrowio.ParseGroup(r.Group)
+		if err != nil {
+			return nil, false
+		}
+		x, err := strconv.ParseFloat(g[key], 64)
+		if err != nil {
+			continue
+		}
+		byX[x] = r
+	}
+	out := make(plotter.YErrors, len(xys))
+	for i, xy := range xys {
+		r, ok := byX[xy.X]
+		if !ok || !hasCI(r) {
+			return nil, false
+		}
+		lo, hi := wilson(r.Value, r.N)
+		out[i].Low, out[i].High = xy.Y-lo, hi-xy.Y
+	}
+	return out, true
 }
 
 // hintMetrics is the hint's metric, or every metric of the stage, sorted, when it names none.
