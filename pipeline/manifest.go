@@ -23,7 +23,7 @@ type Manifest struct {
 	// `vistudy report` redraws the same figures without starting a plugin.
 	Stages   []report.StageInfo `json:"stages"`
 	Units    map[string]int     `json:"units"`   // committed units per stage
-	Seconds  map[string]float64 `json:"seconds"` // summed unit time per stage
+	Seconds  map[string]float64 `json:"seconds"` // wall-clock seconds per stage: first unit start to last unit end (unit_seconds: summed over units)
 	Results  int                `json:"results"`
 	Errors   int                `json:"errors"`
 	Finished time.Time          `json:"finished"`

@@ -115,6 +115,7 @@ var (
 		{Name: "path", Type: "path", Doc: "folder or file (generated kinds have none)"},
 		{Name: "limit", Type: "integer", Default: "all samples", Doc: "a seeded subset of this many samples"},
 		{Name: "labels", Type: "string", Default: "the kind's", Doc: "label space of the dataset's classes"},
+		{Name: "decode", Type: "string", Default: "exact", Doc: "JPEG decoding: exact (PIL's, bit for bit) or draft (libjpeg's DCT-domain downscaling of large JPEGs, as PIL's draft: faster, changes numbers)"},
 	}}
 	stageSection = Section{Path: "stages[]", Doc: "one stage: `id:`, `save:` and one kind key whose block is the kind's section", Keys: []Key{
 		{Name: "id", Type: "string", Doc: "the stage's name (tables/<id>/, the `stage` column)", Required: true},

@@ -97,6 +97,7 @@ type Dataset struct {
 	Path   string // absolute ("" for generated kinds)
 	Limit  int
 	Labels string
+	Decode string         // JPEG decode mode ("" = exact)
 	Params map[string]any // kind-specific keys
 	pos    map[string]Pos
 }
@@ -422,6 +423,8 @@ func (s *Study) parseDataset(d *decoder, f field) *Dataset {
 			ds.Limit = d.integer(g.value, what+" limit")
 		case "labels":
 			ds.Labels = d.str(g.value, what+" labels")
+		case "decode":
+			ds.Decode = d.str(g.value, what+" decode")
 		default:
 			ds.Params[g.key] = d.value(g.value) // kind-specific; checked by the kind
 		}

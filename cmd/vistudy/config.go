@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
 	"github.com/vistudy/vistudy/arrowio"
@@ -90,12 +91,15 @@ func overrides(cmd *cobra.Command, path string) ([]pipeline.Override, error) {
 		keys = nil // the parser reports the YAML error with its line
 	}
 	var out []pipeline.Override
+	known := map[string]bool{}
 	for _, k := range keys {
-		env := envPrefix + "_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(k))
+		env := envName(k)
+		known[env] = true
 		if val, ok := os.LookupEnv(env); ok {
 			out = append(out, pipeline.Override{Key: k, Value: val, Source: "environment " + env})
 		}
 	}
+	warnUnknownEnv(cmd, known)
 	sets, _ := cmd.Flags().GetStringArray("set")
 	for _, s := range sets {
 		k, val, ok := strings.Cut(s, "=")
@@ -110,6 +114,32 @@ func overrides(cmd *cobra.Command, path string) ([]pipeline.Override, error) {
 		}
 	}
 	return out, nil
+}
+
+// envName is the environment variable of a dotted study key or a flag: VISTUDY_EXECUTION_BATCH_SIZE.
+func envName(key string) string {
+	return envPrefix + "_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key))
+}
+
+// otherEnv are VISTUDY_ variables read elsewhere: by the plugin host, the tests and the scripts.
+var otherEnv = map[string]bool{"VISTUDY_PLUGIN_TIMEOUT": true, "VISTUDY_PLUGIN_BINARY": true,
+	"VISTUDY_BIN": true, "VISTUDY_UPDATE_DOCS": true}
+
+// warnUnknownEnv warns about VISTUDY_ variables that set no study key, flag or setting (a typo
+// would otherwise be ignored without a word).
+func warnUnknownEnv(cmd *cobra.Command, known map[string]bool) {
+	flags := func(fs *pflag.FlagSet) {
+		fs.VisitAll(func(f *pflag.Flag) { known[envName(f.Name)] = true })
+	}
+	flags(cmd.Flags())
+	flags(cmd.InheritedFlags())
+	known[envName("onnxruntime.library")] = true
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, envPrefix+"_") && !known[name] && !otherEnv[name] {
+			slog.Warn("environment variable "+name+" sets nothing: it names no key of the study and no setting", "hint", "VISTUDY_<KEY> with dots as underscores, e.g. VISTUDY_EXECUTION_BATCH_SIZE")
+		}
+	}
 }
 
 // pluginDirs lists where plugin binaries are looked for: the --plugins/VISTUDY_PLUGINS folders,

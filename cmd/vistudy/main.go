@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -21,7 +22,8 @@ var version = "dev"
 const (
 	exitOK      = 0
 	exitFailed  = 1
-	exitInvalid = 2 // the study or the command line is wrong
+	exitInvalid = 2   // the study or the command line is wrong
+	exitSignal  = 130 // interrupted (Ctrl-C), as shells report SIGINT
 )
 
 // usageError marks errors in what the user asked for (exit code 2).
@@ -48,6 +50,9 @@ func execute(args []string) int {
 		return exitInvalid
 	}
 	fmt.Fprintln(os.Stderr, "vistudy:", err)
+	if errors.Is(err, context.Canceled) {
+		return exitSignal
+	}
 	var ue usageError
 	if errors.As(err, &ue) {
 		return exitInvalid
@@ -59,6 +64,7 @@ func newRootCmd(v *viper.Viper) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "vistudy",
 		Short:         "Run studies of what image classifiers learn, written as YAML",
+		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {

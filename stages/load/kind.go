@@ -73,6 +73,12 @@ func (kind) CheckStudy(c *pipeline.Check) {
 		if _, err := Open(cfg); err != nil {
 			c.Add(d.Pos(""), "%v", named(d.Name, err))
 		}
+		for _, m := range c.Study.Models {
+			if _, err := DecodeMode(d.Decode, geometry(m.Geometry())); err != nil {
+				c.Add(d.Pos("decode"), "%s: model %q: %v", what, m.Name, err)
+				break
+			}
+		}
 	}
 }
 
@@ -123,9 +129,15 @@ func datasetOf(s *pipeline.Study, name string) *pipeline.Dataset {
 
 // source is a load instance's dataset cut into work units.
 type source struct {
-	ds    Dataset
-	units [][]Sample
-	geom  Geometry
+	ds     Dataset
+	units  [][]Sample
+	geom   Geometry
+	decode string
+}
+
+// geometry is this package's view of a model geometry.
+func geometry(g pipeline.Geometry) Geometry {
+	return Geometry{Resize: g.Resize, Height: g.Height, Width: g.Width}
 }
 
 func (s *source) Units() int        { return len(s.units) }
@@ -160,8 +172,7 @@ func (kind) Prepare(s *pipeline.Study, in *pipeline.Instance) (any, error) {
 	}
 	samples := ds.Samples()
 	size := s.Execution.UnitSize
-	src := &source{ds: ds,
-		geom: Geometry{Resize: in.Geometry.Resize, Height: in.Geometry.Height, Width: in.Geometry.Width}}
+	src := &source{ds: ds, geom: geometry(in.Geometry), decode: in.Dataset.Decode}
 	for i := 0; i < len(samples); i += size {
 		src.units = append(src.units, samples[i:min(i+size, len(samples))])
 	}
@@ -185,7 +196,7 @@ func (kind) Start(_ context.Context, env *pipeline.Env, in *pipeline.Instance) (
 		workers = runtime.GOMAXPROCS(0)
 	}
 	return &runner{source: state.(*source),
-		loader: &Loader{Workers: workers, BatchSize: env.Study.Execution.BatchSize, Mem: env.Mem, Stage: in.Stage.ID}}, nil
+		loader: &Loader{Workers: workers, BatchSize: env.Study.Execution.BatchSize, Mem: env.Mem, Stage: in.Stage.ID, Decode: in.Dataset.Decode}}, nil
 }
 
 func (r *runner) RunUnit(ctx context.Context, k int, emit func(arrow.RecordBatch) error, fail func(arrowio.ErrorRow)) error {
@@ -205,3 +216,20 @@ func (kind) Sections() []pipeline.Section {
 
 // LabelSpace is the dataset's label space (the pipeline maps it onto each model's).
 func (s *source) LabelSpace() *labels.Space { return s.ds.Labels() }
+
+// ManifestDecoder records how a dataset's JPEGs were decoded.
+type ManifestDecoder struct {
+	Dataset string `json:"dataset"`
+	Decode  string `json:"decode"`  // exact or draft
+	Decoder string `json:"decoder"` // libjpeg-turbo 2.1.5, or go image/jpeg (the fallback)
+}
+
+// InstanceRows adds no rows: it records in the manifest how the dataset was decoded.
+func (kind) InstanceRows(_ context.Context, f *pipeline.Final, in *pipeline.Instance, _ []*pipeline.UnitRecord) ([]arrowio.Result, error) {
+	mode := in.Dataset.Decode
+	if mode == "" {
+		mode = DecodeExact
+	}
+	f.Record("decoders", ManifestDecoder{Dataset: in.Dataset.Name, Decode: mode, Decoder: Decoder()})
+	return nil, nil
+}
