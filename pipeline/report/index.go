@@ -115,7 +115,7 @@ code { font-size: 0.95em; overflow-wrap: anywhere; }
 {{if not .Figures}}<p>No stage of this run has rows a figure is drawn from.</p>{{end}}
 {{range .Notes}}<p class="note">{{.}}</p>
 {{end}}{{range .Figures}}<figure id="{{.File}}">
-<img src="{{.File}}.png" alt="{{.Title}}" loading="lazy">
+<img src="{{.File}}.png" alt="{{.Title}}">
 <figcaption><strong>{{.Title}}.</strong> {{.Caption}} <a href="{{.File}}.svg">SVG</a> · <a href="{{.File}}.csv">CSV</a></figcaption>
 <details><summary>Table of the numbers in this figure ({{len .Table.Rows}} rows)</summary>
 {{template "table" .Table}}</details>
