@@ -46,6 +46,11 @@ func (border) Info() sdk.Info {
 			{Name: paramCells, Type: params.Int, Default: 16, Min: params.Bound(0), Max: params.Bound(256),
 				Description: "heatmap rows: cells × cells block means of the mean |δ| map (0: none)"},
 		},
+		Figures: []sdk.Figure{
+			{Kind: sdk.FigureHeatmap, Metric: "delta_heatmap", Label: "mean |δ| (max over channels)"},
+			{Kind: sdk.FigureBars, Metric: "border_ratio", Label: "border ring / interior mean |δ|"},
+			{Kind: sdk.FigureBars, Metric: "delta_mean", Label: "mean |δ|"},
+		},
 	}
 }
 
