@@ -154,7 +154,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--merges", required=True)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--dim", type=int, default=64)
