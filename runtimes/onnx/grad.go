@@ -750,6 +750,40 @@ func (b *gradBuilder) convInputGrad(n *message, dy, w, x string, kernel []int64,
 	return b.spatialSlice(full, x, len(kernel), begin), nil
 }
 
+// convInputGradStride1 is the gradient of an ungrouped, undilated stride-1 2-D convolution with
+// explicit pads p ≤ k−1: a convolution of dy with the flipped, transposed kernel and pads k−1−p,
+// which gives x's size exactly. ONNX Runtime runs Conv in its blocked layout, where a transposed
+// convolution needs layout reorders around it; most CNN convolutions take this route. ok is false
+// for convolutions it does not cover.
+func (b *gradBuilder) convInputGradStride1(n *message, dy, w string, kernel []int64) (string, bool) {
+	if len(kernel) != 2 || attrInt(n, "group", 1) != 1 {
+		return "", false
+	}
+	if ap := attrStringOf(n, "auto_pad", "NOTSET"); ap != "NOTSET" && ap != "" {
+		return "", false
+	}
+	strides, dilations := windowAttrs(n, kernel)
+	for _, v := range append(slices.Clone(strides), dilations...) {
+		if v != 1 {
+			return "", false
+		}
+	}
+	pads := attrIntsOf(n, "pads")
+	if pads == nil {
+		pads = make([]int64, 4)
+	}
+	full := make([]int64, 4)
+	for i, p := range pads {
+		full[i] = kernel[i%2] - 1 - p
+		if full[i] < 0 {
+			return "", false
+		}
+	}
+	wt := b.op("Transpose", []string{w}, intsAttr("perm", 1, 0, 2, 3))
+	flipped := b.op("Slice", []string{wt, b.vec(-1, -1), b.vec(math.MinInt64, math.MinInt64), b.vec(2, 3), b.vec(-1, -1)})
+	return b.op("Conv", []string{dy, flipped}, intsAttr("pads", full...), intsAttr("kernel_shape", kernel...)), true
+}
+
 // kernelOf is a Conv node's kernel shape: the attribute, else the weight initializer's dims.
 func (b *gradBuilder) kernelOf(n *message, w string) ([]int64, error) {
 	if k := attrIntsOf(n, "kernel_shape"); k != nil {
@@ -776,7 +810,7 @@ func (b *gradBuilder) backward(n *message, dy string) error {
 	case "Neg":
 		b.add(x, b.op("Neg", []string{dy}))
 	case "Relu":
-		b.add(x, b.op("Where", []string{b.op("Greater", []string{x, b.scalar(0)}), dy, b.scalar(0)}))
+		b.add(x, b.op("Mul", []string{dy, b.op("Cast", []string{b.op("Greater", []string{x, b.scalar(0)})}, intAttr("to", int64(b.dt)))}))
 	case "LeakyRelu":
 		alpha := attrFloatOf(n, "alpha", 0.01)
 		b.add(x, b.op("Where", []string{b.op("Greater", []string{x, b.scalar(0)}), dy, b.op("Mul", []string{dy, b.scalar(alpha)})}))
@@ -843,6 +877,10 @@ func (b *gradBuilder) backward(n *message, dy string) error {
 		kernel, err := b.kernelOf(n, in[1])
 		if err != nil {
 			return err
+		}
+		if g, ok := b.convInputGradStride1(n, dy, in[1], kernel); ok {
+			b.add(x, g)
+			break
 		}
 		g, err := b.convInputGrad(n, dy, in[1], x, kernel, attrInt(n, "group", 1))
 		if err != nil {
