@@ -174,3 +174,22 @@ func (r *padRewriter) slice(conv, x string, start, end, axis int64) ([]*message,
 	a, an := r.ints(conv, axis)
 	return []*message{s, e, a, nodeMessage(out, "Slice", []string{x, sn, en, an}, []string{out})}, out
 }
+
+// WritePaddingVariant writes the model at src with its Conv padding rewritten to mode (see
+// SetConvPadding) to dst, and returns how many convolutions changed. A study compares padding
+// modes by loading the variants as separate models.
+func WritePaddingVariant(src, dst, mode string) (int, error) {
+	m, err := Open(src)
+	if err != nil {
+		return 0, err
+	}
+	defer m.Close()
+	n, err := m.SetConvPadding(mode)
+	if err != nil {
+		return 0, fmt.Errorf("padding variant of %s: %w", src, err)
+	}
+	if err := m.WriteFile(dst); err != nil {
+		return 0, err
+	}
+	return n, nil
+}

@@ -173,3 +173,30 @@ func TestSetConvPaddingSqueezeNet(t *testing.T) {
 	}
 	s.Destroy()
 }
+
+// TestWritePaddingVariant writes the circular variant of the zoo model, which opens, keeps its
+// interface, has one Concat per padded axis per convolution, and passes CheckGradient.
+func TestWritePaddingVariant(t *testing.T) {
+	dst := filepath.Join(t.TempDir(), "standard-circular.onnx")
+	n, err := WritePaddingVariant(filepath.Join(repoRoot, "zoo", "models", "standard.onnx"), dst, PadCircular)
+	if err != nil || n != 4 {
+		t.Fatalf("WritePaddingVariant = %d, %v; want 4 convolutions", n, err)
+	}
+	m, err := Open(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	concats := 0
+	for _, node := range m.Nodes() {
+		if node.OpType == "Concat" && strings.Contains(node.Name, "vistudy_circular") {
+			concats++
+		}
+	}
+	if concats != 8 || len(m.Inputs()) != 1 || m.Outputs()[0].Name != "logits" {
+		t.Fatalf("variant: %d wrap concats, inputs %v, outputs %v", concats, m.Inputs(), m.Outputs())
+	}
+	if err := CheckGradient(dst); err != nil {
+		t.Fatal(err)
+	}
+}
