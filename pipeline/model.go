@@ -3,19 +3,19 @@ package pipeline
 import (
 	"sync"
 
-	pb "github.com/vistudy/vistudy/plugins/proto"
+	"github.com/vistudy/vistudy/plugins/sdk"
 	"github.com/vistudy/vistudy/stages/labels"
 )
 
-// LoadRequest is what the runtime plugin is asked to load for this model.
-func (m *Model) LoadRequest() *pb.LoadRequest {
+// LoadSpec is what the runtime plugin is asked to load for this model.
+func (m *Model) LoadSpec() sdk.LoadSpec {
 	in := m.Input
-	return &pb.LoadRequest{
+	return sdk.LoadSpec{
 		Path: m.Path, Name: m.Name, Output: m.Output, OutputTensor: m.OutputTensor,
-		Input: &pb.InputMapping{Channels: in.Channels, Scale: in.Scale, Mean: in.Mean, Std: in.Std,
-			Height: int32(in.Height), Width: int32(in.Width)},
-		IntraThreads: int32(m.Runtime.Threads), Providers: m.Runtime.Providers,
-		ProviderFallback: m.Runtime.Fallback, DeviceId: int32(m.Runtime.DeviceID),
+		Input: sdk.InputMapping{Channels: in.Channels, Scale: in.Scale, Mean: in.Mean, Std: in.Std,
+			Height: in.Height, Width: in.Width},
+		IntraThreads: m.Runtime.Threads, Providers: m.Runtime.Providers,
+		ProviderFallback: m.Runtime.Fallback, DeviceID: m.Runtime.DeviceID,
 	}
 }
 

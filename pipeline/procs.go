@@ -9,7 +9,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/vistudy/vistudy/plugins/host"
-	pb "github.com/vistudy/vistudy/plugins/proto"
 	"github.com/vistudy/vistudy/plugins/sdk"
 )
 
@@ -40,7 +39,7 @@ func (p *Procs) Runtime(ctx context.Context, m *Model) (*host.Runtime, error) {
 
 // RuntimeVariant returns a runtime of model m whose load request edit changes (one process per
 // model and variant name: criticality's overridable weights, say).
-func (p *Procs) RuntimeVariant(ctx context.Context, m *Model, variant string, edit func(*pb.LoadRequest)) (*host.Runtime, error) {
+func (p *Procs) RuntimeVariant(ctx context.Context, m *Model, variant string, edit func(*sdk.LoadSpec)) (*host.Runtime, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	key := m.Name + "\x00" + variant
@@ -51,11 +50,11 @@ func (p *Procs) RuntimeVariant(ctx context.Context, m *Model, variant string, ed
 	if !ok {
 		return nil, fmt.Errorf("model %s: runtime plugin %q is not installed", m.Name, m.Runtime.Plugin)
 	}
-	req := m.LoadRequest()
+	spec := m.LoadSpec()
 	if edit != nil {
-		edit(req)
+		edit(&spec)
 	}
-	rt, err := host.StartRuntime(ctx, e, req, p.mem)
+	rt, err := host.StartRuntimeSpec(ctx, e, spec, p.mem)
 	if err != nil {
 		return nil, err
 	}

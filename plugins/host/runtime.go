@@ -28,6 +28,15 @@ type Runtime struct {
 
 // StartRuntime launches runtime plugin e and loads the model of req into it.
 func StartRuntime(ctx context.Context, e *Entry, req *pb.LoadRequest, mem memory.Allocator) (*Runtime, error) {
+	return startRuntime(ctx, e, req, mem)
+}
+
+// StartRuntimeSpec is StartRuntime for a load spec in Go types (what the pipeline and stages use).
+func StartRuntimeSpec(ctx context.Context, e *Entry, spec sdk.LoadSpec, mem memory.Allocator) (*Runtime, error) {
+	return startRuntime(ctx, e, spec.ToProto(), mem)
+}
+
+func startRuntime(ctx context.Context, e *Entry, req *pb.LoadRequest, mem memory.Allocator) (*Runtime, error) {
 	if e.Kind != sdk.KindRuntime {
 		return nil, fmt.Errorf("plugins: %s is a %s plugin, not a runtime", e.Info.Name, e.Kind)
 	}
@@ -111,7 +120,8 @@ func (rt *Runtime) Infer(ctx context.Context, images arrow.RecordBatch) (arrow.R
 }
 
 // SetOverrides replaces the current weight overrides (empty: the original weights).
-func (rt *Runtime) SetOverrides(ctx context.Context, overrides []*pb.Override) error {
+func (rt *Runtime) SetOverrides(ctx context.Context, ovs []sdk.Override) error {
+	overrides := sdk.OverridesToProto(ovs)
 	rt.mu.Lock()
 	rt.overrides = overrides
 	rt.mu.Unlock()

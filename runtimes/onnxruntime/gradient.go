@@ -6,15 +6,9 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	ort "github.com/yalue/onnxruntime_go"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/vistudy/vistudy/arrowio"
-	pb "github.com/vistudy/vistudy/plugins/proto"
 	"github.com/vistudy/vistudy/plugins/sdk"
 	"github.com/vistudy/vistudy/runtimes/onnx"
 )
@@ -168,79 +162,31 @@ func (s *session) unmapGradient(g []float32, n int) []float32 {
 	return out
 }
 
-// Gradient answers the runtime's Gradient call: a batch with logits, loss and grad columns.
-func (s *server) Gradient(_ context.Context, req *pb.RuntimeGradientRequest) (*pb.GradientResponse, error) {
-	sess, err := s.session(req.Session)
-	if err != nil {
-		return nil, err
-	}
-	switch req.Loss {
+// Gradient is the session's input gradient of a loss (sdk.GradientSession).
+func (s *session) Gradient(_ context.Context, images *arrowio.TensorArray, labels []int32, loss string) (*sdk.Gradients, error) {
+	switch loss {
 	case "", onnx.LossCrossEntropy, onnx.LossMargin:
 	default:
-		return nil, status.Errorf(codes.InvalidArgument, "loss %q: want %s or %s", req.Loss, onnx.LossCrossEntropy, onnx.LossMargin)
+		return nil, sdk.BadInput(fmt.Errorf("loss %q: want %s or %s", loss, onnx.LossCrossEntropy, onnx.LossMargin))
 	}
-	rec, err := arrowio.DecodeIPC(req.Batch, s.mem)
-	if err != nil {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
+	if err := s.checkImages(images); err != nil {
+		return nil, err
 	}
-	defer rec.Release()
-	img, err := arrowio.TensorColumn(rec, arrowio.ColImage)
-	if err != nil {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
-	}
-	if shape := img.Shape(); len(shape) != 3 || shape[0] != 3 || shape[1] != sess.h || shape[2] != sess.w {
-		return nil, status.Errorf(codes.InvalidArgument, "model %s takes [3,%d,%d] images, the batch holds %v", sess.name, sess.h, sess.w, shape)
-	}
-	labels32, err := arrowio.Int32Column(rec, arrowio.ColLabel)
-	if err != nil {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
-	}
-	labels := make([]int64, len(labels32))
-	for i, y := range labels32 {
+	ys := make([]int64, len(labels))
+	for i, y := range labels {
 		if y < 0 {
-			return nil, status.Errorf(codes.InvalidArgument, "row %d has label %d: a gradient needs a known label", i, y)
+			return nil, sdk.BadInput(fmt.Errorf("row %d has label %d: a gradient needs a known label", i, y))
 		}
-		labels[i] = int64(y)
+		ys[i] = int64(y)
 	}
-	logits, losses, grad, k, err := sess.gradient(img.Values(), labels, req.Loss)
+	logits, losses, grad, k, err := s.gradient(images.Values(), ys, loss)
 	if err != nil {
-		return nil, status.Errorf(codes.Internal, "model %s: gradient: %v", sess.name, err)
+		return nil, fmt.Errorf("model %s: gradient: %w", s.name, err)
 	}
-	for _, y := range labels {
+	for _, y := range ys {
 		if int(y) >= k {
-			return nil, status.Errorf(codes.InvalidArgument, "label %d is outside the model's %d classes", y, k)
+			return nil, sdk.BadInput(fmt.Errorf("label %d is outside the model's %d classes", y, k))
 		}
 	}
-	data, err := gradientBatch(s.mem, logits, losses, grad, k, img.Shape())
-	if err != nil {
-		return nil, err
-	}
-	return &pb.GradientResponse{Batch: data}, nil
-}
-
-// gradientBatch encodes the logits [k], loss and grad [C,H,W] columns.
-func gradientBatch(mem memory.Allocator, logits, losses, grad []float32, k int, shape []int) ([]byte, error) {
-	lg, err := arrowio.NewTensorArray(mem, []int{k}, logits)
-	if err != nil {
-		return nil, err
-	}
-	defer lg.Release()
-	gr, err := arrowio.NewTensorArray(mem, shape, grad)
-	if err != nil {
-		return nil, err
-	}
-	defer gr.Release()
-	lb := array.NewFloat32Builder(mem)
-	defer lb.Release()
-	lb.AppendValues(losses, nil)
-	ls := lb.NewArray()
-	defer ls.Release()
-	schema := arrow.NewSchema([]arrow.Field{
-		{Name: arrowio.ColLogits, Type: lg.DataType()},
-		{Name: sdk.ColLoss, Type: arrow.PrimitiveTypes.Float32},
-		{Name: sdk.ColGrad, Type: gr.DataType()},
-	}, nil)
-	res := array.NewRecordBatch(schema, []arrow.Array{lg, ls, gr}, int64(len(losses)))
-	defer res.Release()
-	return arrowio.EncodeIPC(res, mem)
+	return &sdk.Gradients{Logits: sdk.Logits{K: k, Values: logits}, Loss: losses, Grad: grad}, nil
 }

@@ -1,13 +1,13 @@
 package main
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/vistudy/vistudy/internal/testenv"
 	pb "github.com/vistudy/vistudy/plugins/proto"
+	"github.com/vistudy/vistudy/plugins/sdk"
 )
 
 // BenchmarkGradientOverInference times the Gradient call against Infer on the same batch of 8
@@ -31,12 +31,11 @@ func BenchmarkGradientOverInference(b *testing.B) {
 		}, 64},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			s := newServer()
-			resp, err := s.Load(context.Background(), tc.req())
+			sess, err := loadSession(sdk.LoadSpecFromProto(tc.req()))
 			if err != nil {
 				b.Fatal(err)
 			}
-			sess, _ := s.session(resp.Session)
+			defer sess.close()
 			const n = 8
 			pix := make([]float32, n*3*tc.size*tc.size)
 			for i := range pix {

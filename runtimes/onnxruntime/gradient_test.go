@@ -16,7 +16,7 @@ import (
 )
 
 // gradientOnce runs the Gradient call on images with labels.
-func gradientOnce(t *testing.T, s *server, session string, pix []float32, labels []int32, loss string) *sdk.Gradients {
+func gradientOnce(t *testing.T, s pb.RuntimeServer, session string, pix []float32, labels []int32, loss string) *sdk.Gradients {
 	t.Helper()
 	mem := memory.DefaultAllocator
 	arr, err := arrowio.NewTensorArray(mem, []int{3, 224, 224}, pix)

@@ -4,4 +4,4 @@ package main
 
 import "github.com/vistudy/vistudy/plugins/sdk"
 
-func main() { sdk.ServeRuntime(newServer()) }
+func main() { sdk.ServeRuntime(runtime{}) }

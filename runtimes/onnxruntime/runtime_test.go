@@ -54,7 +54,7 @@ func images(t *testing.T, mem memory.Allocator, paths ...string) arrow.RecordBat
 }
 
 // inferOnce runs rec through a loaded session of s and returns the logits rows.
-func inferOnce(t *testing.T, s *server, session string, rec arrow.RecordBatch) [][]float32 {
+func inferOnce(t *testing.T, s pb.RuntimeServer, session string, rec arrow.RecordBatch) [][]float32 {
 	t.Helper()
 	data, err := arrowio.EncodeIPC(rec, memory.DefaultAllocator)
 	if err != nil {

@@ -3,13 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"sync"
-
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/vistudy/vistudy/arrowio"
 	"github.com/vistudy/vistudy/plugins/params"
@@ -20,23 +13,13 @@ import (
 // version is the plugin's version, reported in Info.
 const version = "0.1.0"
 
-// server is the runtime service: it holds the sessions of the models it loaded.
-type server struct {
-	pb.UnimplementedRuntimeServer
-	mem memory.Allocator
+// runtime is the ONNX Runtime plugin (sdk.Runtime): each Load is one ONNX Runtime session.
+type runtime struct{}
 
-	mu       sync.Mutex
-	sessions map[string]*session
-	next     int
-}
+// newServer is the plugin as the SDK serves it on the wire, for in-process tests.
+func newServer() pb.RuntimeServer { return sdk.NewRuntimeServer(runtime{}) }
 
-func newServer() *server {
-	return &server{mem: memory.DefaultAllocator, sessions: map[string]*session{}}
-}
-
-func (s *server) Info(context.Context, *pb.Empty) (*pb.PluginInfo, error) {
-	return info.ToProto(sdk.KindRuntime), nil
-}
+func (runtime) Info() sdk.Info { return info }
 
 // info declares the plugin and the runtime keys of a study (runtime: and a model's runtime:),
 // which vistudy validate checks against these parameters.
@@ -55,94 +38,59 @@ var info = sdk.Info{Name: "onnxruntime", Version: version,
 			Description: "GPU of the cuda and tensorrt providers"},
 	}}
 
-func (s *server) Load(_ context.Context, req *pb.LoadRequest) (*pb.LoadResponse, error) {
-	sess, err := loadSession(req)
+// Load opens the model in an ONNX Runtime session.
+func (runtime) Load(_ context.Context, spec sdk.LoadSpec) (sdk.Session, error) {
+	sess, err := loadSession(spec)
 	if err != nil {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
-	}
-	s.mu.Lock()
-	s.next++
-	id := fmt.Sprintf("%s#%d", req.Name, s.next)
-	s.sessions[id] = sess
-	s.mu.Unlock()
-	resp := &pb.LoadResponse{Session: id, Providers: sess.providers, Batching: sess.batching, Warnings: sess.warnings}
-	resp.Inputs = []*pb.TensorDesc{{Name: sess.input, Dtype: "float32", Shape: []int64{-1, 3, int64(sess.h), int64(sess.w)}}}
-	if sess.nhwc {
-		resp.Inputs[0].Shape = []int64{-1, int64(sess.h), int64(sess.w), 3}
-	}
-	k := int64(1)
-	for _, d := range sess.outShape {
-		k *= d
-	}
-	resp.Outputs = []*pb.TensorDesc{{Name: sess.output, Dtype: "float32", Shape: append([]int64{-1}, sess.outShape...)}}
-	resp.NumClasses = int32(k)
-	return resp, nil
-}
-
-func (s *server) session(id string) (*session, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, ok := s.sessions[id]
-	if !ok {
-		return nil, status.Errorf(codes.NotFound, "no session %q (load the model first)", id)
+		return nil, sdk.BadInput(err)
 	}
 	return sess, nil
 }
 
-func (s *server) Infer(_ context.Context, req *pb.InferRequest) (*pb.InferResponse, error) {
-	sess, err := s.session(req.Session)
-	if err != nil {
-		return nil, err
+// Desc tells the session's input and output (sdk.Session).
+func (s *session) Desc() sdk.SessionDesc {
+	d := sdk.SessionDesc{Providers: s.providers, Batching: s.batching, Warnings: s.warnings}
+	in := sdk.TensorDesc{Name: s.input, DType: "float32", Shape: []int64{-1, 3, int64(s.h), int64(s.w)}}
+	if s.nhwc {
+		in.Shape = []int64{-1, int64(s.h), int64(s.w), 3}
 	}
-	rec, err := arrowio.DecodeIPC(req.Batch, s.mem)
-	if err != nil {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
+	k := int64(1)
+	for _, d := range s.outShape {
+		k *= d
 	}
-	defer rec.Release()
-	img, err := arrowio.TensorColumn(rec, arrowio.ColImage)
-	if err != nil {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
-	}
-	if shape := img.Shape(); len(shape) != 3 || shape[0] != 3 || shape[1] != sess.h || shape[2] != sess.w {
-		return nil, status.Errorf(codes.InvalidArgument, "model %s takes [3,%d,%d] images, the batch holds %v", sess.name, sess.h, sess.w, shape)
-	}
-	n := img.Len()
-	out, k, err := sess.run(img.Values(), n)
-	if err != nil {
-		return nil, status.Errorf(codes.Internal, "model %s: run: %v", sess.name, err)
-	}
-	logits, err := arrowio.NewTensorArray(s.mem, []int{k}, out)
-	if err != nil {
-		return nil, err
-	}
-	defer logits.Release()
-	res := array.NewRecordBatch(arrow.NewSchema([]arrow.Field{{Name: arrowio.ColLogits, Type: logits.DataType()}}, nil), []arrow.Array{logits}, int64(n))
-	defer res.Release()
-	data, err := arrowio.EncodeIPC(res, s.mem)
-	if err != nil {
-		return nil, err
-	}
-	return &pb.InferResponse{Batch: data}, nil
+	d.Inputs = []sdk.TensorDesc{in}
+	d.Outputs = []sdk.TensorDesc{{Name: s.output, DType: "float32", Shape: append([]int64{-1}, s.outShape...)}}
+	d.NumClasses = int(k)
+	return d
 }
 
-func (s *server) SetOverrides(_ context.Context, req *pb.OverridesRequest) (*pb.Empty, error) {
-	sess, err := s.session(req.Session)
-	if err != nil {
-		return nil, err
+// checkImages refuses a batch of another image size than the model's.
+func (s *session) checkImages(img *arrowio.TensorArray) error {
+	if shape := img.Shape(); len(shape) != 3 || shape[0] != 3 || shape[1] != s.h || shape[2] != s.w {
+		return sdk.BadInput(fmt.Errorf("model %s takes [3,%d,%d] images, the batch holds %v", s.name, s.h, s.w, shape))
 	}
-	if err := sess.setOverrides(req.Overrides); err != nil {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
-	}
-	return &pb.Empty{}, nil
+	return nil
 }
 
-func (s *server) Unload(_ context.Context, req *pb.SessionRequest) (*pb.Empty, error) {
-	s.mu.Lock()
-	sess, ok := s.sessions[req.Session]
-	delete(s.sessions, req.Session)
-	s.mu.Unlock()
-	if ok {
-		sess.close()
+// Infer runs a batch of images (sdk.Session).
+func (s *session) Infer(_ context.Context, img *arrowio.TensorArray) (*sdk.Logits, error) {
+	if err := s.checkImages(img); err != nil {
+		return nil, err
 	}
-	return &pb.Empty{}, nil
+	out, k, err := s.run(img.Values(), img.Len())
+	if err != nil {
+		return nil, fmt.Errorf("model %s: run: %w", s.name, err)
+	}
+	return &sdk.Logits{K: k, Values: out}, nil
+}
+
+// SetOverrides replaces the overrides in force (sdk.Session).
+func (s *session) SetOverrides(_ context.Context, overrides []sdk.Override) error {
+	return s.setOverrides(overrides)
+}
+
+// Close releases the session (sdk.Session).
+func (s *session) Close() error {
+	s.close()
+	return nil
 }

@@ -12,7 +12,7 @@ import (
 
 	ort "github.com/yalue/onnxruntime_go"
 
-	pb "github.com/vistudy/vistudy/plugins/proto"
+	"github.com/vistudy/vistudy/plugins/sdk"
 	"github.com/vistudy/vistudy/runtimes/onnx"
 )
 
@@ -50,12 +50,12 @@ type session struct {
 	providers []string
 	warnings  []string
 
-	req   *pb.LoadRequest // what was loaded, for the gradient sessions built on first use
+	req   sdk.LoadSpec // what was loaded, for the gradient sessions built on first use
 	grads gradSessions
 }
 
 // loadSession prepares the model of req and creates its ONNX Runtime session.
-func loadSession(req *pb.LoadRequest) (*session, error) {
+func loadSession(req sdk.LoadSpec) (*session, error) {
 	if _, err := initEnvironment(); err != nil {
 		return nil, err
 	}
@@ -91,9 +91,9 @@ func loadSession(req *pb.LoadRequest) (*session, error) {
 	return s, nil
 }
 
-func (s *session) setMapping(in *pb.InputMapping) error {
-	if in == nil {
-		return errors.New("load request has no input mapping")
+func (s *session) setMapping(in sdk.InputMapping) error {
+	if in.Height <= 0 || in.Width <= 0 {
+		return errors.New("load request has no input size")
 	}
 	switch in.Channels {
 	case "", "RGB":
@@ -134,7 +134,7 @@ func (s *session) setMapping(in *pb.InputMapping) error {
 
 // prepare rewrites the model for the runtime: symbolic batch (when rewrite), the chosen output
 // exposed, overridable initializers promoted to inputs, float32 inputs and outputs.
-func (s *session) prepare(req *pb.LoadRequest, rewrite bool) ([]byte, error) {
+func (s *session) prepare(req sdk.LoadSpec, rewrite bool) ([]byte, error) {
 	m, err := onnx.Open(req.Path)
 	if err != nil {
 		return nil, err
@@ -235,7 +235,7 @@ func newValue(info onnx.TensorInfo, vals []float32) (ort.Value, error) {
 }
 
 // create builds the ONNX Runtime session from prepared model bytes.
-func (s *session) create(req *pb.LoadRequest, data []byte) error {
+func (s *session) create(req sdk.LoadSpec, data []byte) error {
 	opts, err := ort.NewSessionOptions()
 	if err != nil {
 		return fmt.Errorf("onnxruntime: session options: %w", err)
@@ -286,7 +286,7 @@ func (s *session) create(req *pb.LoadRequest, data []byte) error {
 
 // appendProviders adds the requested execution providers in order; a provider that cannot be
 // set up is an error, or a warning when the request allows falling back.
-func (s *session) appendProviders(opts *ort.SessionOptions, req *pb.LoadRequest) error {
+func (s *session) appendProviders(opts *ort.SessionOptions, req sdk.LoadSpec) error {
 	providers := req.Providers
 	if len(providers) == 0 {
 		providers = []string{"cpu"}
@@ -317,13 +317,13 @@ func (s *session) appendProviders(opts *ort.SessionOptions, req *pb.LoadRequest)
 	return nil
 }
 
-func appendCUDA(opts *ort.SessionOptions, req *pb.LoadRequest) error {
+func appendCUDA(opts *ort.SessionOptions, req sdk.LoadSpec) error {
 	co, err := ort.NewCUDAProviderOptions()
 	if err != nil {
 		return err
 	}
 	defer co.Destroy()
-	settings := map[string]string{"device_id": strconv.Itoa(int(req.DeviceId))}
+	settings := map[string]string{"device_id": strconv.Itoa(int(req.DeviceID))}
 	for k, v := range req.ProviderOptions {
 		settings[k] = v
 	}
@@ -333,13 +333,13 @@ func appendCUDA(opts *ort.SessionOptions, req *pb.LoadRequest) error {
 	return opts.AppendExecutionProviderCUDA(co)
 }
 
-func appendTensorRT(opts *ort.SessionOptions, req *pb.LoadRequest) error {
+func appendTensorRT(opts *ort.SessionOptions, req sdk.LoadSpec) error {
 	to, err := ort.NewTensorRTProviderOptions()
 	if err != nil {
 		return err
 	}
 	defer to.Destroy()
-	settings := map[string]string{"device_id": strconv.Itoa(int(req.DeviceId))}
+	settings := map[string]string{"device_id": strconv.Itoa(int(req.DeviceID))}
 	for k, v := range req.ProviderOptions {
 		settings[k] = v
 	}
@@ -446,7 +446,7 @@ func (s *session) mapPixels(pixels []float32, n int) []float32 {
 }
 
 // setOverrides replaces the overrides in force (empty: the trained weights).
-func (s *session) setOverrides(overrides []*pb.Override) error {
+func (s *session) setOverrides(overrides []sdk.Override) error {
 	// Every override is checked before any tensor is made, so a bad one leaks nothing.
 	for _, o := range overrides {
 		info, ok := s.overInfo[o.Name]
@@ -456,18 +456,14 @@ func (s *session) setOverrides(overrides []*pb.Override) error {
 		if !slices.Equal(o.Dims, info.Dims) {
 			return fmt.Errorf("override %s has shape %v, the initializer has %v", o.Name, o.Dims, info.Dims)
 		}
-		if len(o.Values) != 4*int(info.Elements()) {
-			return fmt.Errorf("override %s carries %d bytes, want %d float32 values", o.Name, len(o.Values), info.Elements())
+		if len(o.Values) != int(info.Elements()) {
+			return fmt.Errorf("override %s carries %d values, want %d", o.Name, len(o.Values), info.Elements())
 		}
 	}
 	next := map[string]ort.Value{}
 	for _, o := range overrides {
 		info := s.overInfo[o.Name]
-		vals := make([]float32, info.Elements())
-		for i := range vals {
-			vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(o.Values[4*i:]))
-		}
-		v, err := newValue(info, vals)
+		v, err := newValue(info, o.Values)
 		if err != nil {
 			for _, v := range next {
 				v.Destroy()

@@ -2,7 +2,6 @@ package criticality
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -17,7 +16,6 @@ import (
 	"github.com/vistudy/vistudy/arrowio"
 	"github.com/vistudy/vistudy/plugins/host"
 	"github.com/vistudy/vistudy/plugins/params"
-	pb "github.com/vistudy/vistudy/plugins/proto"
 	"github.com/vistudy/vistudy/plugins/sdk"
 	"github.com/vistudy/vistudy/runtimes/onnx"
 )
@@ -125,14 +123,8 @@ func TestSelect(t *testing.T) {
 	}
 }
 
-// floats decodes an override's float32 little-endian values.
-func floats(o *pb.Override) []float32 {
-	out := make([]float32, len(o.Values)/4)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(o.Values[4*i:]))
-	}
-	return out
-}
+// floats is an override's values.
+func floats(o sdk.Override) []float32 { return o.Values }
 
 // TestDraw checks what a reset writes: PyTorch's bounds, reproducible per (seed, trial), and the
 // deterministic resets.
@@ -352,7 +344,7 @@ func TestTinySweeps(t *testing.T) {
 				}
 			})
 			t.Run("identity reset", func(t *testing.T) {
-				var ov []*pb.Override
+				var ov []sdk.Override
 				for _, ts := range must(tensorsOf(m, layer("conv"))) {
 					w, err := m.Initializer(ts.name)
 					if err != nil {
@@ -360,7 +352,7 @@ func TestTinySweeps(t *testing.T) {
 					}
 					ov = append(ov, override(ts, w.Float32))
 				}
-				res, err := sweep(ctx, rt, s, ref, layer("conv"), 2, func(int) []*pb.Override { return ov })
+				res, err := sweep(ctx, rt, s, ref, layer("conv"), 2, func(int) []sdk.Override { return ov })
 				if err != nil {
 					t.Fatal(err)
 				}

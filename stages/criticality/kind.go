@@ -9,7 +9,6 @@ import (
 
 	"github.com/vistudy/vistudy/arrowio"
 	"github.com/vistudy/vistudy/pipeline"
-	pb "github.com/vistudy/vistudy/plugins/proto"
 	"github.com/vistudy/vistudy/plugins/sdk"
 	"github.com/vistudy/vistudy/runtimes/onnx"
 )
@@ -109,7 +108,7 @@ func (kind) Start(ctx context.Context, env *pipeline.Env, in *pipeline.Instance)
 		return nil, err
 	}
 	p := state.(*prepared)
-	rt, err := env.Procs.RuntimeVariant(ctx, in.Model, "criticality "+in.Key(), func(req *pb.LoadRequest) {
+	rt, err := env.Procs.RuntimeVariant(ctx, in.Model, "criticality "+in.Key(), func(req *sdk.LoadSpec) {
 		req.Overridable = p.overridable
 	})
 	if err != nil {

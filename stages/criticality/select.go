@@ -4,13 +4,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
 
 	"github.com/vistudy/vistudy/plugins/params"
-	pb "github.com/vistudy/vistudy/plugins/proto"
+	"github.com/vistudy/vistudy/plugins/sdk"
 	"github.com/vistudy/vistudy/runtimes/onnx"
 )
 
@@ -168,8 +167,8 @@ func deterministic(l onnx.Layer, init string) bool {
 
 // draw returns the overrides of one reset of layer l: weights first, then bias, from rng. With
 // InitZeros only the weight (BatchNormalization: the scale) is replaced, by zeros.
-func draw(l onnx.Layer, ts []tensor, init string, rng *rand.Rand) []*pb.Override {
-	var out []*pb.Override
+func draw(l onnx.Layer, ts []tensor, init string, rng *rand.Rand) []sdk.Override {
+	var out []sdk.Override
 	for _, t := range ts {
 		var vals []float32
 		switch {
@@ -200,11 +199,7 @@ func filled(n int, v float32) []float32 {
 	return out
 }
 
-// override encodes values for initializer t as the runtime takes them: float32 little-endian.
-func override(t tensor, vals []float32) *pb.Override {
-	b := make([]byte, 4*len(vals))
-	for i, v := range vals {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
-	}
-	return &pb.Override{Name: t.name, Dims: slices.Clone(t.dims), Values: b}
+// override is values for initializer t, as the runtime takes them.
+func override(t tensor, vals []float32) sdk.Override {
+	return sdk.Override{Name: t.name, Dims: slices.Clone(t.dims), Values: vals}
 }

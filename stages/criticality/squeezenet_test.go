@@ -16,7 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/vistudy/vistudy/internal/testenv"
-	pb "github.com/vistudy/vistudy/plugins/proto"
+	"github.com/vistudy/vistudy/plugins/sdk"
 	"github.com/vistudy/vistudy/runtimes/onnx"
 	"github.com/vistudy/vistudy/stages/infer"
 	"github.com/vistudy/vistudy/stages/load"
@@ -52,8 +52,8 @@ func newSqueezeNet(tb testing.TB, mem memory.Allocator, n int) *squeezeNet {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	rt := startRuntime(tb, &pb.LoadRequest{Path: path, Name: "squeezenet",
-		Input:  &pb.InputMapping{Channels: "BGR", Scale: 255, Mean: []float64{103.939, 116.779, 123.68}, Height: 224, Width: 224},
+	rt := startRuntime(tb, sdk.LoadSpec{Path: path, Name: "squeezenet",
+		Input:  sdk.InputMapping{Channels: "BGR", Scale: 255, Mean: []float64{103.939, 116.779, 123.68}, Height: 224, Width: 224},
 		Output: "logits", OutputTensor: "pool10_1", IntraThreads: 2, Overridable: names}, mem)
 
 	entries, err := os.ReadDir(data)

@@ -13,7 +13,6 @@ import (
 
 	"github.com/vistudy/vistudy/arrowio"
 	"github.com/vistudy/vistudy/plugins/params"
-	pb "github.com/vistudy/vistudy/plugins/proto"
 	"github.com/vistudy/vistudy/plugins/sdk"
 	"github.com/vistudy/vistudy/runtimes/onnx"
 	"github.com/vistudy/vistudy/stages/infer"
@@ -24,7 +23,7 @@ type Runtime interface {
 	// Infer returns a batch with the logits tensor column [K] for a batch with the image column.
 	Infer(ctx context.Context, images arrow.RecordBatch) (arrow.RecordBatch, error)
 	// SetOverrides replaces the weight overrides in force; nil restores the trained weights.
-	SetOverrides(ctx context.Context, overrides []*pb.Override) error
+	SetOverrides(ctx context.Context, overrides []sdk.Override) error
 }
 
 // Ref is the clean pass of the trained model over the input.
@@ -117,13 +116,13 @@ func Sweep(ctx context.Context, rt Runtime, imgs Images, ref *Ref, m *onnx.Model
 	if deterministic(layer, init) {
 		trials = 1
 	}
-	return sweep(ctx, rt, imgs, ref, layer, trials, func(t int) []*pb.Override {
+	return sweep(ctx, rt, imgs, ref, layer, trials, func(t int) []sdk.Override {
 		return draw(layer, ts, init, rand.New(rand.NewPCG(seed, uint64(t))))
 	})
 }
 
 // sweep runs trials with the overrides reset(t) and restores the trained weights.
-func sweep(ctx context.Context, rt Runtime, imgs Images, ref *Ref, layer onnx.Layer, trials int, reset func(t int) []*pb.Override) (res *LayerResult, err error) {
+func sweep(ctx context.Context, rt Runtime, imgs Images, ref *Ref, layer onnx.Layer, trials int, reset func(t int) []sdk.Override) (res *LayerResult, err error) {
 	start := time.Now()
 	defer func() {
 		if rerr := rt.SetOverrides(ctx, nil); rerr != nil {

@@ -17,7 +17,6 @@ import (
 	"github.com/vistudy/vistudy/arrowio"
 	"github.com/vistudy/vistudy/internal/testenv"
 	"github.com/vistudy/vistudy/plugins/host"
-	pb "github.com/vistudy/vistudy/plugins/proto"
 	"github.com/vistudy/vistudy/plugins/sdk"
 	"github.com/vistudy/vistudy/runtimes/onnx"
 )
@@ -212,14 +211,14 @@ func sampleBatch(t testing.TB, mem memory.Allocator, shape []int, imgs [][]float
 }
 
 // startRuntime launches the ONNX Runtime plugin with the model at path, overridable names declared.
-func startRuntime(t testing.TB, req *pb.LoadRequest, mem memory.Allocator) *host.Runtime {
+func startRuntime(t testing.TB, req sdk.LoadSpec, mem memory.Allocator) *host.Runtime {
 	t.Helper()
 	cat := testenv.Catalog(t, "runtimes/onnxruntime")
 	e, ok := cat.Lookup(sdk.KindRuntime, "onnxruntime")
 	if !ok {
 		t.Fatal("runtime plugin not discovered")
 	}
-	rt, err := host.StartRuntime(context.Background(), e, req, mem)
+	rt, err := host.StartRuntimeSpec(context.Background(), e, req, mem)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,8 +227,8 @@ func startRuntime(t testing.TB, req *pb.LoadRequest, mem memory.Allocator) *host
 }
 
 // tinyLoad is the load request of a tiny model at path.
-func tinyLoad(path string, overridable []string) *pb.LoadRequest {
-	return &pb.LoadRequest{Path: path, Name: "tiny", Input: &pb.InputMapping{Height: side, Width: side},
+func tinyLoad(path string, overridable []string) sdk.LoadSpec {
+	return sdk.LoadSpec{Path: path, Name: "tiny", Input: sdk.InputMapping{Height: side, Width: side},
 		Output: "logits", IntraThreads: 1, Overridable: overridable}
 }
 
