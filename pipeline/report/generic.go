@@ -211,6 +211,11 @@ func heatMaps(st *Stage) ([]heatMap, error) {
 			return nil, err
 		}
 		label := labelOf(st.Hint, metric)
+		// Fractions (accuracies, rates) are coloured on [0, 1], so that the maps of several models compare.
+		span, sameScale := fractionSpan(st.Rows, metric), ""
+		if span != nil {
+			sameScale = " Colours span 0 to 1 in every model's map."
+		}
 		switch len(keys) {
 		case 1:
 			cell := map[[2]string]float64{}
@@ -231,7 +236,7 @@ func heatMaps(st *Stage) ([]heatMap, error) {
 			}
 			out = append(out, heatMap{File: "heatmap-" + metric, Title: capitalise(label) + " by " + keys[0] + " and model (" + st.ID + ")",
 				Caption: "Stage " + st.ID + ": " + label + " per " + keys[0] + " (rows) and model (columns); grey: no value.",
-				XLabel:  "model", YLabel: keys[0], Scale: label, Matrix: fill(rows, cols, cell), Metric: metric})
+				XLabel:  "model", YLabel: keys[0], Scale: label, Matrix: fill(rows, cols, cell, span), Metric: metric})
 		case 2:
 			rows, cols := sortValues(distinct(parsed.groups, keys[0])), sortValues(distinct(parsed.groups, keys[1]))
 			if len(rows) > maxHeatRows {
@@ -248,8 +253,8 @@ func heatMaps(st *Stage) ([]heatMap, error) {
 					continue
 				}
 				out = append(out, heatMap{File: "heatmap-" + metric + "-" + safeName(m), Title: capitalise(label) + " of " + m + " (" + st.ID + ")",
-					Caption: "Stage " + st.ID + ", model " + m + ": " + label + " per " + keys[0] + " (rows) and " + keys[1] + " (columns); grey: no value.",
-					XLabel:  keys[1], YLabel: keys[0], Scale: label, Matrix: fill(rows, cols, cell), Metric: metric, Model: m})
+					Caption: "Stage " + st.ID + ", model " + m + ": " + label + " per " + keys[0] + " (rows) and " + keys[1] + " (columns); grey: no value." + sameScale,
+					XLabel:  keys[1], YLabel: keys[0], Scale: label, Matrix: fill(rows, cols, cell, span), Metric: metric, Model: m})
 			}
 		}
 	}

@@ -49,6 +49,7 @@ func sequential(lo, hi float64) (palette.ColorMap, error) {
 type matrix struct {
 	Rows, Cols []string
 	Z          [][]float64
+	Span       *[2]float64 // values the colour scale covers besides the data (the [0, 1] of fractions); nil: the data's range
 }
 
 // valueRange is the smallest and largest finite value, ok false when there is none.
@@ -69,6 +70,9 @@ func heatmapFigure(file, title, caption, xLabel, yLabel, scaleLabel string, mx m
 	lo, hi, ok := mx.valueRange()
 	if !ok {
 		return Figure{}, false
+	}
+	if mx.Span != nil {
+		lo, hi = min(lo, mx.Span[0]), max(hi, mx.Span[1])
 	}
 	tick := textStyle(tickSize)
 	var rowW, colW vg.Length
@@ -200,7 +204,7 @@ func criticalityHeatmap(st *Stage) ([]Figure, error) {
 	layers := slices.SortedFunc(maps.Keys(depth), func(a, b string) int {
 		return cmp.Or(cmp.Compare(depth[a], depth[b]), strings.Compare(a, b))
 	})
-	mx := fill(layers, cols, cell)
+	mx := fill(layers, cols, cell, nil)
 	f, ok := heatmapFigure("criticality-heatmap", "Layer criticality by model ("+st.ID+")",
 		"Stage "+st.ID+": criticality (%) of each layer (rows, input at the top) for each model (columns); grey: layer absent.",
 		"model", "layer", "criticality (%)", mx, len(layers)*len(cols) <= 150)
@@ -238,7 +242,7 @@ func divergenceFigure(st *Stage) ([]Figure, error) {
 	f, ok := heatmapFigure("divergence", "Filter distribution divergence ("+st.ID+")",
 		"Stage "+st.ID+": symmetric KL divergence between the models' filter distributions, summed over the 9 PCA "+
 			"components weighted by explained variance; grey: not computed.",
-		"other model", "model", "divergence (nats)", fill(names, names, cell), len(names) <= 12)
+		"other model", "model", "divergence (nats)", fill(names, names, cell, nil), len(names) <= 12)
 	if !ok {
 		return nil, nil
 	}
@@ -247,8 +251,8 @@ func divergenceFigure(st *Stage) ([]Figure, error) {
 }
 
 // fill lays cell values (keyed row, column) out as a matrix, NaN where absent.
-func fill(rows, cols []string, cell map[[2]string]float64) matrix {
-	mx := matrix{Rows: rows, Cols: cols, Z: make([][]float64, len(rows))}
+func fill(rows, cols []string, cell map[[2]string]float64, span *[2]float64) matrix {
+	mx := matrix{Rows: rows, Cols: cols, Z: make([][]float64, len(rows)), Span: span}
 	for r, rn := range rows {
 		mx.Z[r] = make([]float64, len(cols))
 		for c, cn := range cols {

@@ -83,6 +83,7 @@ details { margin: 0.4em 0 0.8em; } summary { cursor: pointer; color: #345; }
 figure { margin: 1.5em 0 2em; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; display: block; }
 figcaption { color: #444; font-size: 0.95em; margin-top: 0.3em; max-width: 75em; }
 code { font-size: 0.95em; overflow-wrap: anywhere; }
+ul.toc { columns: 2; font-size: 0.95em; } ul.toc li { break-inside: avoid; }
 </style>
 </head>
 <body>
@@ -95,7 +96,7 @@ code { font-size: 0.95em; overflow-wrap: anywhere; }
 <dt>inputs skipped</dt><dd>{{.Run.Skipped}}</dd>
 <dt>models</dt><dd>{{.Models}}</dd>
 </dl>
-<p class="meta">Stages:{{range .Stages}} <code>{{.ID}}</code> ({{.Kind}}{{if .Plugin}} {{.Plugin}}{{end}}){{end}}.</p>
+<details class="meta"><summary>{{len .Stages}} stages</summary>{{range $i, $s := .Stages}}{{if $i}}, {{end}}<code>{{.ID}}</code> ({{.Kind}}{{if .Plugin}} {{.Plugin}}{{end}}){{end}}.</details>
 <h2 id="files">Files</h2>
 <ul class="files">
 {{range .Run.Links}}<li><a href="{{.Href}}"><code>{{.Name}}</code></a> — {{.Note}}</li>
@@ -113,6 +114,7 @@ code { font-size: 0.95em; overflow-wrap: anywhere; }
 {{end}}</div>
 <h2 id="figures">Figures</h2>
 {{if not .Figures}}<p>No stage of this run has rows a figure is drawn from.</p>{{end}}
+{{if .Figures}}<ul class="toc">{{range .Figures}}<li><a href="#{{.File}}">{{.Title}}</a></li>{{end}}</ul>{{end}}
 {{range .Notes}}<p class="note">{{.}}</p>
 {{end}}{{range .Figures}}<figure id="{{.File}}">
 <img src="{{.File}}.png" alt="{{.Title}}">

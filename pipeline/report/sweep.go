@@ -69,7 +69,7 @@ func sweepFigure(st *Stage) ([]Figure, error) {
 			pn.Setup = func(p *plot.Plot) error {
 				return referenceLine(p, plotter.XYs{{X: lo, Y: chance}, {X: hi, Y: chance}})
 			}
-			legend = append(legend, refLegend(fmt.Sprintf("chance (%s)", formatValue(chance))))
+			legend = append(legend, refLegend(fmt.Sprintf("chance (%s/%d)", strings.TrimPrefix(metric, "top"), st.study.classes)))
 			caption += fmt.Sprintf(" Dashed: chance, %s/%d (%d classes).", strings.TrimPrefix(metric, "top"), st.study.classes, st.study.classes)
 		}
 		f := st.study.panelsFigure(file, title, caption, []panel{pn}, 1, legend)
