@@ -58,22 +58,10 @@ var filterStats = []struct {
 
 // filterStatsFigure draws the filter statistics against relative depth, one panel per statistic.
 func filterStatsFigure(st *Stage) ([]Figure, error) {
-	s, rows := st.study, st.Rows
-	var panels []panel
-	seen := map[string]bool{}
-	for _, fs := range filterStats {
-		c, err := depthCurves(rows, fs.metric)
-		if err != nil {
-			return nil, err
-		}
-		if len(c) == 0 {
-			continue
-		}
-		for m := range c {
-			seen[m] = true
-		}
-		panels = append(panels, panel{Title: fs.title, XLabel: "relative depth of the layer", YLabel: fs.yLabel,
-			Series: s.lines(c), XSpan: unit, YSpan: fs.span})
+	s := st.study
+	panels, seen, err := filterPanels(st)
+	if err != nil {
+		return nil, err
 	}
 	if len(panels) == 0 {
 		return nil, nil
@@ -87,4 +75,26 @@ func filterStatsFigure(st *Stage) ([]Figure, error) {
 		f.Metrics = append(f.Metrics, fs.metric)
 	}
 	return []Figure{f}, nil
+}
+
+// filterPanels are the panels of the filter statistics the stage has, and the models that have them.
+func filterPanels(st *Stage) ([]panel, map[string]bool, error) {
+	s, rows := st.study, st.Rows
+	var panels []panel
+	seen := map[string]bool{}
+	for _, fs := range filterStats {
+		c, err := depthCurves(rows, fs.metric)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(c) == 0 {
+			continue
+		}
+		for m := range c {
+			seen[m] = true
+		}
+		panels = append(panels, panel{Title: fs.title, XLabel: "relative depth of the layer", YLabel: fs.yLabel,
+			Series: s.lines(c), XSpan: unit, YSpan: fs.span})
+	}
+	return panels, seen, nil
 }
