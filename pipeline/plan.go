@@ -346,6 +346,10 @@ func (s *Study) stageModels(st *Stage) []*Model {
 	return out
 }
 
+// DownstreamModels is the models whose stages (transitively) read st's images: the models an
+// attack of st attacks.
+func (s *Study) DownstreamModels(st *Stage) []*Model { return s.downstreamModels(st) }
+
 // downstreamModels is the models whose stages (transitively) read st's images, in study order:
 // per-model image readers take theirs, image transforms pass the question on.
 func (s *Study) downstreamModels(st *Stage) []*Model {

@@ -80,16 +80,19 @@ func (p *Procs) Perturbation(ctx context.Context, e *host.Entry, m *Model, mc sd
 	if pt != nil {
 		return pt, nil
 	}
-	var predict host.PredictFunc
-	var model sdk.Model
+	var (
+		predict  host.PredictFunc
+		gradient host.GradientFunc
+		model    sdk.Model
+	)
 	if e.Info.NeedsModel {
 		rt, err := p.Runtime(ctx, m)
 		if err != nil {
 			return nil, err
 		}
-		predict, model = rt.Infer, mc
+		predict, gradient, model = rt.Infer, rt.Gradient, mc
 	}
-	pt, err := host.StartPerturbation(ctx, e, model, predict, p.mem)
+	pt, err := host.StartPerturbationWithGradient(ctx, e, model, predict, gradient, p.mem)
 	if err != nil {
 		return nil, err
 	}

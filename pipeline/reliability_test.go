@@ -555,3 +555,35 @@ func TestRuntimeKeysAreThePlugins(t *testing.T) {
 		}
 	}
 }
+
+// TestWhiteBoxAttackNeedsGradients: an attack that asks for gradients on a model without a
+// gradient graph (the int8 MobileNetV2's QLinearConv) is a validate problem naming the op, not a
+// failure after an hour of running.
+func TestWhiteBoxAttackNeedsGradients(t *testing.T) {
+	model := testenv.SharedData(t, "models", "mobilenetv2-12-int8", "model.onnx")
+	cat := testenv.Catalog(t, "runtimes/onnxruntime", "plugins/metrics/accuracy", "plugins/attacks/pgd")
+	w := testenv.NewColourWorld(t)
+	body := fmt.Sprintf(`name: int8
+output: %s
+models:
+  mobilenet: {path: %s, input: {size: 224, resize: 256, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]}}
+datasets:
+  d: {kind: imagefolder, path: %s, labels: %s}
+stages:
+  - id: images
+    load: {dataset: d}
+  - id: adv
+    perturb: {input: images, attack: pgd, params: {eps: 0.004, steps: 2}}
+  - id: preds
+    infer: {input: adv}
+`, filepath.Join(t.TempDir(), "o"), model, w.Data, w.Labels)
+	p := filepath.Join(t.TempDir(), "s.yaml")
+	os.WriteFile(p, []byte(body), 0o644)
+	s, err := pipeline.LoadStudy(p, nil)
+	if err == nil {
+		err = pipeline.Validate(s, cat)
+	}
+	if err == nil || !strings.Contains(err.Error(), `attack pgd needs the gradient of model "mobilenet"`) || !strings.Contains(err.Error(), "QLinearConv") {
+		t.Errorf("PGD on the int8 model: %v, want a problem naming QLinearConv", err)
+	}
+}

@@ -253,7 +253,10 @@ type PluginInfo struct {
 	// the parameter whose value goes into the `param` column of a perturbation's output.
 	PrimaryParam string `protobuf:"bytes,9,opt,name=primary_param,json=primaryParam,proto3" json:"primary_param,omitempty"`
 	// the figures the report draws from the rows of a stage running this plugin (docs/plugins.md).
-	Figures       []*Figure `protobuf:"bytes,10,rep,name=figures,proto3" json:"figures,omitempty"`
+	Figures []*Figure `protobuf:"bytes,10,rep,name=figures,proto3" json:"figures,omitempty"`
+	// perturbations: queries the model oracle's Gradient (white-box), so validate checks that every
+	// attacked model has a gradient graph.
+	NeedsGradient bool `protobuf:"varint,11,opt,name=needs_gradient,json=needsGradient,proto3" json:"needs_gradient,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -356,6 +359,13 @@ func (x *PluginInfo) GetFigures() []*Figure {
 		return x.Figures
 	}
 	return nil
+}
+
+func (x *PluginInfo) GetNeedsGradient() bool {
+	if x != nil {
+		return x.NeedsGradient
+	}
+	return false
 }
 
 // Figure asks the report for one figure of a registered kind over a stage's rows.
@@ -2043,7 +2053,7 @@ const file_vistudy_proto_rawDesc = "" +
 	"\x04_minB\x06\n" +
 	"\x04_max\"\x1d\n" +
 	"\x05Names\x12\x14\n" +
-	"\x05names\x18\x01 \x03(\tR\x05names\"\xe0\x02\n" +
+	"\x05names\x18\x01 \x03(\tR\x05names\"\x87\x03\n" +
 	"\n" +
 	"PluginInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
@@ -2057,7 +2067,8 @@ const file_vistudy_proto_rawDesc = "" +
 	"\brequires\x18\b \x03(\tR\brequires\x12#\n" +
 	"\rprimary_param\x18\t \x01(\tR\fprimaryParam\x123\n" +
 	"\afigures\x18\n" +
-	" \x03(\v2\x19.vistudy.plugin.v1.FigureR\afigures\"J\n" +
+	" \x03(\v2\x19.vistudy.plugin.v1.FigureR\afigures\x12%\n" +
+	"\x0eneeds_gradient\x18\v \x01(\bR\rneedsGradient\"J\n" +
 	"\x06Figure\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x16\n" +
 	"\x06metric\x18\x02 \x01(\tR\x06metric\x12\x14\n" +

@@ -10,14 +10,17 @@ import (
 
 // Info is what a plugin declares about itself.
 type Info struct {
-	Name         string
-	Version      string
-	Description  string
-	Params       []params.Spec
-	NeedsModel   bool     // perturbations: receives a model oracle, runs once per model
-	Requires     []string // columns a batch must carry
-	PrimaryParam string   // perturbations: the parameter recorded in the `param` column
-	Figures      []Figure // the figures the report draws from a stage's rows; none: a generic one
+	Name        string
+	Version     string
+	Description string
+	Params      []params.Spec
+	NeedsModel  bool // perturbations: receives a model oracle, runs once per model
+	// NeedsGradient: a perturbation that asks the oracle for gradients; validate checks that every
+	// attacked model has a gradient graph.
+	NeedsGradient bool
+	Requires      []string // columns a batch must carry
+	PrimaryParam  string   // perturbations: the parameter recorded in the `param` column
+	Figures       []Figure // the figures the report draws from a stage's rows; none: a generic one
 }
 
 // The generic figure kinds of the report (docs/plugins.md, "Declaring a figure").
@@ -44,7 +47,7 @@ func (i Info) ToProto(kind Kind) *pb.PluginInfo {
 	}
 	return &pb.PluginInfo{Name: i.Name, Kind: string(kind), Version: i.Version, Description: i.Description,
 		Params: ps, SchemaVersion: arrowio.SchemaVersion, NeedsModel: i.NeedsModel, Requires: i.Requires,
-		PrimaryParam: i.PrimaryParam, Figures: figuresToProto(i.Figures)}
+		PrimaryParam: i.PrimaryParam, Figures: figuresToProto(i.Figures), NeedsGradient: i.NeedsGradient}
 }
 
 func figuresToProto(fs []Figure) []*pb.Figure {
@@ -58,7 +61,7 @@ func figuresToProto(fs []Figure) []*pb.Figure {
 // InfoFromProto converts a wire info back, checking its parameter specs.
 func InfoFromProto(p *pb.PluginInfo) (Info, error) {
 	i := Info{Name: p.Name, Version: p.Version, Description: p.Description, NeedsModel: p.NeedsModel,
-		Requires: p.Requires, PrimaryParam: p.PrimaryParam}
+		Requires: p.Requires, PrimaryParam: p.PrimaryParam, NeedsGradient: p.NeedsGradient}
 	for _, f := range p.Figures {
 		i.Figures = append(i.Figures, Figure{Kind: f.Kind, Metric: f.Metric, Label: f.Label})
 	}

@@ -2,9 +2,11 @@ package perturb
 
 import (
 	"context"
+	"os"
 
 	"github.com/vistudy/vistudy/pipeline"
 	"github.com/vistudy/vistudy/plugins/sdk"
+	"github.com/vistudy/vistudy/runtimes/onnx"
 )
 
 // The `perturb` stage kind: transforms images with a perturbation plugin, once per sweep point
@@ -26,8 +28,22 @@ func (kind) Spec() pipeline.KindSpec {
 	}
 }
 
+// Check checks the plugin and its parameters; for a white-box attack, that every model it attacks
+// has a gradient graph (an int8 QLinearConv model has none), before anything runs.
 func (kind) Check(c *pipeline.Check, st *pipeline.Stage) {
-	c.Plugin(st, sdk.KindPerturbation, "attack")
+	e := c.Plugin(st, sdk.KindPerturbation, "attack")
+	if e == nil || !e.Info.NeedsGradient {
+		return
+	}
+	for _, m := range c.Study.DownstreamModels(st) {
+		if fi, err := os.Stat(m.Path); err != nil || fi.IsDir() {
+			continue // reported with the model's path
+		}
+		opts := onnx.GradientOptions{Output: m.OutputTensor, Probabilities: m.Output == "probabilities"}
+		if err := onnx.CheckGradientWith(m.Path, opts); err != nil {
+			c.Add(st.Pos("attack"), "stage %q: attack %s needs the gradient of model %q: %v", st.ID, st.Plugin, m.Name, err)
+		}
+	}
 }
 
 // Expand makes one instance per input instance and sweep point; attacks that query a model get

@@ -82,7 +82,7 @@ func (a Attack) Info() sdk.Info {
 			params.Spec{Name: ParamRandomStart, Type: params.Bool, Default: true, Description: "start from a uniform point of the eps-ball"},
 		)
 	}
-	return sdk.Info{Name: a.name, Version: "0.1.0", Description: a.description, Params: ps, NeedsModel: true,
+	return sdk.Info{Name: a.name, Version: "0.1.0", Description: a.description, Params: ps, NeedsModel: true, NeedsGradient: true,
 		Requires: []string{arrowio.ColImage, arrowio.ColLabel}, PrimaryParam: ParamEps}
 }
 
