@@ -31,6 +31,8 @@ func defaultStages() []StageInfo {
 		{"band_clean", "perturb", "criticalband"}, {"band_clean_preds", "infer", ""}, {"acc_band_clean", "measure", "accuracy"},
 		{"band_noise", "perturb", "criticalband"}, {"band_noise_preds", "infer", ""}, {"acc_band_noise", "measure", "accuracy"},
 		{"critical_band", "aggregate", "criticalband"},
+		{"corrupted", "perturb", "corruption"}, {"corrupted_preds", "infer", ""}, {"acc_corrupted", "measure", "accuracy"},
+		{"mce", "aggregate", "mce"},
 		{"solarized", "perturb", "solarize"}, {"solarized_preds", "infer", ""}, {"acc_solarized", "measure", "accuracy"},
 		{"solarization", "aggregate", "solarization"}, {"randsol", "perturb", "randsol"}, {"randsol_preds", "infer", ""},
 		{"acc_randsol", "measure", "accuracy"}, {"criticality", "criticality", ""}, {"filters", "filters", ""},
@@ -96,7 +98,7 @@ func TestGoldenReport(t *testing.T) {
 	html := string(page)
 	for _, s := range []string{"default — vistudy report", "seed 1", "<dd>test</dd>", "47s (wall clock", "inputs skipped</dt><dd>none",
 		`href="../results.parquet"`, `href="../manifest.json"`, `href="../tables/acc/"`, `href="../tables/shape/"`,
-		`id="table-shape"`, `id="table-critical_band"`, "Diagnostics of shape", "Geirhos et al.", "Dashed: chance, 1/8 (8 classes).",
+		`id="table-shape"`, `id="table-critical_band"`, `id="table-mce"`, `src="mce-heatmap-ce.png"`, "Diagnostics of shape", "Geirhos et al.", "Dashed: chance, 1/8 (8 classes).",
 		"fit failed: all thresholds are 0"} {
 		if !strings.Contains(html, s) {
 			t.Errorf("index.html does not contain %q", s)

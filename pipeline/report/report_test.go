@@ -32,8 +32,13 @@ var builtinFigures = map[[2]string][]sdk.Figure{
 	{"aggregate", "spectralbias"}: {{Kind: "spectral"}},
 	{"aggregate", "criticalband"}: {{Kind: "criticalband"}},
 	{"aggregate", "solarization"}: {{Kind: sdk.FigureNone}},
-	{"criticality", ""}:           {{Kind: "criticality"}, {Kind: "criticality-heatmap"}},
-	{"filters", ""}:               {{Kind: "filters"}, {Kind: "divergence"}},
+	{"aggregate", "mce"}: {{Kind: sdk.FigureHeatmap, Metric: "accuracy", Label: "accuracy per corruption"},
+		{Kind: sdk.FigureHeatmap, Metric: "cell_accuracy", Label: "accuracy"},
+		{Kind: sdk.FigureSweep, Metric: "severity_accuracy", Label: "accuracy (mean over corruptions)"},
+		{Kind: sdk.FigureHeatmap, Metric: "ce", Label: "corruption error"},
+		{Kind: sdk.FigureBars, Metric: "mce", Label: "mCE"}},
+	{"criticality", ""}: {{Kind: "criticality"}, {Kind: "criticality-heatmap"}},
+	{"filters", ""}:     {{Kind: "filters"}, {Kind: "divergence"}},
 }
 
 // stage is a StageInfo with the figures its built-in component declares (none for others).
