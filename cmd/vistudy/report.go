@@ -41,6 +41,14 @@ func newReportCmd(*viper.Viper) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The models' classes (chance lines) from the study file, when it is still there.
+			if st, err := pipeline.LoadStudy(man.Study.File, man.Study.Overrides); err == nil {
+				var specs []string
+				for _, md := range st.Models {
+					specs = append(specs, md.Labels)
+				}
+				run.Classes = report.SharedClasses(st.Dir, specs...)
+			}
 			if err := report.WriteRun(out, run, man.Stages, rows); err != nil {
 				return err
 			}
