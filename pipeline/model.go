@@ -15,7 +15,7 @@ func (m *Model) LoadSpec() sdk.LoadSpec {
 		Input: sdk.InputMapping{Channels: in.Channels, Scale: in.Scale, Mean: in.Mean, Std: in.Std,
 			Height: in.Height, Width: in.Width},
 		IntraThreads: m.Runtime.Threads, Providers: m.Runtime.Providers,
-		ProviderFallback: m.Runtime.Fallback, DeviceID: m.Runtime.DeviceID,
+		ProviderFallback: m.Runtime.Fallback, DeviceID: m.Runtime.DeviceID, Padding: m.Padding,
 	}
 }
 

@@ -100,6 +100,7 @@ var (
 		{Name: "output_tensor", Type: "string", Default: "the graph's output", Doc: "the tensor read as the output (e.g. logits before a final Softmax)"},
 		{Name: "labels", Type: "string", Default: "imagenet1k", Doc: "label space: imagenet1k, or a file of class names"},
 		{Name: "sha256", Type: "string", Doc: "the sha256 the model file must have"},
+		{Name: "padding", Type: "string", Default: "zeros (as trained)", Doc: "run a variant with every Conv's zero padding rewritten: reflect, replicate or circular (the border analysis compares them)"},
 		{Name: "runtime", Type: "mapping", Doc: "keys of the runtime section for this model"},
 	}}
 	inputSection = Section{Path: "models.<name>.input", Doc: "how [0,1] RGB pixels become the model's input tensor", Keys: []Key{

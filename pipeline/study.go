@@ -86,6 +86,7 @@ type Model struct {
 	OutputTensor string
 	Labels       string // label space name or absolute file path
 	SHA256       string
+	Padding      string        // Conv padding of the variant run ("" = as trained)
 	Runtime      RuntimeConfig // merged with the study's runtime section
 	pos          map[string]Pos
 }
@@ -372,6 +373,8 @@ func (s *Study) parseModel(d *decoder, f field) *Model {
 			m.Labels = d.str(g.value, what+" labels")
 		case "sha256":
 			m.SHA256 = d.str(g.value, what+" sha256")
+		case "padding":
+			m.Padding = d.str(g.value, what+" padding")
 		case "runtime":
 			rt.parse(d, g.value, what+" runtime", s)
 		case "input":

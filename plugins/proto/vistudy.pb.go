@@ -1499,8 +1499,10 @@ type LoadRequest struct {
 	Overridable     []string          `protobuf:"bytes,10,rep,name=overridable,proto3" json:"overridable,omitempty"`
 	ProviderOptions map[string]string `protobuf:"bytes,11,rep,name=provider_options,json=providerOptions,proto3" json:"provider_options,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	DeviceId        int32             `protobuf:"varint,12,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Conv zero padding rewritten to reflect, replicate or circular before the model runs ("" or zeros: as trained).
+	Padding       string `protobuf:"bytes,13,opt,name=padding,proto3" json:"padding,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LoadRequest) Reset() {
@@ -1615,6 +1617,13 @@ func (x *LoadRequest) GetDeviceId() int32 {
 		return x.DeviceId
 	}
 	return 0
+}
+
+func (x *LoadRequest) GetPadding() string {
+	if x != nil {
+		return x.Padding
+	}
+	return ""
 }
 
 type TensorDesc struct {
@@ -2145,7 +2154,7 @@ const file_vistudy_proto_rawDesc = "" +
 	"\x04mean\x18\x03 \x03(\x01R\x04mean\x12\x10\n" +
 	"\x03std\x18\x04 \x03(\x01R\x03std\x12\x16\n" +
 	"\x06height\x18\x05 \x01(\x05R\x06height\x12\x14\n" +
-	"\x05width\x18\x06 \x01(\x05R\x05width\"\xa1\x04\n" +
+	"\x05width\x18\x06 \x01(\x05R\x05width\"\xbb\x04\n" +
 	"\vLoadRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x125\n" +
@@ -2159,7 +2168,8 @@ const file_vistudy_proto_rawDesc = "" +
 	"\voverridable\x18\n" +
 	" \x03(\tR\voverridable\x12^\n" +
 	"\x10provider_options\x18\v \x03(\v23.vistudy.plugin.v1.LoadRequest.ProviderOptionsEntryR\x0fproviderOptions\x12\x1b\n" +
-	"\tdevice_id\x18\f \x01(\x05R\bdeviceId\x1aB\n" +
+	"\tdevice_id\x18\f \x01(\x05R\bdeviceId\x12\x18\n" +
+	"\apadding\x18\r \x01(\tR\apadding\x1aB\n" +
 	"\x14ProviderOptionsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"L\n" +

@@ -42,6 +42,7 @@ type LoadSpec struct {
 	Overridable      []string // initializers SetOverrides may replace
 	ProviderOptions  map[string]string
 	DeviceID         int
+	Padding          string // Conv zero padding rewritten to reflect, replicate or circular ("" or zeros: as trained)
 }
 
 // TensorDesc describes a model input or output.
@@ -302,7 +303,7 @@ func (l LoadSpec) ToProto() *pb.LoadRequest {
 			Height: int32(in.Height), Width: int32(in.Width)},
 		IntraThreads: int32(l.IntraThreads), InterThreads: int32(l.InterThreads), Providers: l.Providers,
 		ProviderFallback: l.ProviderFallback, Overridable: l.Overridable, ProviderOptions: l.ProviderOptions,
-		DeviceId: int32(l.DeviceID)}
+		DeviceId: int32(l.DeviceID), Padding: l.Padding}
 }
 
 // LoadSpecFromProto reads a wire load request.
@@ -313,7 +314,7 @@ func LoadSpecFromProto(p *pb.LoadRequest) LoadSpec {
 			Height: int(in.GetHeight()), Width: int(in.GetWidth())},
 		IntraThreads: int(p.IntraThreads), InterThreads: int(p.InterThreads), Providers: p.Providers,
 		ProviderFallback: p.ProviderFallback, Overridable: p.Overridable, ProviderOptions: p.ProviderOptions,
-		DeviceID: int(p.DeviceId)}
+		DeviceID: int(p.DeviceId), Padding: p.Padding}
 }
 
 // OverridesToProto is the wire form of overrides (float32 little-endian values).

@@ -44,6 +44,9 @@ func (s *session) gradSession(loss string) (*ort.DynamicAdvancedSession, error) 
 		return nil, err
 	}
 	defer m.Close()
+	if err := setPadding(m, s.req.Padding); err != nil {
+		return nil, fmt.Errorf("model %s: %w", s.name, err)
+	}
 	data, err := m.GradientModel(onnx.GradientOptions{Output: s.req.OutputTensor, Probabilities: s.probs, Loss: loss})
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", s.name, err)

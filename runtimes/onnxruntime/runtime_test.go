@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -289,5 +290,42 @@ func TestTinyClassifier(t *testing.T) {
 	b, _ := arrowio.EncodeIPC(badRec, mem)
 	if _, err := s.Infer(context.Background(), &pb.InferRequest{Session: resp.Session, Batch: b}); err == nil || !strings.Contains(err.Error(), "[3,8,8]") {
 		t.Errorf("want a size error, got %v", err)
+	}
+}
+
+// TestPaddingVariant: a load spec's padding runs the model with its Conv zero padding rewritten
+// (the border analysis's variants): the interior of the output is the trained model's, the logits
+// change, and an unknown mode is refused.
+func TestPaddingVariant(t *testing.T) {
+	t.Setenv(LibraryEnv, testenv.ORTLibrary(t))
+	path := filepath.Join(testenv.Root(t), "zoo", "models", "standard.onnx")
+	s := newServer()
+	pix := make([]float32, 2*3*64*64)
+	for i := range pix {
+		pix[i] = float32((i*13)%17) / 16
+	}
+	arr, _ := arrowio.NewTensorArray(memory.DefaultAllocator, []int{3, 64, 64}, pix)
+	rec := array.NewRecordBatch(arrow.NewSchema([]arrow.Field{{Name: arrowio.ColImage, Type: arr.DataType()}}, nil), []arrow.Array{arr}, 2)
+	arr.Release()
+	defer rec.Release()
+	logits := map[string][][]float32{}
+	for _, mode := range []string{"", "zeros", "reflect", "circular"} {
+		resp, err := s.Load(context.Background(), &pb.LoadRequest{Path: path, Name: "standard-" + mode,
+			Input: &pb.InputMapping{Height: 64, Width: 64}, Padding: mode})
+		if err != nil {
+			t.Fatalf("padding %q: %v", mode, err)
+		}
+		logits[mode] = inferOnce(t, s, resp.Session, rec)
+	}
+	if !slices.Equal(logits[""][0], logits["zeros"][0]) {
+		t.Error("padding zeros changed the trained model's logits")
+	}
+	for _, mode := range []string{"reflect", "circular"} {
+		if slices.Equal(logits[""][0], logits[mode][0]) {
+			t.Errorf("padding %s gives the trained model's logits: the rewrite did not reach the session", mode)
+		}
+	}
+	if _, err := s.Load(context.Background(), &pb.LoadRequest{Path: path, Name: "x", Input: &pb.InputMapping{Height: 64, Width: 64}, Padding: "mirror"}); err == nil {
+		t.Error("padding mirror was accepted")
 	}
 }

@@ -140,6 +140,9 @@ func (s *session) prepare(req sdk.LoadSpec, rewrite bool) ([]byte, error) {
 		return nil, err
 	}
 	defer m.Close()
+	if err := setPadding(m, req.Padding); err != nil {
+		return nil, fmt.Errorf("model %s: %w", req.Name, err)
+	}
 	ins := m.Inputs()
 	if len(ins) == 0 {
 		return nil, fmt.Errorf("model %s: the graph has no input", req.Path)
@@ -502,4 +505,14 @@ func (s *session) close() {
 	for _, v := range s.originals {
 		v.Destroy()
 	}
+}
+
+// setPadding rewrites the model's Conv zero padding to mode (a variant of the trained model for
+// the border analysis); "" and zeros keep it as trained.
+func setPadding(m *onnx.Model, mode string) error {
+	if mode == "" || mode == "zeros" {
+		return nil
+	}
+	_, err := m.SetConvPadding(mode)
+	return err
 }

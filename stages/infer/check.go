@@ -3,6 +3,8 @@ package infer
 import (
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/vistudy/vistudy/pipeline"
 	"github.com/vistudy/vistudy/runtimes/onnx"
@@ -38,6 +40,15 @@ func checkModel(m *pipeline.Model, dir string) []modelProblem {
 	if h, w, ok := imageSize(ins[0].Dims); ok && (h != m.Input.Height || w != m.Input.Width) {
 		out = append(out, modelProblem{"input.size", fmt.Sprintf("the graph input %s is %s, an image of %dx%d, but input.size is %dx%d",
 			ins[0].Name, dimsString(ins[0].Dims), h, w, m.Input.Height, m.Input.Width)})
+	}
+	if m.Padding != "" {
+		if !slices.Contains(onnx.PaddingModes(), m.Padding) {
+			out = append(out, modelProblem{"padding", fmt.Sprintf("padding %q: want one of %s", m.Padding, strings.Join(onnx.PaddingModes(), ", "))})
+		} else if n, err := g.SetConvPadding(m.Padding); err != nil {
+			out = append(out, modelProblem{"padding", fmt.Sprintf("padding %s: %v", m.Padding, err)})
+		} else if n == 0 {
+			out = append(out, modelProblem{"padding", fmt.Sprintf("padding %s: the model has no zero-padded Conv to rewrite", m.Padding)})
+		}
 	}
 	if k, ok := classes(g, m.OutputTensor); ok {
 		if sp, err := labels.Resolve(m.Labels, dir); err == nil && len(sp.Names) != k {
