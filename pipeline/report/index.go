@@ -93,7 +93,7 @@ ul.toc { columns: 2; font-size: 0.95em; } ul.toc li { break-inside: avoid; }
 <dt>vistudy</dt><dd>{{.Run.Version}}</dd>
 <dt>finished</dt><dd>{{.Run.Finished}}</dd>
 <dt>duration</dt><dd>{{.Run.Duration}}</dd>
-<dt>inputs skipped</dt><dd>{{.Run.Skipped}}</dd>
+<dt>inputs skipped</dt><dd>{{if .Run.SkippedHref}}<a href="{{.Run.SkippedHref}}">{{.Run.Skipped}}</a>{{else}}{{.Run.Skipped}}{{end}}</dd>
 <dt>models</dt><dd>{{.Models}}</dd>
 </dl>
 <details class="meta"><summary>{{len .Stages}} stages</summary>{{range $i, $s := .Stages}}{{if $i}}, {{end}}<code>{{.ID}}</code> ({{.Kind}}{{if .Plugin}} {{.Plugin}}{{end}}){{end}}.</details>

@@ -86,6 +86,7 @@ func startedAt(dir string) time.Time {
 // header is the run header as index.html shows it.
 type header struct {
 	Study, File, Seed, Version, Finished, Duration, Skipped string
+	SkippedHref                                             string // errors.parquet, relative, when inputs were skipped
 	Links                                                   []link
 	Tables                                                  []link // tables/<stage>/ folders
 }
@@ -135,6 +136,7 @@ func runHeader(run Run, reportDir string, stages []StageInfo) header {
 		h.Skipped = "none"
 	default:
 		h.Skipped = fmt.Sprintf("%d (why each was skipped: %s)", run.Skipped, errorsFile)
+		h.SkippedHref = rel(errorsFile)
 	}
 	if exists(resultsFile) || run.Results > 0 {
 		h.Links = append(h.Links, link{resultsFile, rel(resultsFile), "every number of this page, tidy (model, stage, metric, group, value, n)"})

@@ -87,7 +87,7 @@ func TestRunHeader(t *testing.T) {
 	if h.Duration != "1h02m03s (wall clock, from the run directory's creation)" || h.Finished != "2026-01-02 04:06:08 UTC" || h.Seed != "7" {
 		t.Errorf("header %+v", h)
 	}
-	if !strings.HasPrefix(h.Skipped, "3 ") || !strings.Contains(h.Skipped, errorsFile) {
+	if !strings.HasPrefix(h.Skipped, "3 ") || !strings.Contains(h.Skipped, errorsFile) || h.SkippedHref != "../errors.parquet" {
 		t.Errorf("skipped %q: want the count and errors.parquet", h.Skipped)
 	}
 	var links []string
