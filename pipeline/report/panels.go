@@ -15,6 +15,13 @@ type series struct {
 	XYs          plotter.XYs
 	Line, Points bool
 	Err          plotter.YErrors // per point, the distances down and up to its 95% interval; nil: none
+	XErr         plotter.XErrors // per point, the distances left and right to its 95% interval; nil: none
+}
+
+// xErrBars are points with their horizontal error bars.
+type xErrBars struct {
+	plotter.XYs
+	plotter.XErrors
 }
 
 // errBars are points with their vertical error bars.
@@ -114,6 +121,15 @@ func (s *study) panelPlot(pn panel) (*plot.Plot, error) {
 		}
 		if len(sr.Err) == len(sr.XYs) {
 			eb, err := plotter.NewYErrorBars(errBars{sr.XYs, sr.Err})
+			if err != nil {
+				return nil, fmt.Errorf("model %s: %w", sr.Model, err)
+			}
+			eb.LineStyle = draw.LineStyle{Color: lk.Color, Width: vg.Points(0.9)}
+			eb.CapWidth = vg.Points(4)
+			p.Add(eb)
+		}
+		if len(sr.XErr) == len(sr.XYs) {
+			eb, err := plotter.NewXErrorBars(xErrBars{sr.XYs, sr.XErr})
 			if err != nil {
 				return nil, fmt.Errorf("model %s: %w", sr.Model, err)
 			}

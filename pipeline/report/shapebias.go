@@ -60,6 +60,7 @@ func init() {
 func shapeBiasFigure(st *Stage) ([]Figure, error) {
 	s, rows := st.study, st.Rows
 	byCat := map[string]map[string]float64{} // model → category → shape bias
+	nCat := map[string]map[string]int64{}    // model → category → shape and texture decisions
 	cats := map[string]bool{}
 	for _, r := range rows {
 		if r.Metric != "shape_bias" || math.IsNaN(r.Value) {
@@ -74,9 +75,10 @@ func shapeBiasFigure(st *Stage) ([]Figure, error) {
 			continue
 		}
 		if byCat[r.Model] == nil {
-			byCat[r.Model] = map[string]float64{}
+			byCat[r.Model], nCat[r.Model] = map[string]float64{}, map[string]int64{}
 		}
 		byCat[r.Model][c] = r.Value
+		nCat[r.Model][c] = r.N
 		cats[c] = true
 	}
 	if len(cats) == 0 {
@@ -90,6 +92,18 @@ func shapeBiasFigure(st *Stage) ([]Figure, error) {
 		y[c] = float64(i)
 	}
 	pooled := pooledShapeBias(rows)
+	// Each model's markers sit a little above or below the category's line, so that intervals stay apart.
+	var drawn []string
+	for _, m := range s.models {
+		if len(byCat[m]) > 0 {
+			drawn = append(drawn, m)
+		}
+	}
+	step := min(0.15, 0.6/float64(max(len(drawn), 1)))
+	nudge := map[string]float64{}
+	for i, m := range drawn {
+		nudge[m] = (float64(len(drawn)-1)/2 - float64(i)) * step
+	}
 	var ser []series
 	label := map[string]string{}
 	for _, m := range s.models {
@@ -98,12 +112,18 @@ func shapeBiasFigure(st *Stage) ([]Figure, error) {
 			continue
 		}
 		var pts plotter.XYs
+		var errs plotter.XErrors
 		for _, c := range order {
 			if v, ok := vals[c]; ok {
-				pts = append(pts, plotter.XY{X: v, Y: y[c]})
+				pts = append(pts, plotter.XY{X: v, Y: y[c] + nudge[m]})
+				lo, hi := wilson(v, nCat[m][c])
+				if math.IsNaN(lo) {
+					lo, hi = v, v
+				}
+				errs = append(errs, struct{ Low, High float64 }{v - lo, hi - v})
 			}
 		}
-		ser = append(ser, series{Model: m, XYs: pts, Points: true})
+		ser = append(ser, series{Model: m, XYs: pts, Points: true, XErr: errs})
 		pool, ok := pooled[m]
 		if !ok {
 			label[m] = m + " (no pooled value)"
@@ -132,7 +152,7 @@ func shapeBiasFigure(st *Stage) ([]Figure, error) {
 		Thumbs: []plot.Thumbnailer{&plotter.Line{LineStyle: humanStyle}}}, refLegend("no preference (0.5)"))
 	f := s.panelsFigure("shapebias", "Shape bias per category ("+st.ID+")",
 		"Stage "+st.ID+": per shape category, the fraction of shape decisions among shape and texture decisions on "+
-			"cue-conflict images (markers). Vertical lines and legend: each model's shape bias pooled over all categories "+
+			"cue-conflict images (markers, with Wilson 95% intervals over that category's decisions). Vertical lines and legend: each model's shape bias pooled over all categories "+
 			"(shape decisions / (shape + texture decisions), the number in the tables) with its Wilson 95% interval. "+
 			humanSource+" Dashed: 0.5, no preference.",
 		[]panel{pn}, 1, legend)
