@@ -25,7 +25,8 @@ var smaller = []string{
 func TestDefaultStudyShards(t *testing.T) {
 	bin := testenv.Plugins(t, "cmd/vistudy", "runtimes/onnxruntime", "plugins/metrics/accuracy", "plugins/metrics/shapebias",
 		"plugins/metrics/calibration", "plugins/attacks/solarize", "plugins/attacks/randsol", "plugins/attacks/lowpass",
-		"plugins/attacks/highpass", "plugins/attacks/criticalband")
+		"plugins/attacks/highpass", "plugins/attacks/criticalband", "plugins/attacks/corruption", "plugins/attacks/pgd",
+		"plugins/attacks/square", "plugins/metrics/border")
 	vistudy := filepath.Join(bin, "vistudy")
 	study := filepath.Join(testenv.Root(t), "pipeline.yaml")
 	dir := t.TempDir()
@@ -52,13 +53,39 @@ func TestDefaultStudyShards(t *testing.T) {
 			value[r.Model+"/"+r.Stage+"/"+r.Metric] = r.Value
 		}
 	}
-	for _, st := range []string{"acc", "calibration", "shape", "spectral", "critical_band", "solarization", "acc_randsol", "criticality", "filters"} {
+	for _, st := range []string{"acc", "calibration", "shape", "spectral", "critical_band", "solarization", "acc_randsol", "criticality", "filters",
+		"acc_corrupted", "mce", "acc_pgd", "border", "acc_square"} {
 		if !stages[st] {
 			t.Errorf("no rows from stage %s", st)
 		}
 	}
 	if sb, ss := value["standard/shape/shape_bias"], value["stylised/shape/shape_bias"]; !(sb < 0.5 && ss > 0.8) {
 		t.Errorf("shape bias standard %.3f, stylised %.3f: standard training should lean on texture, texture randomisation on shape", sb, ss)
+	}
+	// Adversarial training buys robustness: at every eps the advtrain model keeps more top-1 under
+	// PGD than the standard one, and accuracy does not rise with eps.
+	pgd := map[string]map[string]float64{}
+	for _, r := range rows {
+		if r.Stage == "acc_pgd" && r.Metric == "top1" {
+			if pgd[r.Model] == nil {
+				pgd[r.Model] = map[string]float64{}
+			}
+			pgd[r.Model][r.Group] = r.Value
+		}
+	}
+	epss := []string{"eps=0.00392", "eps=0.00784", "eps=0.0157", "eps=0.0314"}
+	for i, e := range epss {
+		if a, s := pgd["advtrain"][e], pgd["standard"][e]; !(a > s) {
+			t.Errorf("PGD %s: advtrain top-1 %.3f is not above standard's %.3f", e, a, s)
+		}
+		for m, byEps := range pgd {
+			if i > 0 && byEps[e] > byEps[epss[i-1]] {
+				t.Errorf("PGD: %s's top-1 rises from %.3f to %.3f as eps grows to %s", m, byEps[epss[i-1]], byEps[e], e)
+			}
+		}
+	}
+	if v := value["standard/mce/mce"]; v != 1 {
+		t.Errorf("mCE of the baseline model is %v, want 1", v)
 	}
 	// `vistudy report` rewrites the report from results.parquet alone.
 	if err := os.RemoveAll(filepath.Join(whole, "report")); err != nil {
