@@ -31,9 +31,11 @@ func wilson(p float64, n int64) (lo, hi float64) {
 	return max(0, mid-half), min(1, mid+half)
 }
 
-// proportionMetric matches the metrics that are a fraction of n samples (accuracies, shape bias, the
-// decision fractions), so that a Wilson interval is defined for them.
-var proportionMetric = regexp.MustCompile(`^(top\d+|accuracy|shape_bias|cue_accuracy|\w+_fraction|bin_accuracy|top\d+_(original|reset)|recovered_accuracy|min_accuracy)$`)
+// proportionMetric matches the metrics that are a fraction of n independent samples (accuracies, shape
+// bias, the decision fractions), so that a Wilson interval is defined for them. Left out: fractions over
+// repeated trials of the same samples (criticality's recovered accuracy) and minima over a sweep
+// (solarization's min_accuracy), whose n would overstate the evidence.
+var proportionMetric = regexp.MustCompile(`^(top\d+|accuracy|shape_bias|cue_accuracy|\w+_fraction|bin_accuracy)$`)
 
 // hasCI reports whether r is a proportion of r.N samples, so that it gets a Wilson interval.
 func hasCI(r arrowio.Result) bool {

@@ -212,3 +212,24 @@ func TestFilterAxes(t *testing.T) {
 		}
 	}
 }
+
+func TestHasCI(t *testing.T) {
+	for _, c := range []struct {
+		r    arrowio.Result
+		want bool
+	}{
+		{arrowio.Result{Metric: "top1", Value: 0.5, N: 10}, true},
+		{arrowio.Result{Metric: "shape_bias", Value: 0.3, N: 460}, true},
+		{arrowio.Result{Metric: "other_fraction", Value: 0.1, N: 560}, true},
+		{arrowio.Result{Metric: "top1", Value: 0.5, N: 0}, false},                 // no samples
+		{arrowio.Result{Metric: "top1", Value: 1.5, N: 10}, false},                // not a fraction
+		{arrowio.Result{Metric: "ece", Value: 0.1, N: 400}, false},                // not a proportion
+		{arrowio.Result{Metric: "recovered_accuracy", Value: 0.1, N: 480}, false}, // trials of the same samples
+		{arrowio.Result{Metric: "min_accuracy", Value: 0.2, N: 160}, false},       // a minimum over a sweep
+		{arrowio.Result{Metric: "criticality", Value: 0.5, N: 480}, false},        // a percentage of change
+	} {
+		if got := hasCI(c.r); got != c.want {
+			t.Errorf("hasCI(%s = %v, n = %d) = %v, want %v", c.r.Metric, c.r.Value, c.r.N, got, c.want)
+		}
+	}
+}
