@@ -48,9 +48,16 @@ func indexHTML(s *study, run header, stages []StageInfo, figs []Figure, notes []
 			models++
 		}
 	}
+	analyses := analysisTables(s, stages)
+	for i := range analyses {
+		for _, f := range figs {
+			if f.Stage == analyses[i].Stage {
+				analyses[i].Figures = append(analyses[i].Figures, f)
+			}
+		}
+	}
 	var buf bytes.Buffer
-	err := indexTemplate.Execute(&buf, page{Run: run, Models: models, Stages: stages, Analyses: analysisTables(s, stages),
-		Figures: figs, Notes: notes})
+	err := indexTemplate.Execute(&buf, page{Run: run, Models: models, Stages: stages, Analyses: analyses, Figures: figs, Notes: notes})
 	return buf.Bytes(), err
 }
 
@@ -110,6 +117,7 @@ ul.toc { columns: 2; font-size: 0.95em; } ul.toc li { break-inside: avoid; }
 {{if .Headline.Columns}}{{template "table" .Headline}}{{end}}
 {{if .Diagnostics.Columns}}<details><summary>Diagnostics of {{.Stage}} ({{len .Diagnostics.Columns}} values)</summary>
 {{template "table" .Diagnostics}}</details>{{end}}
+{{if .Figures}}<p class="meta">Figure{{if gt (len .Figures) 1}}s{{end}}:{{range $i, $f := .Figures}}{{if $i}},{{end}} <a href="#{{$f.File}}">{{$f.Title}}</a>{{end}}</p>{{end}}
 </div>
 {{end}}</div>
 <h2 id="figures">Figures</h2>

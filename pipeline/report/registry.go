@@ -26,6 +26,8 @@ type Figure struct {
 	Data    []arrowio.Result
 	// Table is what index.html shows under the figure (filled by the report from Data).
 	Table numTable
+	// Stage is the id of the stage the figure is drawn from (filled by the report).
+	Stage string
 }
 
 // Stage is what a figure kind draws from: one stage, its rows and the hint that asked for the figure.

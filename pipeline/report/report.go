@@ -114,6 +114,7 @@ func buildFigures(s *study, stages []StageInfo) (figs []Figure, notes []string, 
 					}
 				}
 				f.Table = s.dataTable(f.Data)
+				f.Stage = st.ID
 				figs = append(figs, f)
 			}
 		}

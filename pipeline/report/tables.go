@@ -72,6 +72,7 @@ type analysisTable struct {
 	Stage, Component string
 	Headline         numTable
 	Diagnostics      numTable // empty when the stage has none
+	Figures          []Figure // the stage's figures, for links
 }
 
 // numTable is a table of formatted cells with a header row.
