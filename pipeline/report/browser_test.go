@@ -98,7 +98,7 @@ func TestGoldenReport(t *testing.T) {
 	html := string(page)
 	for _, s := range []string{"default — vistudy report", "seed 1", "<dd>test</dd>", "47s (wall clock", "inputs skipped</dt><dd>none",
 		`href="../results.parquet"`, `href="../manifest.json"`, `href="../tables/acc/"`, `href="../tables/shape/"`,
-		`id="table-shape"`, `id="table-critical_band"`, `id="table-mce"`, `src="mce-heatmap-ce.png"`, "Diagnostics of shape", "Geirhos et al.", "Dashed: chance, 1/8 (8 classes).",
+		`id="table-shape"`, `id="table-critical_band"`, `id="table-mce"`, `src="mce-heatmap-ce.png"`, "Diagnostics of shape", "Geirhos et al.", "Dashed: chance, 1/8 (8 classes).", "Chance (k/8 for top-k, 8 classes): top1 0.1250, top2 0.2500.",
 		"fit failed: all thresholds are 0"} {
 		if !strings.Contains(html, s) {
 			t.Errorf("index.html does not contain %q", s)

@@ -115,6 +115,7 @@ ul.toc { columns: 2; font-size: 0.95em; } ul.toc li { break-inside: avoid; }
 <div class="analyses">
 {{range .Analyses}}<div class="analysis"><h3 id="table-{{.Stage}}">{{.Stage}} <span class="meta">({{.Component}})</span></h3>
 {{if .Headline.Columns}}{{template "table" .Headline}}{{end}}
+{{if .Note}}<p class="meta">{{.Note}}</p>{{end}}
 {{if .Diagnostics.Columns}}<details><summary>Diagnostics of {{.Stage}} ({{len .Diagnostics.Columns}} values)</summary>
 {{template "table" .Diagnostics}}</details>{{end}}
 {{if .Figures}}<p class="meta">Figure{{if gt (len .Figures) 1}}s{{end}}:{{range $i, $f := .Figures}}{{if $i}},{{end}} <a href="#{{$f.File}}">{{$f.Title}}</a>{{end}}</p>{{end}}

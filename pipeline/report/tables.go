@@ -73,6 +73,7 @@ type analysisTable struct {
 	Headline         numTable
 	Diagnostics      numTable // empty when the stage has none
 	Figures          []Figure // the stage's figures, for links
+	Note             string   // what to compare the numbers with (chance), "" when nothing
 }
 
 // numTable is a table of formatted cells with a header row.
@@ -153,8 +154,17 @@ func analysisTables(s *study, stages []StageInfo) []analysisTable {
 			// The catalogue's order: the main number first.
 			slices.SortStableFunc(head, func(a, b string) int { return cmp.Compare(indexOr(hs, a), indexOr(hs, b)) })
 		}
-		out = append(out, analysisTable{Stage: id, Component: componentOf(st),
-			Headline: s.modelTable(head, cells), Diagnostics: s.modelTable(diag, cells)})
+		at := analysisTable{Stage: id, Component: componentOf(st), Headline: s.modelTable(head, cells), Diagnostics: s.modelTable(diag, cells)}
+		var chance []string
+		for _, m := range head {
+			if c, ok := chanceLevel(m, s.classes); ok {
+				chance = append(chance, fmt.Sprintf("%s %s", m, formatValue(c)))
+			}
+		}
+		if len(chance) > 0 {
+			at.Note = fmt.Sprintf("Chance (k/%d for top-k, %d classes): %s.", s.classes, s.classes, strings.Join(chance, ", "))
+		}
+		out = append(out, at)
 	}
 	return out
 }
