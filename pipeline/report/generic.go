@@ -164,7 +164,11 @@ func barsFigure(st *Stage) ([]Figure, error) {
 		file += "-" + st.Hint.Metric
 	}
 	cols := min(len(panels), 2)
-	return []Figure{st.study.panelsFigure(file, "Values by group ("+st.ID+")", caption, panels, cols, legend)}, nil
+	title := "Values by group (" + st.ID + ")"
+	if st.Hint.Metric != "" {
+		title = capitalise(labelOf(st.Hint, st.Hint.Metric)) + " by group (" + st.ID + ")"
+	}
+	return []Figure{st.study.panelsFigure(file, title, caption, panels, cols, legend)}, nil
 }
 
 // heatmapKind draws per metric (the hint's, or each of the stage's) a heat map of its grouped rows:
