@@ -111,7 +111,7 @@ ul.toc { columns: 2; font-size: 0.95em; } ul.toc li { break-inside: avoid; }
 {{end}}</ul>
 <p class="meta">Every figure below has a CSV file of its numbers next to it (the link under the figure).</p>
 <h2 id="results">Results per analysis</h2>
-<p class="meta">Each analysis's overall values per model, 4 significant digits. Under a proportion (accuracy, shape bias, decision fractions): its Wilson 95% confidence interval over n samples; n is the number of samples (or decisions) behind the value. Diagnostics (counts, fit parameters, exclusions) are folded away under each table.</p>
+<p class="meta">Each analysis's overall values per model, 4 significant digits. Under a proportion (accuracy, shape bias, decision fractions): its Wilson 95% confidence interval over n samples; n is the number of samples (or decisions) behind the value. Diagnostics (counts, fit parameters, exclusions) are folded away under each table. Each number has one definition in tables and figures: shape bias, for one, is pooled over categories (shape decisions / (shape + texture decisions)) in both.</p>
 <div class="analyses">
 {{range .Analyses}}<div class="analysis"><h3 id="table-{{.Stage}}">{{.Stage}} <span class="meta">({{.Component}})</span></h3>
 {{if .Headline.Columns}}{{template "table" .Headline}}{{end}}
