@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
@@ -59,4 +60,15 @@ func dataBytes(rec arrow.RecordBatch) int64 {
 		walk(c.Data())
 	}
 	return n
+}
+
+// Share readies rec to be read by several goroutines at once: arrow-go builds a dictionary
+// array's dictionary lazily on first access (a write), so two readers encoding the same batch
+// race unless it was built first.
+func Share(rec arrow.RecordBatch) {
+	for _, col := range rec.Columns() {
+		if d, ok := col.(*array.Dictionary); ok {
+			d.Dictionary()
+		}
+	}
 }

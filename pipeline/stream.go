@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/vistudy/vistudy/arrowio"
 )
 
 // msg is one item on a stream: a batch of a unit, or the end of a unit.
@@ -57,6 +59,9 @@ func (ex *executor) send(ctx context.Context, in *Instance, m msg) error {
 			m.rec.Release()
 		}
 	}()
+	if m.rec != nil && len(ex.consumers[in]) > 1 {
+		arrowio.Share(m.rec) // the consumers read it at once
+	}
 	if m.slot != nil {
 		m.slot.pending.Store(int32(len(ex.consumers[in])) + 1)
 		defer m.slot.done() // the sender's share: a batch nobody consumes frees its slot here
