@@ -587,3 +587,22 @@ stages:
 		t.Errorf("PGD on the int8 model: %v, want a problem naming QLinearConv", err)
 	}
 }
+
+// TestPathParameterMustExist: a path parameter naming nothing (frost's photographs) is a
+// validate problem naming the parameter, not an error in the middle of the run.
+func TestPathParameterMustExist(t *testing.T) {
+	cat := testenv.Catalog(t, "runtimes/onnxruntime", "plugins/metrics/accuracy", "plugins/attacks/corruption")
+	w := testenv.NewColourWorld(t)
+	stage := `  - id: frosted
+    perturb: {input: images, attack: corruption, params: {name: frost, severity: 1, frost_dir: no-such-folder}}
+`
+	p := filepath.Join(t.TempDir(), "s.yaml")
+	os.WriteFile(p, []byte(readStudy(t, study(w, t, filepath.Join(t.TempDir(), "o")))+stage), 0o644)
+	s, err := pipeline.LoadStudy(p, nil)
+	if err == nil {
+		err = pipeline.Validate(s, cat)
+	}
+	if err == nil || !strings.Contains(err.Error(), `parameter "frost_dir"`) || !strings.Contains(err.Error(), "no-such-folder does not exist") {
+		t.Errorf("a missing frost folder: %v, want a problem naming frost_dir", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -400,6 +401,19 @@ func (v *validator) params(st *Stage, specs []params.Spec, sweep []string) {
 			continue
 		}
 		v.add(st.ParamPos(pe.Name), "%s: %v", what, err)
+	}
+	// A path parameter names a file or folder that must be there (relative to the study).
+	for _, sp := range specs {
+		p, ok := st.Params[sp.Name].(string)
+		if sp.Type != params.Path || !ok || p == "" {
+			continue
+		}
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(v.s.Dir, p)
+		}
+		if _, err := os.Stat(p); err != nil {
+			v.add(st.ParamPos(sp.Name), "%s: parameter %q: %s does not exist", what, sp.Name, p)
+		}
 	}
 }
 
