@@ -249,7 +249,7 @@ func (s *slot) describe(ctx context.Context) error {
 	if info.Name != e.Info.Name {
 		return fmt.Errorf("plugins: %s says it is named %q, its file name says %q", e.Path, info.Name, e.Info.Name)
 	}
-	in, err := sdk.InfoFromProto(info)
+	in, err := infoFromProto(info)
 	if err != nil {
 		return fmt.Errorf("plugins: %s: %w", e.Path, err)
 	}

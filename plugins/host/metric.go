@@ -41,7 +41,7 @@ func (mp *MetricProcess) PID() int { return mp.sup.current().pid() }
 
 // Bind returns a client of the process for one parameter set (JSON) and model.
 func (mp *MetricProcess) Bind(paramsJSON string, model sdk.Model) *Metric {
-	return &Metric{sup: mp.sup, params: paramsJSON, model: model.ToProto(), mem: mp.mem}
+	return &Metric{sup: mp.sup, params: paramsJSON, model: modelProto(model), mem: mp.mem}
 }
 
 // Metric is a metric plugin bound to one parameter set and one model.

@@ -48,7 +48,7 @@ func StartPerturbationWithGradient(ctx context.Context, e *Entry, model sdk.Mode
 	if e.Info.NeedsModel && predict == nil {
 		return nil, fmt.Errorf("plugins: %s needs a model", e.Info.Name)
 	}
-	pt := &Perturbation{model: model.ToProto(), predict: predict, gradient: gradient, mem: mem}
+	pt := &Perturbation{model: modelProto(model), predict: predict, gradient: gradient, mem: mem}
 	sup, err := newSupervised(e, pt.serveOracle)
 	if err != nil {
 		return nil, err

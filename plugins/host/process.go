@@ -88,7 +88,7 @@ func CurrentTimeouts() Timeouts { return *timeouts.Load() }
 type process struct {
 	entry  *Entry
 	client *plugin.Client
-	conn   *sdk.Conn
+	conn   *conn
 
 	done     chan struct{} // closed by kill: releases the thread that started the process
 	killOnce sync.Once
@@ -108,7 +108,7 @@ func launch(e *Entry) (*process, error) {
 	cmd.Env = append(cmd.Env, sdk.EnvBinary+"="+e.Path)
 	cfg := &plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
-		Plugins:          sdk.ClientPlugins(),
+		Plugins:          clientPlugins(),
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           logger.Named(e.Info.Name),
@@ -135,7 +135,7 @@ func launch(e *Entry) (*process, error) {
 		p.kill()
 		return nil, fmt.Errorf("plugins: %s does not serve a %s plugin: %w", e.Path, e.Kind, err)
 	}
-	p.conn = raw.(*sdk.Conn)
+	p.conn = raw.(*conn)
 	return p, nil
 }
 

@@ -33,7 +33,7 @@ func StartRuntime(ctx context.Context, e *Entry, req *pb.LoadRequest, mem memory
 
 // StartRuntimeSpec is StartRuntime for a load spec in Go types (what the pipeline and stages use).
 func StartRuntimeSpec(ctx context.Context, e *Entry, spec sdk.LoadSpec, mem memory.Allocator) (*Runtime, error) {
-	return startRuntime(ctx, e, spec.ToProto(), mem)
+	return startRuntime(ctx, e, loadProto(spec), mem)
 }
 
 func startRuntime(ctx context.Context, e *Entry, req *pb.LoadRequest, mem memory.Allocator) (*Runtime, error) {
@@ -121,7 +121,7 @@ func (rt *Runtime) Infer(ctx context.Context, images arrow.RecordBatch) (arrow.R
 
 // SetOverrides replaces the current weight overrides (empty: the original weights).
 func (rt *Runtime) SetOverrides(ctx context.Context, ovs []sdk.Override) error {
-	overrides := sdk.OverridesToProto(ovs)
+	overrides := overridesProto(ovs)
 	rt.mu.Lock()
 	rt.overrides = overrides
 	rt.mu.Unlock()

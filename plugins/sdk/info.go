@@ -1,8 +1,6 @@
 package sdk
 
 import (
-	"fmt"
-
 	"github.com/vistudy/vistudy/arrowio"
 	"github.com/vistudy/vistudy/plugins/params"
 	pb "github.com/vistudy/vistudy/plugins/proto"
@@ -58,23 +56,6 @@ func figuresToProto(fs []Figure) []*pb.Figure {
 	return out
 }
 
-// InfoFromProto converts a wire info back, checking its parameter specs.
-func InfoFromProto(p *pb.PluginInfo) (Info, error) {
-	i := Info{Name: p.Name, Version: p.Version, Description: p.Description, NeedsModel: p.NeedsModel,
-		Requires: p.Requires, PrimaryParam: p.PrimaryParam, NeedsGradient: p.NeedsGradient}
-	for _, f := range p.Figures {
-		i.Figures = append(i.Figures, Figure{Kind: f.Kind, Metric: f.Metric, Label: f.Label})
-	}
-	for _, q := range p.Params {
-		s, err := params.FromProto(q)
-		if err != nil {
-			return i, fmt.Errorf("plugin %s: %w", p.Name, err)
-		}
-		i.Params = append(i.Params, s)
-	}
-	return i, nil
-}
-
 // Model is the model a batch came from or goes to.
 type Model struct {
 	Name           string
@@ -85,12 +66,6 @@ type Model struct {
 	// DatasetToModel is the model output each dataset class maps onto (empty: the dataset's
 	// labels are the model's); the labels of predictions batches are already the model's.
 	DatasetToModel []int32
-}
-
-// ToProto converts the model context to its wire form.
-func (m Model) ToProto() *pb.ModelContext {
-	return &pb.ModelContext{Name: m.Name, NumClasses: int32(m.NumClasses), LabelSpace: m.LabelSpace,
-		ClassNames: m.ClassNames, DatasetClasses: m.DatasetClasses, DatasetToModel: m.DatasetToModel}
 }
 
 // ModelFromProto converts a wire model context.

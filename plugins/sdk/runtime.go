@@ -295,17 +295,6 @@ func (s *runtimeServer) Unload(_ context.Context, req *pb.SessionRequest) (*pb.E
 	return &pb.Empty{}, nil
 }
 
-// ToProto is the wire form of the spec (for the host).
-func (l LoadSpec) ToProto() *pb.LoadRequest {
-	in := l.Input
-	return &pb.LoadRequest{Path: l.Path, Name: l.Name, Output: l.Output, OutputTensor: l.OutputTensor,
-		Input: &pb.InputMapping{Channels: in.Channels, Scale: in.Scale, Mean: in.Mean, Std: in.Std,
-			Height: int32(in.Height), Width: int32(in.Width)},
-		IntraThreads: int32(l.IntraThreads), InterThreads: int32(l.InterThreads), Providers: l.Providers,
-		ProviderFallback: l.ProviderFallback, Overridable: l.Overridable, ProviderOptions: l.ProviderOptions,
-		DeviceId: int32(l.DeviceID), Padding: l.Padding}
-}
-
 // LoadSpecFromProto reads a wire load request.
 func LoadSpecFromProto(p *pb.LoadRequest) LoadSpec {
 	in := p.GetInput()
@@ -315,19 +304,6 @@ func LoadSpecFromProto(p *pb.LoadRequest) LoadSpec {
 		IntraThreads: int(p.IntraThreads), InterThreads: int(p.InterThreads), Providers: p.Providers,
 		ProviderFallback: p.ProviderFallback, Overridable: p.Overridable, ProviderOptions: p.ProviderOptions,
 		DeviceID: int(p.DeviceId), Padding: p.Padding}
-}
-
-// OverridesToProto is the wire form of overrides (float32 little-endian values).
-func OverridesToProto(ovs []Override) []*pb.Override {
-	out := make([]*pb.Override, len(ovs))
-	for i, o := range ovs {
-		b := make([]byte, 4*len(o.Values))
-		for j, v := range o.Values {
-			binary.LittleEndian.PutUint32(b[4*j:], math.Float32bits(v))
-		}
-		out[i] = &pb.Override{Name: o.Name, Dims: o.Dims, Values: b}
-	}
-	return out
 }
 
 // OverridesFromProto reads wire overrides.

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"errors"
 	"os"
 	"time"
 
@@ -45,12 +46,6 @@ func CallOptions() []grpc.CallOption {
 // newServer builds a gRPC server with the lifted message limits.
 func newServer(opts []grpc.ServerOption) *grpc.Server { return grpc.NewServer(ServerOptions(opts)...) }
 
-// Conn is what the host gets when it dispenses a plugin: the connection and the broker.
-type Conn struct {
-	Conn   *grpc.ClientConn
-	Broker *plugin.GRPCBroker
-}
-
 // grpcPlugin adapts one registration function to go-plugin's GRPCPlugin.
 type grpcPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
@@ -63,18 +58,9 @@ func (p *grpcPlugin) GRPCServer(b *plugin.GRPCBroker, s *grpc.Server) error {
 	return nil
 }
 
-// GRPCClient implements plugin.GRPCPlugin.
-func (p *grpcPlugin) GRPCClient(_ context.Context, b *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return &Conn{Conn: c, Broker: b}, nil
-}
-
-// ClientPlugins is the plugin set the host dispenses from.
-func ClientPlugins() plugin.PluginSet {
-	return plugin.PluginSet{
-		string(KindRuntime):      &grpcPlugin{},
-		string(KindPerturbation): &grpcPlugin{},
-		string(KindMetric):       &grpcPlugin{},
-	}
+// GRPCClient implements plugin.GRPCPlugin; the client side is the host's (plugins/host).
+func (p *grpcPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, errors.New("sdk: a plugin serves; the host's client side is in plugins/host")
 }
 
 // serve runs the plugin process's gRPC server until the host kills it.

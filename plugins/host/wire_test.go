@@ -1,4 +1,4 @@
-package sdk
+package host
 
 import (
 	"reflect"
@@ -8,18 +8,20 @@ import (
 
 	"github.com/vistudy/vistudy/plugins/params"
 	pb "github.com/vistudy/vistudy/plugins/proto"
+	"github.com/vistudy/vistudy/plugins/sdk"
 )
 
 // TestInfoRoundTrip: an Info survives its wire form, marshalled as the host receives it, figures included.
 func TestInfoRoundTrip(t *testing.T) {
-	for _, in := range []Info{
+	for _, in := range []sdk.Info{
 		{Name: "bare", Version: "0.1.0"},
 		{Name: "labelshare", Version: "1.2.3", Description: "share of samples per label", Requires: []string{"label"},
 			Params:  []params.Spec{{Name: "k", Type: params.Int, Default: 3, Description: "k"}},
-			Figures: []Figure{{Kind: FigureBars, Metric: "share", Label: "share of samples"}, {Kind: "shapebias"}}},
-		{Name: "randsol", NeedsModel: true, PrimaryParam: "iterations", Figures: []Figure{{Kind: FigureNone}}},
+			Figures: []sdk.Figure{{Kind: sdk.FigureBars, Metric: "share", Label: "share of samples"}, {Kind: "shapebias"}}},
+		{Name: "randsol", NeedsModel: true, PrimaryParam: "iterations", Figures: []sdk.Figure{{Kind: sdk.FigureNone}}},
+		{Name: "pgd", NeedsModel: true, NeedsGradient: true, PrimaryParam: "eps"},
 	} {
-		wire, err := proto.Marshal(in.ToProto(KindMetric))
+		wire, err := proto.Marshal(in.ToProto(sdk.KindMetric))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -27,7 +29,7 @@ func TestInfoRoundTrip(t *testing.T) {
 		if err := proto.Unmarshal(wire, &p); err != nil {
 			t.Fatal(err)
 		}
-		out, err := InfoFromProto(&p)
+		out, err := infoFromProto(&p)
 		if err != nil {
 			t.Fatal(err)
 		}
