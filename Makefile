@@ -52,6 +52,7 @@ FUZZ_TARGETS := ./pipeline:FuzzParseStudy ./stages/load:FuzzDecode ./runtimes/on
 FUZZTIME ?= 5s
 
 test: build
+	@scripts/install-test-packages.sh
 	$(GO) vet ./...
 	$(GO) test -timeout 30m ./...
 	$(GO) test -race -short -timeout 20m $(RACE_PKGS)

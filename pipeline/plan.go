@@ -233,6 +233,22 @@ func (x *Expansion) Sweep(st *Stage, specs []params.Spec) ([]SweepPoint, error) 
 	return out, nil
 }
 
+// PerModel makes one instance of st per model it runs for (its `models:` or all) and input
+// instance of that model's geometry, each with the parameters vals.
+func (x *Expansion) PerModel(st *Stage, vals params.Values) []*Instance {
+	var out []*Instance
+	for _, m := range x.Models(st) {
+		for _, src := range x.Of(st.Input) {
+			if Matches(m, src) {
+				in := Follow(st, src, m)
+				in.Params = vals
+				out = append(out, in)
+			}
+		}
+	}
+	return out
+}
+
 // Follow is an instance of st reading src for model m (nil: model-free), on src's chain.
 func Follow(st *Stage, src *Instance, m *Model) *Instance {
 	return &Instance{Stage: st, Model: m, Geometry: src.Geometry, Sweep: src.Sweep, Input: src, Root: src.Root}

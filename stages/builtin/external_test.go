@@ -47,15 +47,7 @@ func (pixelMean) Check(c *pipeline.Check, st *pipeline.Stage) {
 }
 
 func (pixelMean) Expand(x *pipeline.Expansion, st *pipeline.Stage) ([]*pipeline.Instance, error) {
-	var out []*pipeline.Instance
-	for _, m := range x.Models(st) {
-		for _, src := range x.Of(st.Input) {
-			if pipeline.Matches(m, src) {
-				out = append(out, pipeline.Follow(st, src, m))
-			}
-		}
-	}
-	return out, nil
+	return x.PerModel(st, nil), nil
 }
 
 // meanState is the mergeable state: per label, the channel sums and the pixel count.

@@ -34,17 +34,7 @@ func (kind) Check(c *pipeline.Check, st *pipeline.Stage) { c.Params(st, Params) 
 
 // Expand makes one instance per model and input instance of the model's geometry.
 func (kind) Expand(x *pipeline.Expansion, st *pipeline.Stage) ([]*pipeline.Instance, error) {
-	var out []*pipeline.Instance
-	for _, m := range x.Models(st) {
-		for _, src := range x.Of(st.Input) {
-			if pipeline.Matches(m, src) {
-				in := pipeline.Follow(st, src, m)
-				in.Params = x.Params(st, Params)
-				out = append(out, in)
-			}
-		}
-	}
-	return out, nil
+	return x.PerModel(st, x.Params(st, Params)), nil
 }
 
 // prepared is an instance's model, opened once, and the layers it resets.
