@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Golden results: runs the default study and every example with bin/vistudy and compares each
-# results.parquet byte for byte with testdata/goldens/<study>.results.parquet (`check`, the default),
-# or writes them (`make`). The goldens were made at commit 41ee80a, the commit before stage kinds
-# became registered components (issue 8); a change that moves a number must say why and remake them.
-# Examples whose data is absent (../shared/data) are skipped with a message.
+# results.parquet byte for byte with testdata/goldens/<decoder>/<study>.results.parquet (`check`,
+# the default), or writes them (`make`). <decoder> is libjpeg (the default build: JPEGs decoded by
+# libjpeg-turbo, as PIL does) or nolibjpeg (a build with -tags nolibjpeg: Go's image/jpeg).
+# The nolibjpeg goldens were made at commit 41ee80a, the commit before stage kinds became registered
+# components (issue 8), and the refactor reproduces them byte for byte; the default study's was
+# remade when its corruption and attack stages were added (the other stages' rows unchanged).
+# A change that moves a number must say why and remake them. Examples whose data is absent
+# (../shared/data) are skipped with a message.
+#   scripts/goldens.sh [check|make] [libjpeg|nolibjpeg]
 set -euo pipefail
 mode=${1:-check}
+decoder=${2:-libjpeg}
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin=${VISTUDY_BIN:-$root/bin/vistudy}
-golden="$root/testdata/goldens"
+golden="$root/testdata/goldens/$decoder"
 export ONNXRUNTIME_LIB=${ONNXRUNTIME_LIB:-$root/.deps/onnxruntime/libonnxruntime.so.1}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

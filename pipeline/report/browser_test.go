@@ -18,7 +18,7 @@ import (
 )
 
 // defaultStages are the stages of the repository's default study (pipeline.yaml), with the figures their
-// built-in components declare: what the pipeline passes for testdata/goldens/pipeline.results.parquet.
+// built-in components declare: what the pipeline passes for testdata/goldens/libjpeg/pipeline.results.parquet.
 func defaultStages() []StageInfo {
 	var out []StageInfo
 	for _, s := range [][3]string{
@@ -46,7 +46,7 @@ func defaultStages() []StageInfo {
 // manifest.json, run.json, a tables/ folder) and writes its report; it returns the report directory.
 func goldenRun(t *testing.T) (reportDir string, rows []arrowio.Result) {
 	t.Helper()
-	golden := filepath.Join(testenv.Root(t), "testdata", "goldens", "pipeline.results.parquet")
+	golden := filepath.Join(testenv.Root(t), "testdata", "goldens", "libjpeg", "pipeline.results.parquet")
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	rows, err := arrowio.ReadResults(golden, mem)
