@@ -314,6 +314,16 @@ const OracleChunkPixels = 32 * 224 * 224
 // OracleChunk is how many images of size values (C·H·W) one oracle call carries.
 func OracleChunk(size int) int { return max(1, 3*OracleChunkPixels/max(size, 1)) }
 
+// Predict asks env's oracle for the logits of the given rows of x (images of shape, row-major),
+// in calls of at most OracleChunk images: what every attack that queries a model needs.
+func Predict(ctx context.Context, env *sdk.Env, shape []int, x []float32, rows []int) (*sdk.Logits, error) {
+	size := 1
+	for _, d := range shape {
+		size *= d
+	}
+	return oracle{env: env, shape: shape, size: size}.predict(ctx, x, rows)
+}
+
 func (o oracle) predict(ctx context.Context, x []float32, rows []int) (*sdk.Logits, error) {
 	out := &sdk.Logits{}
 	chunk := OracleChunk(o.size)

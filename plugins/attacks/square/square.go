@@ -253,27 +253,5 @@ type querier struct {
 }
 
 func (q querier) predict(ctx context.Context, x []float32, rows []int) (*sdk.Logits, error) {
-	out := &sdk.Logits{}
-	chunk := gradattack.OracleChunk(q.size)
-	for lo := 0; lo < len(rows); lo += chunk {
-		part := rows[lo:min(lo+chunk, len(rows))]
-		data := make([]float32, 0, len(part)*q.size)
-		for _, i := range part {
-			data = append(data, x[i*q.size:(i+1)*q.size]...)
-		}
-		arr, err := arrowio.NewTensorArray(q.env.Mem, q.shape, data)
-		if err != nil {
-			return nil, err
-		}
-		l, err := q.env.Oracle.Predict(ctx, arr)
-		arr.Release()
-		if err != nil {
-			return nil, err
-		}
-		if l.K < 1 || len(l.Values) != l.K*len(part) {
-			return nil, fmt.Errorf("the oracle returned %d logits in rows of %d for %d images", len(l.Values), l.K, len(part))
-		}
-		out.K, out.Values = l.K, append(out.Values, l.Values...)
-	}
-	return out, nil
+	return gradattack.Predict(ctx, q.env, q.shape, x, rows)
 }
