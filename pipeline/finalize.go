@@ -105,7 +105,10 @@ func Finalize(ctx context.Context, plan *Plan, opts Options) error {
 		lost := false
 		for _, r := range recs {
 			if t := rd.missingTable(r); t != "" {
-				missing = append(missing, fmt.Sprintf("%s: unit %s: its part file %s is missing (deleted?); it is redone by the next run", in.Key(), r.Unit, t))
+				if err := rd.drop(in, r.Unit); err != nil {
+					return err
+				}
+				missing = append(missing, fmt.Sprintf("%s: unit %s: its part file %s is missing (deleted?); the unit is dropped and redone by the next run", in.Key(), r.Unit, t))
 				lost = true
 			}
 		}

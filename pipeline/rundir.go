@@ -173,19 +173,15 @@ func (rd *RunDir) unitPath(in *Instance, unit string) string {
 	return rd.path(unitsDir, in.Stage.ID, filepath.FromSlash(in.Dir()), unit+".json")
 }
 
-// Done reports whether the unit of in is committed with every part file it names (a unit whose
-// table was deleted is not done: it is redone).
+// Done reports whether the unit of in is committed (a stat per unit: a record whose part file
+// was deleted is found by Finalize, which drops it so that the next run redoes the unit).
 func (rd *RunDir) Done(in *Instance, unit string) bool {
-	b, err := os.ReadFile(rd.unitPath(in, unit))
-	if err != nil {
-		return false
-	}
-	var r UnitRecord
-	if json.Unmarshal(b, &r) != nil {
-		return false
-	}
-	return rd.missingTable(&r) == ""
+	_, err := os.Stat(rd.unitPath(in, unit))
+	return err == nil
 }
+
+// drop removes a unit's record, so that the next run redoes the unit.
+func (rd *RunDir) drop(in *Instance, unit string) error { return os.Remove(rd.unitPath(in, unit)) }
 
 // missingTable names the first part file a record names that is not there ("" when all are).
 func (rd *RunDir) missingTable(r *UnitRecord) string {
