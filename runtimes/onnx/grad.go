@@ -104,7 +104,7 @@ var diffInputs = map[string][]int{
 	"Tanh": nil, "Neg": nil, "Identity": nil, "Dropout": {0}, "Cast": {0},
 	"MaxPool": {0}, "AveragePool": {0}, "GlobalAveragePool": {0}, "Concat": nil,
 	"Flatten": {0}, "Reshape": {0}, "Squeeze": {0}, "Unsqueeze": {0}, "Transpose": {0}, "Pad": {0},
-	"Softmax": {0}, "LogSoftmax": {0}, "Slice": {0},
+	"Softmax": {0}, "LogSoftmax": {0}, "Slice": {0}, "Sqrt": nil,
 }
 
 // supportedOnlyAt lists inputs that must not depend on the image (weights computed from it).
@@ -835,6 +835,8 @@ func (b *gradBuilder) backward(n *message, dy string) error {
 		b.add(x, b.op("Mul", []string{dy, b.op("Mul", []string{y, b.op("Sub", []string{b.scalar(1), y})})}))
 	case "Tanh":
 		b.add(x, b.op("Mul", []string{dy, b.op("Sub", []string{b.scalar(1), b.op("Mul", []string{y, y})})}))
+	case "Sqrt": // d√x/dx = 1/(2√x)
+		b.add(x, b.op("Div", []string{b.op("Mul", []string{dy, b.scalar(0.5)}), y}))
 	case "HardSigmoid":
 		alpha, beta := attrFloatOf(n, "alpha", 0.2), attrFloatOf(n, "beta", 0.5)
 		t := b.op("Add", []string{b.op("Mul", []string{x, b.scalar(alpha)}), b.scalar(beta)})

@@ -180,6 +180,8 @@ func evalOp(n *message, op string, a []ten, in []string, ints map[string][]int64
 		return unary(x, func(v float64) float64 { return -v }), nil
 	case "Tanh":
 		return unary(x, math.Tanh), nil
+	case "Sqrt":
+		return unary(x, math.Sqrt), nil
 	case "Sigmoid":
 		return unary(x, func(v float64) float64 { return 1 / (1 + math.Exp(-v)) }), nil
 	case "HardSigmoid":
