@@ -50,6 +50,7 @@ func clientPlugins() plugin.PluginSet {
 func infoFromProto(p *pb.PluginInfo) (sdk.Info, error) {
 	i := sdk.Info{Name: p.Name, Version: p.Version, Description: p.Description, NeedsModel: p.NeedsModel,
 		Requires: p.Requires, PrimaryParam: p.PrimaryParam, NeedsGradient: p.NeedsGradient}
+	i.Metrics = sdk.MetricsFromProto(p.Metrics)
 	for _, f := range p.Figures {
 		i.Figures = append(i.Figures, sdk.Figure{Kind: f.Kind, Metric: f.Metric, Label: f.Label})
 	}

@@ -257,6 +257,8 @@ type PluginInfo struct {
 	// perturbations: queries the model oracle's Gradient (white-box), so validate checks that every
 	// attacked model has a gradient graph.
 	NeedsGradient bool `protobuf:"varint,11,opt,name=needs_gradient,json=needsGradient,proto3" json:"needs_gradient,omitempty"`
+	// metrics: what each reported metric means (the metric catalogue, metrics.parquet).
+	Metrics       []*MetricInfo `protobuf:"bytes,12,rep,name=metrics,proto3" json:"metrics,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -368,6 +370,118 @@ func (x *PluginInfo) GetNeedsGradient() bool {
 	return false
 }
 
+func (x *PluginInfo) GetMetrics() []*MetricInfo {
+	if x != nil {
+		return x.Metrics
+	}
+	return nil
+}
+
+// MetricInfo declares one metric a plugin reports: its unit, range, direction and meaning.
+type MetricInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Unit  string                 `protobuf:"bytes,2,opt,name=unit,proto3" json:"unit,omitempty"`
+	// the range; min > max when unbounded (no range declared).
+	Min float64 `protobuf:"fixed64,3,opt,name=min,proto3" json:"min,omitempty"`
+	Max float64 `protobuf:"fixed64,4,opt,name=max,proto3" json:"max,omitempty"`
+	// higher | lower | "" (neither is better).
+	Better  string `protobuf:"bytes,5,opt,name=better,proto3" json:"better,omitempty"`
+	Meaning string `protobuf:"bytes,6,opt,name=meaning,proto3" json:"meaning,omitempty"`
+	// a column of the leaderboard (`vistudy summary`).
+	Headline bool `protobuf:"varint,7,opt,name=headline,proto3" json:"headline,omitempty"`
+	// the short header of its leaderboard column (e.g. "top-1").
+	Label         string `protobuf:"bytes,8,opt,name=label,proto3" json:"label,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetricInfo) Reset() {
+	*x = MetricInfo{}
+	mi := &file_vistudy_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetricInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetricInfo) ProtoMessage() {}
+
+func (x *MetricInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_vistudy_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetricInfo.ProtoReflect.Descriptor instead.
+func (*MetricInfo) Descriptor() ([]byte, []int) {
+	return file_vistudy_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *MetricInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *MetricInfo) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *MetricInfo) GetMin() float64 {
+	if x != nil {
+		return x.Min
+	}
+	return 0
+}
+
+func (x *MetricInfo) GetMax() float64 {
+	if x != nil {
+		return x.Max
+	}
+	return 0
+}
+
+func (x *MetricInfo) GetBetter() string {
+	if x != nil {
+		return x.Better
+	}
+	return ""
+}
+
+func (x *MetricInfo) GetMeaning() string {
+	if x != nil {
+		return x.Meaning
+	}
+	return ""
+}
+
+func (x *MetricInfo) GetHeadline() bool {
+	if x != nil {
+		return x.Headline
+	}
+	return false
+}
+
+func (x *MetricInfo) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
 // Figure asks the report for one figure of a registered kind over a stage's rows.
 type Figure struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -383,7 +497,7 @@ type Figure struct {
 
 func (x *Figure) Reset() {
 	*x = Figure{}
-	mi := &file_vistudy_proto_msgTypes[4]
+	mi := &file_vistudy_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -395,7 +509,7 @@ func (x *Figure) String() string {
 func (*Figure) ProtoMessage() {}
 
 func (x *Figure) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[4]
+	mi := &file_vistudy_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -408,7 +522,7 @@ func (x *Figure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Figure.ProtoReflect.Descriptor instead.
 func (*Figure) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{4}
+	return file_vistudy_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Figure) GetKind() string {
@@ -452,7 +566,7 @@ type ModelContext struct {
 
 func (x *ModelContext) Reset() {
 	*x = ModelContext{}
-	mi := &file_vistudy_proto_msgTypes[5]
+	mi := &file_vistudy_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -464,7 +578,7 @@ func (x *ModelContext) String() string {
 func (*ModelContext) ProtoMessage() {}
 
 func (x *ModelContext) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[5]
+	mi := &file_vistudy_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -477,7 +591,7 @@ func (x *ModelContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelContext.ProtoReflect.Descriptor instead.
 func (*ModelContext) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{5}
+	return file_vistudy_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ModelContext) GetName() string {
@@ -532,7 +646,7 @@ type MetricRequest struct {
 
 func (x *MetricRequest) Reset() {
 	*x = MetricRequest{}
-	mi := &file_vistudy_proto_msgTypes[6]
+	mi := &file_vistudy_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -544,7 +658,7 @@ func (x *MetricRequest) String() string {
 func (*MetricRequest) ProtoMessage() {}
 
 func (x *MetricRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[6]
+	mi := &file_vistudy_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -557,7 +671,7 @@ func (x *MetricRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricRequest.ProtoReflect.Descriptor instead.
 func (*MetricRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{6}
+	return file_vistudy_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *MetricRequest) GetParamsJson() string {
@@ -584,7 +698,7 @@ type State struct {
 
 func (x *State) Reset() {
 	*x = State{}
-	mi := &file_vistudy_proto_msgTypes[7]
+	mi := &file_vistudy_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -596,7 +710,7 @@ func (x *State) String() string {
 func (*State) ProtoMessage() {}
 
 func (x *State) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[7]
+	mi := &file_vistudy_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -609,7 +723,7 @@ func (x *State) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use State.ProtoReflect.Descriptor instead.
 func (*State) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{7}
+	return file_vistudy_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *State) GetData() []byte {
@@ -632,7 +746,7 @@ type AccumulateRequest struct {
 
 func (x *AccumulateRequest) Reset() {
 	*x = AccumulateRequest{}
-	mi := &file_vistudy_proto_msgTypes[8]
+	mi := &file_vistudy_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -644,7 +758,7 @@ func (x *AccumulateRequest) String() string {
 func (*AccumulateRequest) ProtoMessage() {}
 
 func (x *AccumulateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[8]
+	mi := &file_vistudy_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -657,7 +771,7 @@ func (x *AccumulateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccumulateRequest.ProtoReflect.Descriptor instead.
 func (*AccumulateRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{8}
+	return file_vistudy_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AccumulateRequest) GetParamsJson() string {
@@ -699,7 +813,7 @@ type AccumulateResponse struct {
 
 func (x *AccumulateResponse) Reset() {
 	*x = AccumulateResponse{}
-	mi := &file_vistudy_proto_msgTypes[9]
+	mi := &file_vistudy_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -711,7 +825,7 @@ func (x *AccumulateResponse) String() string {
 func (*AccumulateResponse) ProtoMessage() {}
 
 func (x *AccumulateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[9]
+	mi := &file_vistudy_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -724,7 +838,7 @@ func (x *AccumulateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccumulateResponse.ProtoReflect.Descriptor instead.
 func (*AccumulateResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{9}
+	return file_vistudy_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AccumulateResponse) GetState() []byte {
@@ -752,7 +866,7 @@ type MergeRequest struct {
 
 func (x *MergeRequest) Reset() {
 	*x = MergeRequest{}
-	mi := &file_vistudy_proto_msgTypes[10]
+	mi := &file_vistudy_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -764,7 +878,7 @@ func (x *MergeRequest) String() string {
 func (*MergeRequest) ProtoMessage() {}
 
 func (x *MergeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[10]
+	mi := &file_vistudy_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -777,7 +891,7 @@ func (x *MergeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeRequest.ProtoReflect.Descriptor instead.
 func (*MergeRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{10}
+	return file_vistudy_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *MergeRequest) GetParamsJson() string {
@@ -812,7 +926,7 @@ type ReportRequest struct {
 
 func (x *ReportRequest) Reset() {
 	*x = ReportRequest{}
-	mi := &file_vistudy_proto_msgTypes[11]
+	mi := &file_vistudy_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -824,7 +938,7 @@ func (x *ReportRequest) String() string {
 func (*ReportRequest) ProtoMessage() {}
 
 func (x *ReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[11]
+	mi := &file_vistudy_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -837,7 +951,7 @@ func (x *ReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportRequest.ProtoReflect.Descriptor instead.
 func (*ReportRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{11}
+	return file_vistudy_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReportRequest) GetParamsJson() string {
@@ -874,7 +988,7 @@ type Row struct {
 
 func (x *Row) Reset() {
 	*x = Row{}
-	mi := &file_vistudy_proto_msgTypes[12]
+	mi := &file_vistudy_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -886,7 +1000,7 @@ func (x *Row) String() string {
 func (*Row) ProtoMessage() {}
 
 func (x *Row) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[12]
+	mi := &file_vistudy_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -899,7 +1013,7 @@ func (x *Row) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Row.ProtoReflect.Descriptor instead.
 func (*Row) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{12}
+	return file_vistudy_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Row) GetMetric() string {
@@ -939,7 +1053,7 @@ type ReportResponse struct {
 
 func (x *ReportResponse) Reset() {
 	*x = ReportResponse{}
-	mi := &file_vistudy_proto_msgTypes[13]
+	mi := &file_vistudy_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -951,7 +1065,7 @@ func (x *ReportResponse) String() string {
 func (*ReportResponse) ProtoMessage() {}
 
 func (x *ReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[13]
+	mi := &file_vistudy_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -964,7 +1078,7 @@ func (x *ReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResponse.ProtoReflect.Descriptor instead.
 func (*ReportResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{13}
+	return file_vistudy_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReportResponse) GetRows() []*Row {
@@ -984,7 +1098,7 @@ type ConnectRequest struct {
 
 func (x *ConnectRequest) Reset() {
 	*x = ConnectRequest{}
-	mi := &file_vistudy_proto_msgTypes[14]
+	mi := &file_vistudy_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -996,7 +1110,7 @@ func (x *ConnectRequest) String() string {
 func (*ConnectRequest) ProtoMessage() {}
 
 func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[14]
+	mi := &file_vistudy_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1009,7 +1123,7 @@ func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectRequest.ProtoReflect.Descriptor instead.
 func (*ConnectRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{14}
+	return file_vistudy_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ConnectRequest) GetOracle() uint32 {
@@ -1035,7 +1149,7 @@ type ApplyRequest struct {
 
 func (x *ApplyRequest) Reset() {
 	*x = ApplyRequest{}
-	mi := &file_vistudy_proto_msgTypes[15]
+	mi := &file_vistudy_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1047,7 +1161,7 @@ func (x *ApplyRequest) String() string {
 func (*ApplyRequest) ProtoMessage() {}
 
 func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[15]
+	mi := &file_vistudy_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1060,7 +1174,7 @@ func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRequest.ProtoReflect.Descriptor instead.
 func (*ApplyRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{15}
+	return file_vistudy_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ApplyRequest) GetParamsJson() string {
@@ -1108,7 +1222,7 @@ type ApplyResponse struct {
 
 func (x *ApplyResponse) Reset() {
 	*x = ApplyResponse{}
-	mi := &file_vistudy_proto_msgTypes[16]
+	mi := &file_vistudy_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1120,7 +1234,7 @@ func (x *ApplyResponse) String() string {
 func (*ApplyResponse) ProtoMessage() {}
 
 func (x *ApplyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[16]
+	mi := &file_vistudy_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1133,7 +1247,7 @@ func (x *ApplyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyResponse.ProtoReflect.Descriptor instead.
 func (*ApplyResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{16}
+	return file_vistudy_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ApplyResponse) GetBatch() []byte {
@@ -1153,7 +1267,7 @@ type OracleRequest struct {
 
 func (x *OracleRequest) Reset() {
 	*x = OracleRequest{}
-	mi := &file_vistudy_proto_msgTypes[17]
+	mi := &file_vistudy_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1165,7 +1279,7 @@ func (x *OracleRequest) String() string {
 func (*OracleRequest) ProtoMessage() {}
 
 func (x *OracleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[17]
+	mi := &file_vistudy_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1178,7 +1292,7 @@ func (x *OracleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OracleRequest.ProtoReflect.Descriptor instead.
 func (*OracleRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{17}
+	return file_vistudy_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *OracleRequest) GetBatch() []byte {
@@ -1198,7 +1312,7 @@ type OracleResponse struct {
 
 func (x *OracleResponse) Reset() {
 	*x = OracleResponse{}
-	mi := &file_vistudy_proto_msgTypes[18]
+	mi := &file_vistudy_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1210,7 +1324,7 @@ func (x *OracleResponse) String() string {
 func (*OracleResponse) ProtoMessage() {}
 
 func (x *OracleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[18]
+	mi := &file_vistudy_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1223,7 +1337,7 @@ func (x *OracleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OracleResponse.ProtoReflect.Descriptor instead.
 func (*OracleResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{18}
+	return file_vistudy_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *OracleResponse) GetBatch() []byte {
@@ -1245,7 +1359,7 @@ type GradientRequest struct {
 
 func (x *GradientRequest) Reset() {
 	*x = GradientRequest{}
-	mi := &file_vistudy_proto_msgTypes[19]
+	mi := &file_vistudy_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1257,7 +1371,7 @@ func (x *GradientRequest) String() string {
 func (*GradientRequest) ProtoMessage() {}
 
 func (x *GradientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[19]
+	mi := &file_vistudy_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1270,7 +1384,7 @@ func (x *GradientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GradientRequest.ProtoReflect.Descriptor instead.
 func (*GradientRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{19}
+	return file_vistudy_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GradientRequest) GetBatch() []byte {
@@ -1297,7 +1411,7 @@ type GradientResponse struct {
 
 func (x *GradientResponse) Reset() {
 	*x = GradientResponse{}
-	mi := &file_vistudy_proto_msgTypes[20]
+	mi := &file_vistudy_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1309,7 +1423,7 @@ func (x *GradientResponse) String() string {
 func (*GradientResponse) ProtoMessage() {}
 
 func (x *GradientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[20]
+	mi := &file_vistudy_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1322,7 +1436,7 @@ func (x *GradientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GradientResponse.ProtoReflect.Descriptor instead.
 func (*GradientResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{20}
+	return file_vistudy_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GradientResponse) GetBatch() []byte {
@@ -1345,7 +1459,7 @@ type RuntimeGradientRequest struct {
 
 func (x *RuntimeGradientRequest) Reset() {
 	*x = RuntimeGradientRequest{}
-	mi := &file_vistudy_proto_msgTypes[21]
+	mi := &file_vistudy_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1357,7 +1471,7 @@ func (x *RuntimeGradientRequest) String() string {
 func (*RuntimeGradientRequest) ProtoMessage() {}
 
 func (x *RuntimeGradientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[21]
+	mi := &file_vistudy_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1370,7 +1484,7 @@ func (x *RuntimeGradientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeGradientRequest.ProtoReflect.Descriptor instead.
 func (*RuntimeGradientRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{21}
+	return file_vistudy_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RuntimeGradientRequest) GetSession() string {
@@ -1410,7 +1524,7 @@ type InputMapping struct {
 
 func (x *InputMapping) Reset() {
 	*x = InputMapping{}
-	mi := &file_vistudy_proto_msgTypes[22]
+	mi := &file_vistudy_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1422,7 +1536,7 @@ func (x *InputMapping) String() string {
 func (*InputMapping) ProtoMessage() {}
 
 func (x *InputMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[22]
+	mi := &file_vistudy_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1435,7 +1549,7 @@ func (x *InputMapping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputMapping.ProtoReflect.Descriptor instead.
 func (*InputMapping) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{22}
+	return file_vistudy_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *InputMapping) GetChannels() string {
@@ -1507,7 +1621,7 @@ type LoadRequest struct {
 
 func (x *LoadRequest) Reset() {
 	*x = LoadRequest{}
-	mi := &file_vistudy_proto_msgTypes[23]
+	mi := &file_vistudy_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1519,7 +1633,7 @@ func (x *LoadRequest) String() string {
 func (*LoadRequest) ProtoMessage() {}
 
 func (x *LoadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[23]
+	mi := &file_vistudy_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1532,7 +1646,7 @@ func (x *LoadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadRequest.ProtoReflect.Descriptor instead.
 func (*LoadRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{23}
+	return file_vistudy_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *LoadRequest) GetPath() string {
@@ -1638,7 +1752,7 @@ type TensorDesc struct {
 
 func (x *TensorDesc) Reset() {
 	*x = TensorDesc{}
-	mi := &file_vistudy_proto_msgTypes[24]
+	mi := &file_vistudy_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1650,7 +1764,7 @@ func (x *TensorDesc) String() string {
 func (*TensorDesc) ProtoMessage() {}
 
 func (x *TensorDesc) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[24]
+	mi := &file_vistudy_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1663,7 +1777,7 @@ func (x *TensorDesc) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorDesc.ProtoReflect.Descriptor instead.
 func (*TensorDesc) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{24}
+	return file_vistudy_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *TensorDesc) GetName() string {
@@ -1704,7 +1818,7 @@ type LoadResponse struct {
 
 func (x *LoadResponse) Reset() {
 	*x = LoadResponse{}
-	mi := &file_vistudy_proto_msgTypes[25]
+	mi := &file_vistudy_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1716,7 +1830,7 @@ func (x *LoadResponse) String() string {
 func (*LoadResponse) ProtoMessage() {}
 
 func (x *LoadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[25]
+	mi := &file_vistudy_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1729,7 +1843,7 @@ func (x *LoadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadResponse.ProtoReflect.Descriptor instead.
 func (*LoadResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{25}
+	return file_vistudy_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *LoadResponse) GetSession() string {
@@ -1792,7 +1906,7 @@ type InferRequest struct {
 
 func (x *InferRequest) Reset() {
 	*x = InferRequest{}
-	mi := &file_vistudy_proto_msgTypes[26]
+	mi := &file_vistudy_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1804,7 +1918,7 @@ func (x *InferRequest) String() string {
 func (*InferRequest) ProtoMessage() {}
 
 func (x *InferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[26]
+	mi := &file_vistudy_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1817,7 +1931,7 @@ func (x *InferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InferRequest.ProtoReflect.Descriptor instead.
 func (*InferRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{26}
+	return file_vistudy_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *InferRequest) GetSession() string {
@@ -1844,7 +1958,7 @@ type InferResponse struct {
 
 func (x *InferResponse) Reset() {
 	*x = InferResponse{}
-	mi := &file_vistudy_proto_msgTypes[27]
+	mi := &file_vistudy_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1856,7 +1970,7 @@ func (x *InferResponse) String() string {
 func (*InferResponse) ProtoMessage() {}
 
 func (x *InferResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[27]
+	mi := &file_vistudy_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1869,7 +1983,7 @@ func (x *InferResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InferResponse.ProtoReflect.Descriptor instead.
 func (*InferResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{27}
+	return file_vistudy_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *InferResponse) GetBatch() []byte {
@@ -1891,7 +2005,7 @@ type Override struct {
 
 func (x *Override) Reset() {
 	*x = Override{}
-	mi := &file_vistudy_proto_msgTypes[28]
+	mi := &file_vistudy_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1903,7 +2017,7 @@ func (x *Override) String() string {
 func (*Override) ProtoMessage() {}
 
 func (x *Override) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[28]
+	mi := &file_vistudy_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1916,7 +2030,7 @@ func (x *Override) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Override.ProtoReflect.Descriptor instead.
 func (*Override) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{28}
+	return file_vistudy_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Override) GetName() string {
@@ -1951,7 +2065,7 @@ type OverridesRequest struct {
 
 func (x *OverridesRequest) Reset() {
 	*x = OverridesRequest{}
-	mi := &file_vistudy_proto_msgTypes[29]
+	mi := &file_vistudy_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1963,7 +2077,7 @@ func (x *OverridesRequest) String() string {
 func (*OverridesRequest) ProtoMessage() {}
 
 func (x *OverridesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[29]
+	mi := &file_vistudy_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1976,7 +2090,7 @@ func (x *OverridesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OverridesRequest.ProtoReflect.Descriptor instead.
 func (*OverridesRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{29}
+	return file_vistudy_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *OverridesRequest) GetSession() string {
@@ -2002,7 +2116,7 @@ type SessionRequest struct {
 
 func (x *SessionRequest) Reset() {
 	*x = SessionRequest{}
-	mi := &file_vistudy_proto_msgTypes[30]
+	mi := &file_vistudy_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2014,7 +2128,7 @@ func (x *SessionRequest) String() string {
 func (*SessionRequest) ProtoMessage() {}
 
 func (x *SessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[30]
+	mi := &file_vistudy_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2027,7 +2141,7 @@ func (x *SessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionRequest.ProtoReflect.Descriptor instead.
 func (*SessionRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{30}
+	return file_vistudy_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SessionRequest) GetSession() string {
@@ -2062,7 +2176,7 @@ const file_vistudy_proto_rawDesc = "" +
 	"\x04_minB\x06\n" +
 	"\x04_max\"\x1d\n" +
 	"\x05Names\x12\x14\n" +
-	"\x05names\x18\x01 \x03(\tR\x05names\"\x87\x03\n" +
+	"\x05names\x18\x01 \x03(\tR\x05names\"\xc0\x03\n" +
 	"\n" +
 	"PluginInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
@@ -2077,7 +2191,18 @@ const file_vistudy_proto_rawDesc = "" +
 	"\rprimary_param\x18\t \x01(\tR\fprimaryParam\x123\n" +
 	"\afigures\x18\n" +
 	" \x03(\v2\x19.vistudy.plugin.v1.FigureR\afigures\x12%\n" +
-	"\x0eneeds_gradient\x18\v \x01(\bR\rneedsGradient\"J\n" +
+	"\x0eneeds_gradient\x18\v \x01(\bR\rneedsGradient\x127\n" +
+	"\ametrics\x18\f \x03(\v2\x1d.vistudy.plugin.v1.MetricInfoR\ametrics\"\xbc\x01\n" +
+	"\n" +
+	"MetricInfo\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04unit\x18\x02 \x01(\tR\x04unit\x12\x10\n" +
+	"\x03min\x18\x03 \x01(\x01R\x03min\x12\x10\n" +
+	"\x03max\x18\x04 \x01(\x01R\x03max\x12\x16\n" +
+	"\x06better\x18\x05 \x01(\tR\x06better\x12\x18\n" +
+	"\ameaning\x18\x06 \x01(\tR\ameaning\x12\x1a\n" +
+	"\bheadline\x18\a \x01(\bR\bheadline\x12\x14\n" +
+	"\x05label\x18\b \x01(\tR\x05label\"J\n" +
 	"\x06Figure\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x16\n" +
 	"\x06metric\x18\x02 \x01(\tR\x06metric\x12\x14\n" +
@@ -2235,95 +2360,97 @@ func file_vistudy_proto_rawDescGZIP() []byte {
 	return file_vistudy_proto_rawDescData
 }
 
-var file_vistudy_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_vistudy_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_vistudy_proto_goTypes = []any{
 	(*Empty)(nil),                  // 0: vistudy.plugin.v1.Empty
 	(*Param)(nil),                  // 1: vistudy.plugin.v1.Param
 	(*Names)(nil),                  // 2: vistudy.plugin.v1.Names
 	(*PluginInfo)(nil),             // 3: vistudy.plugin.v1.PluginInfo
-	(*Figure)(nil),                 // 4: vistudy.plugin.v1.Figure
-	(*ModelContext)(nil),           // 5: vistudy.plugin.v1.ModelContext
-	(*MetricRequest)(nil),          // 6: vistudy.plugin.v1.MetricRequest
-	(*State)(nil),                  // 7: vistudy.plugin.v1.State
-	(*AccumulateRequest)(nil),      // 8: vistudy.plugin.v1.AccumulateRequest
-	(*AccumulateResponse)(nil),     // 9: vistudy.plugin.v1.AccumulateResponse
-	(*MergeRequest)(nil),           // 10: vistudy.plugin.v1.MergeRequest
-	(*ReportRequest)(nil),          // 11: vistudy.plugin.v1.ReportRequest
-	(*Row)(nil),                    // 12: vistudy.plugin.v1.Row
-	(*ReportResponse)(nil),         // 13: vistudy.plugin.v1.ReportResponse
-	(*ConnectRequest)(nil),         // 14: vistudy.plugin.v1.ConnectRequest
-	(*ApplyRequest)(nil),           // 15: vistudy.plugin.v1.ApplyRequest
-	(*ApplyResponse)(nil),          // 16: vistudy.plugin.v1.ApplyResponse
-	(*OracleRequest)(nil),          // 17: vistudy.plugin.v1.OracleRequest
-	(*OracleResponse)(nil),         // 18: vistudy.plugin.v1.OracleResponse
-	(*GradientRequest)(nil),        // 19: vistudy.plugin.v1.GradientRequest
-	(*GradientResponse)(nil),       // 20: vistudy.plugin.v1.GradientResponse
-	(*RuntimeGradientRequest)(nil), // 21: vistudy.plugin.v1.RuntimeGradientRequest
-	(*InputMapping)(nil),           // 22: vistudy.plugin.v1.InputMapping
-	(*LoadRequest)(nil),            // 23: vistudy.plugin.v1.LoadRequest
-	(*TensorDesc)(nil),             // 24: vistudy.plugin.v1.TensorDesc
-	(*LoadResponse)(nil),           // 25: vistudy.plugin.v1.LoadResponse
-	(*InferRequest)(nil),           // 26: vistudy.plugin.v1.InferRequest
-	(*InferResponse)(nil),          // 27: vistudy.plugin.v1.InferResponse
-	(*Override)(nil),               // 28: vistudy.plugin.v1.Override
-	(*OverridesRequest)(nil),       // 29: vistudy.plugin.v1.OverridesRequest
-	(*SessionRequest)(nil),         // 30: vistudy.plugin.v1.SessionRequest
-	nil,                            // 31: vistudy.plugin.v1.Param.GroupsEntry
-	nil,                            // 32: vistudy.plugin.v1.LoadRequest.ProviderOptionsEntry
+	(*MetricInfo)(nil),             // 4: vistudy.plugin.v1.MetricInfo
+	(*Figure)(nil),                 // 5: vistudy.plugin.v1.Figure
+	(*ModelContext)(nil),           // 6: vistudy.plugin.v1.ModelContext
+	(*MetricRequest)(nil),          // 7: vistudy.plugin.v1.MetricRequest
+	(*State)(nil),                  // 8: vistudy.plugin.v1.State
+	(*AccumulateRequest)(nil),      // 9: vistudy.plugin.v1.AccumulateRequest
+	(*AccumulateResponse)(nil),     // 10: vistudy.plugin.v1.AccumulateResponse
+	(*MergeRequest)(nil),           // 11: vistudy.plugin.v1.MergeRequest
+	(*ReportRequest)(nil),          // 12: vistudy.plugin.v1.ReportRequest
+	(*Row)(nil),                    // 13: vistudy.plugin.v1.Row
+	(*ReportResponse)(nil),         // 14: vistudy.plugin.v1.ReportResponse
+	(*ConnectRequest)(nil),         // 15: vistudy.plugin.v1.ConnectRequest
+	(*ApplyRequest)(nil),           // 16: vistudy.plugin.v1.ApplyRequest
+	(*ApplyResponse)(nil),          // 17: vistudy.plugin.v1.ApplyResponse
+	(*OracleRequest)(nil),          // 18: vistudy.plugin.v1.OracleRequest
+	(*OracleResponse)(nil),         // 19: vistudy.plugin.v1.OracleResponse
+	(*GradientRequest)(nil),        // 20: vistudy.plugin.v1.GradientRequest
+	(*GradientResponse)(nil),       // 21: vistudy.plugin.v1.GradientResponse
+	(*RuntimeGradientRequest)(nil), // 22: vistudy.plugin.v1.RuntimeGradientRequest
+	(*InputMapping)(nil),           // 23: vistudy.plugin.v1.InputMapping
+	(*LoadRequest)(nil),            // 24: vistudy.plugin.v1.LoadRequest
+	(*TensorDesc)(nil),             // 25: vistudy.plugin.v1.TensorDesc
+	(*LoadResponse)(nil),           // 26: vistudy.plugin.v1.LoadResponse
+	(*InferRequest)(nil),           // 27: vistudy.plugin.v1.InferRequest
+	(*InferResponse)(nil),          // 28: vistudy.plugin.v1.InferResponse
+	(*Override)(nil),               // 29: vistudy.plugin.v1.Override
+	(*OverridesRequest)(nil),       // 30: vistudy.plugin.v1.OverridesRequest
+	(*SessionRequest)(nil),         // 31: vistudy.plugin.v1.SessionRequest
+	nil,                            // 32: vistudy.plugin.v1.Param.GroupsEntry
+	nil,                            // 33: vistudy.plugin.v1.LoadRequest.ProviderOptionsEntry
 }
 var file_vistudy_proto_depIdxs = []int32{
-	31, // 0: vistudy.plugin.v1.Param.groups:type_name -> vistudy.plugin.v1.Param.GroupsEntry
+	32, // 0: vistudy.plugin.v1.Param.groups:type_name -> vistudy.plugin.v1.Param.GroupsEntry
 	1,  // 1: vistudy.plugin.v1.PluginInfo.params:type_name -> vistudy.plugin.v1.Param
-	4,  // 2: vistudy.plugin.v1.PluginInfo.figures:type_name -> vistudy.plugin.v1.Figure
-	5,  // 3: vistudy.plugin.v1.MetricRequest.model:type_name -> vistudy.plugin.v1.ModelContext
-	5,  // 4: vistudy.plugin.v1.AccumulateRequest.model:type_name -> vistudy.plugin.v1.ModelContext
-	5,  // 5: vistudy.plugin.v1.MergeRequest.model:type_name -> vistudy.plugin.v1.ModelContext
-	5,  // 6: vistudy.plugin.v1.ReportRequest.model:type_name -> vistudy.plugin.v1.ModelContext
-	12, // 7: vistudy.plugin.v1.ReportResponse.rows:type_name -> vistudy.plugin.v1.Row
-	5,  // 8: vistudy.plugin.v1.ApplyRequest.model:type_name -> vistudy.plugin.v1.ModelContext
-	22, // 9: vistudy.plugin.v1.LoadRequest.input:type_name -> vistudy.plugin.v1.InputMapping
-	32, // 10: vistudy.plugin.v1.LoadRequest.provider_options:type_name -> vistudy.plugin.v1.LoadRequest.ProviderOptionsEntry
-	24, // 11: vistudy.plugin.v1.LoadResponse.inputs:type_name -> vistudy.plugin.v1.TensorDesc
-	24, // 12: vistudy.plugin.v1.LoadResponse.outputs:type_name -> vistudy.plugin.v1.TensorDesc
-	28, // 13: vistudy.plugin.v1.OverridesRequest.overrides:type_name -> vistudy.plugin.v1.Override
-	2,  // 14: vistudy.plugin.v1.Param.GroupsEntry.value:type_name -> vistudy.plugin.v1.Names
-	0,  // 15: vistudy.plugin.v1.Metric.Info:input_type -> vistudy.plugin.v1.Empty
-	6,  // 16: vistudy.plugin.v1.Metric.Init:input_type -> vistudy.plugin.v1.MetricRequest
-	8,  // 17: vistudy.plugin.v1.Metric.Accumulate:input_type -> vistudy.plugin.v1.AccumulateRequest
-	10, // 18: vistudy.plugin.v1.Metric.Merge:input_type -> vistudy.plugin.v1.MergeRequest
-	11, // 19: vistudy.plugin.v1.Metric.Report:input_type -> vistudy.plugin.v1.ReportRequest
-	0,  // 20: vistudy.plugin.v1.Perturbation.Info:input_type -> vistudy.plugin.v1.Empty
-	14, // 21: vistudy.plugin.v1.Perturbation.Connect:input_type -> vistudy.plugin.v1.ConnectRequest
-	15, // 22: vistudy.plugin.v1.Perturbation.Apply:input_type -> vistudy.plugin.v1.ApplyRequest
-	17, // 23: vistudy.plugin.v1.Oracle.Predict:input_type -> vistudy.plugin.v1.OracleRequest
-	19, // 24: vistudy.plugin.v1.Oracle.Gradient:input_type -> vistudy.plugin.v1.GradientRequest
-	0,  // 25: vistudy.plugin.v1.Runtime.Info:input_type -> vistudy.plugin.v1.Empty
-	23, // 26: vistudy.plugin.v1.Runtime.Load:input_type -> vistudy.plugin.v1.LoadRequest
-	26, // 27: vistudy.plugin.v1.Runtime.Infer:input_type -> vistudy.plugin.v1.InferRequest
-	29, // 28: vistudy.plugin.v1.Runtime.SetOverrides:input_type -> vistudy.plugin.v1.OverridesRequest
-	30, // 29: vistudy.plugin.v1.Runtime.Unload:input_type -> vistudy.plugin.v1.SessionRequest
-	21, // 30: vistudy.plugin.v1.Runtime.Gradient:input_type -> vistudy.plugin.v1.RuntimeGradientRequest
-	3,  // 31: vistudy.plugin.v1.Metric.Info:output_type -> vistudy.plugin.v1.PluginInfo
-	7,  // 32: vistudy.plugin.v1.Metric.Init:output_type -> vistudy.plugin.v1.State
-	9,  // 33: vistudy.plugin.v1.Metric.Accumulate:output_type -> vistudy.plugin.v1.AccumulateResponse
-	7,  // 34: vistudy.plugin.v1.Metric.Merge:output_type -> vistudy.plugin.v1.State
-	13, // 35: vistudy.plugin.v1.Metric.Report:output_type -> vistudy.plugin.v1.ReportResponse
-	3,  // 36: vistudy.plugin.v1.Perturbation.Info:output_type -> vistudy.plugin.v1.PluginInfo
-	0,  // 37: vistudy.plugin.v1.Perturbation.Connect:output_type -> vistudy.plugin.v1.Empty
-	16, // 38: vistudy.plugin.v1.Perturbation.Apply:output_type -> vistudy.plugin.v1.ApplyResponse
-	18, // 39: vistudy.plugin.v1.Oracle.Predict:output_type -> vistudy.plugin.v1.OracleResponse
-	20, // 40: vistudy.plugin.v1.Oracle.Gradient:output_type -> vistudy.plugin.v1.GradientResponse
-	3,  // 41: vistudy.plugin.v1.Runtime.Info:output_type -> vistudy.plugin.v1.PluginInfo
-	25, // 42: vistudy.plugin.v1.Runtime.Load:output_type -> vistudy.plugin.v1.LoadResponse
-	27, // 43: vistudy.plugin.v1.Runtime.Infer:output_type -> vistudy.plugin.v1.InferResponse
-	0,  // 44: vistudy.plugin.v1.Runtime.SetOverrides:output_type -> vistudy.plugin.v1.Empty
-	0,  // 45: vistudy.plugin.v1.Runtime.Unload:output_type -> vistudy.plugin.v1.Empty
-	20, // 46: vistudy.plugin.v1.Runtime.Gradient:output_type -> vistudy.plugin.v1.GradientResponse
-	31, // [31:47] is the sub-list for method output_type
-	15, // [15:31] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	5,  // 2: vistudy.plugin.v1.PluginInfo.figures:type_name -> vistudy.plugin.v1.Figure
+	4,  // 3: vistudy.plugin.v1.PluginInfo.metrics:type_name -> vistudy.plugin.v1.MetricInfo
+	6,  // 4: vistudy.plugin.v1.MetricRequest.model:type_name -> vistudy.plugin.v1.ModelContext
+	6,  // 5: vistudy.plugin.v1.AccumulateRequest.model:type_name -> vistudy.plugin.v1.ModelContext
+	6,  // 6: vistudy.plugin.v1.MergeRequest.model:type_name -> vistudy.plugin.v1.ModelContext
+	6,  // 7: vistudy.plugin.v1.ReportRequest.model:type_name -> vistudy.plugin.v1.ModelContext
+	13, // 8: vistudy.plugin.v1.ReportResponse.rows:type_name -> vistudy.plugin.v1.Row
+	6,  // 9: vistudy.plugin.v1.ApplyRequest.model:type_name -> vistudy.plugin.v1.ModelContext
+	23, // 10: vistudy.plugin.v1.LoadRequest.input:type_name -> vistudy.plugin.v1.InputMapping
+	33, // 11: vistudy.plugin.v1.LoadRequest.provider_options:type_name -> vistudy.plugin.v1.LoadRequest.ProviderOptionsEntry
+	25, // 12: vistudy.plugin.v1.LoadResponse.inputs:type_name -> vistudy.plugin.v1.TensorDesc
+	25, // 13: vistudy.plugin.v1.LoadResponse.outputs:type_name -> vistudy.plugin.v1.TensorDesc
+	29, // 14: vistudy.plugin.v1.OverridesRequest.overrides:type_name -> vistudy.plugin.v1.Override
+	2,  // 15: vistudy.plugin.v1.Param.GroupsEntry.value:type_name -> vistudy.plugin.v1.Names
+	0,  // 16: vistudy.plugin.v1.Metric.Info:input_type -> vistudy.plugin.v1.Empty
+	7,  // 17: vistudy.plugin.v1.Metric.Init:input_type -> vistudy.plugin.v1.MetricRequest
+	9,  // 18: vistudy.plugin.v1.Metric.Accumulate:input_type -> vistudy.plugin.v1.AccumulateRequest
+	11, // 19: vistudy.plugin.v1.Metric.Merge:input_type -> vistudy.plugin.v1.MergeRequest
+	12, // 20: vistudy.plugin.v1.Metric.Report:input_type -> vistudy.plugin.v1.ReportRequest
+	0,  // 21: vistudy.plugin.v1.Perturbation.Info:input_type -> vistudy.plugin.v1.Empty
+	15, // 22: vistudy.plugin.v1.Perturbation.Connect:input_type -> vistudy.plugin.v1.ConnectRequest
+	16, // 23: vistudy.plugin.v1.Perturbation.Apply:input_type -> vistudy.plugin.v1.ApplyRequest
+	18, // 24: vistudy.plugin.v1.Oracle.Predict:input_type -> vistudy.plugin.v1.OracleRequest
+	20, // 25: vistudy.plugin.v1.Oracle.Gradient:input_type -> vistudy.plugin.v1.GradientRequest
+	0,  // 26: vistudy.plugin.v1.Runtime.Info:input_type -> vistudy.plugin.v1.Empty
+	24, // 27: vistudy.plugin.v1.Runtime.Load:input_type -> vistudy.plugin.v1.LoadRequest
+	27, // 28: vistudy.plugin.v1.Runtime.Infer:input_type -> vistudy.plugin.v1.InferRequest
+	30, // 29: vistudy.plugin.v1.Runtime.SetOverrides:input_type -> vistudy.plugin.v1.OverridesRequest
+	31, // 30: vistudy.plugin.v1.Runtime.Unload:input_type -> vistudy.plugin.v1.SessionRequest
+	22, // 31: vistudy.plugin.v1.Runtime.Gradient:input_type -> vistudy.plugin.v1.RuntimeGradientRequest
+	3,  // 32: vistudy.plugin.v1.Metric.Info:output_type -> vistudy.plugin.v1.PluginInfo
+	8,  // 33: vistudy.plugin.v1.Metric.Init:output_type -> vistudy.plugin.v1.State
+	10, // 34: vistudy.plugin.v1.Metric.Accumulate:output_type -> vistudy.plugin.v1.AccumulateResponse
+	8,  // 35: vistudy.plugin.v1.Metric.Merge:output_type -> vistudy.plugin.v1.State
+	14, // 36: vistudy.plugin.v1.Metric.Report:output_type -> vistudy.plugin.v1.ReportResponse
+	3,  // 37: vistudy.plugin.v1.Perturbation.Info:output_type -> vistudy.plugin.v1.PluginInfo
+	0,  // 38: vistudy.plugin.v1.Perturbation.Connect:output_type -> vistudy.plugin.v1.Empty
+	17, // 39: vistudy.plugin.v1.Perturbation.Apply:output_type -> vistudy.plugin.v1.ApplyResponse
+	19, // 40: vistudy.plugin.v1.Oracle.Predict:output_type -> vistudy.plugin.v1.OracleResponse
+	21, // 41: vistudy.plugin.v1.Oracle.Gradient:output_type -> vistudy.plugin.v1.GradientResponse
+	3,  // 42: vistudy.plugin.v1.Runtime.Info:output_type -> vistudy.plugin.v1.PluginInfo
+	26, // 43: vistudy.plugin.v1.Runtime.Load:output_type -> vistudy.plugin.v1.LoadResponse
+	28, // 44: vistudy.plugin.v1.Runtime.Infer:output_type -> vistudy.plugin.v1.InferResponse
+	0,  // 45: vistudy.plugin.v1.Runtime.SetOverrides:output_type -> vistudy.plugin.v1.Empty
+	0,  // 46: vistudy.plugin.v1.Runtime.Unload:output_type -> vistudy.plugin.v1.Empty
+	21, // 47: vistudy.plugin.v1.Runtime.Gradient:output_type -> vistudy.plugin.v1.GradientResponse
+	32, // [32:48] is the sub-list for method output_type
+	16, // [16:32] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_vistudy_proto_init() }
@@ -2338,7 +2465,7 @@ func file_vistudy_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vistudy_proto_rawDesc), len(file_vistudy_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   33,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

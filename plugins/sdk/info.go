@@ -16,10 +16,20 @@ type Info struct {
 	// NeedsGradient: a perturbation that asks the oracle for gradients; validate checks that every
 	// attacked model has a gradient graph.
 	NeedsGradient bool
-	Requires      []string // columns a batch must carry
-	PrimaryParam  string   // perturbations: the parameter recorded in the `param` column
-	Figures       []Figure // the figures the report draws from a stage's rows; none: a generic one
+	Requires      []string     // columns a batch must carry
+	PrimaryParam  string       // perturbations: the parameter recorded in the `param` column
+	Figures       []Figure     // the figures the report draws from a stage's rows; none: a generic one
+	Metrics       []MetricInfo // what each metric the plugin reports means (the run's metrics.parquet)
 }
+
+// MetricInfo declares one metric: unit, range, direction, meaning, whether it is a headline number.
+type MetricInfo = arrowio.MetricInfo
+
+// The directions of MetricInfo.Better.
+const (
+	Higher = arrowio.Higher // a higher value is better
+	Lower  = arrowio.Lower  // a lower value is better
+)
 
 // The generic figure kinds of the report (docs/plugins.md, "Declaring a figure").
 const (
@@ -45,7 +55,28 @@ func (i Info) ToProto(kind Kind) *pb.PluginInfo {
 	}
 	return &pb.PluginInfo{Name: i.Name, Kind: string(kind), Version: i.Version, Description: i.Description,
 		Params: ps, SchemaVersion: arrowio.SchemaVersion, NeedsModel: i.NeedsModel, Requires: i.Requires,
-		PrimaryParam: i.PrimaryParam, Figures: figuresToProto(i.Figures), NeedsGradient: i.NeedsGradient}
+		PrimaryParam: i.PrimaryParam, Figures: figuresToProto(i.Figures), NeedsGradient: i.NeedsGradient,
+		Metrics: MetricsToProto(i.Metrics)}
+}
+
+// MetricsToProto converts metric declarations to their wire form.
+func MetricsToProto(ms []MetricInfo) []*pb.MetricInfo {
+	var out []*pb.MetricInfo
+	for _, m := range ms {
+		out = append(out, &pb.MetricInfo{Name: m.Name, Unit: m.Unit, Min: m.Min, Max: m.Max, Better: m.Better,
+			Meaning: m.Meaning, Headline: m.Headline, Label: m.Label})
+	}
+	return out
+}
+
+// MetricsFromProto converts wire metric declarations back.
+func MetricsFromProto(ps []*pb.MetricInfo) []MetricInfo {
+	var out []MetricInfo
+	for _, m := range ps {
+		out = append(out, MetricInfo{Name: m.Name, Unit: m.Unit, Min: m.Min, Max: m.Max, Better: m.Better,
+			Meaning: m.Meaning, Headline: m.Headline, Label: m.Label})
+	}
+	return out
 }
 
 func figuresToProto(fs []Figure) []*pb.Figure {
