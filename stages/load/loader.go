@@ -1,6 +1,7 @@
 package load
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"runtime"
@@ -138,7 +139,7 @@ func (l *Loader) Run(ctx context.Context, ds Dataset, samples []Sample, g Geomet
 				return ctx.Err()
 			}
 			if fail != nil {
-				fail(arrowio.ErrorRow{Path: j.s.ID, Stage: l.Stage, Reason: r.err.Error()})
+				fail(arrowio.ErrorRow{SampleID: j.s.ID, Path: cmp.Or(j.s.Path, j.s.ID), Dataset: ds.Name(), Stage: l.Stage, Reason: r.err.Error()})
 			}
 			continue
 		}
