@@ -149,6 +149,12 @@ type Figurer interface {
 	Figures(st *Stage) []sdk.Figure
 }
 
+// Metricer is a kind that declares the metrics its stages report (the run's metric catalogue,
+// metrics.parquet); kinds whose stages run a plugin get the plugin's Info.Metrics instead.
+type Metricer interface {
+	Metrics(st *Stage) []sdk.MetricInfo
+}
+
 var (
 	kindsMu sync.RWMutex
 	kinds   = map[string]Kind{}

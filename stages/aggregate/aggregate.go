@@ -27,6 +27,8 @@ type Func struct {
 	Check func(p params.Values, inputs []string) error
 	// Figures are the report figures drawn from the aggregate's rows (docs/plugins.md, "Declaring a figure").
 	Figures []sdk.Figure
+	// Metrics declares the metrics of the aggregate's rows (the run's metric catalogue).
+	Metrics []sdk.MetricInfo
 }
 
 var registry = map[string]*Func{}

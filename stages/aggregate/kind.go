@@ -77,6 +77,14 @@ func (kind) InstanceRows(_ context.Context, f *pipeline.Final, in *pipeline.Inst
 	return rows, nil
 }
 
+// Metrics are the function's declared metrics.
+func (kind) Metrics(st *pipeline.Stage) []sdk.MetricInfo {
+	if f, ok := Lookup(st.Plugin); ok {
+		return f.Metrics
+	}
+	return nil
+}
+
 // Figures are the function's declared figures.
 func (kind) Figures(st *pipeline.Stage) []sdk.Figure {
 	if f, ok := Lookup(st.Plugin); ok {

@@ -94,6 +94,19 @@ func init() {
 			}
 			return nil
 		},
+		Metrics: []sdk.MetricInfo{
+			{Name: "mce", Unit: "ratio", Better: sdk.Lower, Headline: true, Label: "mCE",
+				Meaning: "mean over corruptions of CE: Σ_s error / Σ_s baseline error (1: the baseline's robustness)"},
+			{Name: "relative_mce", Unit: "ratio", Better: sdk.Lower, Headline: true, Label: "relative mCE",
+				Meaning: "mean over corruptions of Σ_s (error − clean error) / the baseline's"},
+			{Name: "mean_accuracy", Unit: "fraction", Min: 0, Max: 1, Better: sdk.Higher, Headline: true, Label: "corrupted top-1",
+				Meaning: "accuracy averaged over every corruption and severity"},
+			{Name: "ce", Unit: "ratio", Better: sdk.Lower, Meaning: "per corruption: Σ_s error / Σ_s baseline error"},
+			{Name: "relative_ce", Unit: "ratio", Better: sdk.Lower, Meaning: "per corruption: Σ_s (error − clean error) / the baseline's"},
+			{Name: "accuracy", Unit: "fraction", Min: 0, Max: 1, Better: sdk.Higher, Meaning: "per corruption: accuracy averaged over severities"},
+			{Name: "severity_accuracy", Unit: "fraction", Min: 0, Max: 1, Better: sdk.Higher, Meaning: "per severity: accuracy averaged over corruptions"},
+			{Name: "cell_accuracy", Unit: "fraction", Min: 0, Max: 1, Better: sdk.Higher, Meaning: "accuracy at one corruption and severity"},
+		},
 		Figures: []sdk.Figure{
 			{Kind: sdk.FigureHeatmap, Metric: "accuracy", Label: "accuracy per corruption"},
 			{Kind: sdk.FigureHeatmap, Metric: "cell_accuracy", Label: "accuracy"},

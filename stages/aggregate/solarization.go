@@ -29,6 +29,12 @@ func init() {
 			{Name: solClean, Type: params.String, Description: "id of the stage with the clean accuracy (overall rows); gives accuracy_drop"},
 		},
 		Run:     solarization,
+		Metrics: []sdk.MetricInfo{
+			{Name: "min_accuracy", Unit: "fraction", Min: 0, Max: 1, Better: sdk.Higher, Headline: true, Label: "solarization min",
+				Meaning: "the lowest accuracy over the swept solarization thresholds (the universal attack's success)"},
+			{Name: "argmin_threshold", Unit: "pixel value", Min: 0, Max: 1, Meaning: "the threshold reaching min_accuracy (the smallest on ties)"},
+			{Name: "accuracy_drop", Unit: "fraction", Min: -1, Max: 1, Better: sdk.Lower, Meaning: "clean accuracy − min_accuracy"},
+		},
 		Figures: []sdk.Figure{{Kind: sdk.FigureNone}},
 		Check:   inputParams(solSweep, solClean),
 	})

@@ -186,5 +186,25 @@ func (kind) InstanceRows(_ context.Context, f *pipeline.Final, in *pipeline.Inst
 	return append(rows, ModelRows(rows)...), nil
 }
 
+// Metrics declares the criticality rows.
+func (kind) Metrics(*pipeline.Stage) []sdk.MetricInfo {
+	return []sdk.MetricInfo{
+		{Name: MetricCriticality, Unit: "percent", Min: 0, Max: 100, Headline: true, Label: "criticality %",
+			Meaning: "(1 − mean cosine of the softmax outputs with the layer reset vs trained) · 100; per layer, and the mean over layers per model"},
+		{Name: MetricCriticalityMax, Unit: "percent", Min: 0, Max: 100, Meaning: "the most critical layer's criticality"},
+		{Name: MetricLayers, Unit: "count", Meaning: "layers reset"},
+		{Name: MetricCosine, Unit: "cosine", Min: -1, Max: 1, Meaning: "mean cosine similarity of the softmax outputs, reset vs trained"},
+		{Name: MetricL1, Unit: "distance", Min: 0, Max: 2, Meaning: "mean L1 distance of the softmax outputs"},
+		{Name: MetricL2, Unit: "distance", Min: 0, Max: 1.5, Meaning: "mean L2 distance of the softmax outputs"},
+		{Name: MetricTop1Reset, Unit: "fraction", Min: 0, Max: 1, Meaning: "top-1 accuracy with the layer reset, mean over trials"},
+		{Name: MetricTop5Reset, Unit: "fraction", Min: 0, Max: 1, Meaning: "top-5 accuracy with the layer reset, mean over trials"},
+		{Name: MetricTop1Original, Unit: "fraction", Min: 0, Max: 1, Meaning: "top-1 accuracy of the trained model"},
+		{Name: MetricTop5Original, Unit: "fraction", Min: 0, Max: 1, Meaning: "top-5 accuracy of the trained model"},
+		{Name: MetricRecovered, Unit: "ratio", Meaning: "top1_reset / top1_original"},
+		{Name: MetricNonFinite, Unit: "count", Meaning: "samples × trials with a non-finite output after the reset (left out)"},
+		{Name: "*_undefined", Unit: "flag", Meaning: "1 where the metric of that name is undefined (see docs/analyses.md)"},
+	}
+}
+
 // Figures are criticality against depth and the layer × model heat map.
 func (kind) Figures(*pipeline.Stage) []sdk.Figure { return Figures }

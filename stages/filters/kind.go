@@ -146,5 +146,19 @@ func (kind) StageRows(_ context.Context, _ *pipeline.Final, _ *pipeline.Stage, i
 	return h.Rows(), nil // the basis rows (explained variance) included
 }
 
+// Metrics declares the filter statistics rows.
+func (kind) Metrics(*pipeline.Stage) []sdk.MetricInfo {
+	return []sdk.MetricInfo{
+		{Name: MetricSparsity, Unit: "fraction", Min: 0, Max: 1, Meaning: "per layer: fraction of sparse 3×3 filters"},
+		{Name: MetricVarianceEntropy, Unit: "fraction", Min: 0, Max: 1, Meaning: "per layer: normalised entropy of the PCA variance of all filters (1: no structure)"},
+		{Name: MetricVarianceEntropyNS, Unit: "fraction", Min: 0, Max: 1, Meaning: "per layer: the variance entropy of the non-sparse filters"},
+		{Name: MetricOrthogonality, Unit: "fraction", Min: 0, Max: 1, Meaning: "per layer: 1 − mean |cos| between output channels"},
+		{Name: MetricFilters, Unit: "count", Meaning: "per layer: 3×3 filters (c_out · c_in)"},
+		{Name: MetricDivergence, Unit: "nats", Meaning: "symmetric KL divergence of two layers' filter distributions (other=…)"},
+		{Name: MetricExplainedVariance, Unit: "fraction", Min: 0, Max: 1, Meaning: "explained variance ratio of one PCA component of all filters"},
+		{Name: "*_undefined", Unit: "flag", Meaning: "1 where the metric of that name is undefined"},
+	}
+}
+
 // Figures are the statistics against depth and the model × model divergence.
 func (kind) Figures(*pipeline.Stage) []sdk.Figure { return Figures }

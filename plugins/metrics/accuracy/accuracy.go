@@ -37,6 +37,13 @@ func (accuracy) Info() sdk.Info {
 				Description: "rank the label among all the model's classes, or among the dataset's only (ImageNet-R/-A: the arg-max over the classes the dataset has)"}},
 		Requires: []string{arrowio.ColLabel, arrowio.ColLogits},
 		Figures:  []sdk.Figure{{Kind: sdk.FigureSweep, Metric: "top1", Label: "top-1 accuracy"}},
+		Metrics: []sdk.MetricInfo{
+			{Name: "top1", Unit: "fraction", Min: 0, Max: 1, Better: sdk.Higher, Headline: true, Label: "top-1",
+				Meaning: "fraction of samples whose label is the arg-max class"},
+			{Name: "top*", Unit: "fraction", Min: 0, Max: 1, Better: sdk.Higher,
+				Meaning: "fraction of samples whose label ranks among the first k classes"},
+			{Name: "unlabelled", Unit: "count", Meaning: "samples without a label (not counted in the accuracies)"},
+		},
 	}
 }
 

@@ -53,7 +53,25 @@ func (calibration) Info() sdk.Info {
 		Params: []params.Spec{{Name: paramBins, Type: params.Int, Default: 15, Min: params.Bound(2), Max: params.Bound(maxBins),
 			Description: "number of equal-width confidence bins on [0,1]; bin b holds confidences in (b/B, (b+1)/B]"}},
 		Requires: []string{arrowio.ColLabel, arrowio.ColLogits},
-		Figures:  []sdk.Figure{{Kind: sdk.FigureReliability}},
+		Metrics: []sdk.MetricInfo{
+			{Name: "ece", Unit: "fraction", Min: 0, Max: 1, Better: sdk.Lower, Headline: true, Label: "ECE",
+				Meaning: "expected calibration error: Σ_b n_b/N · |accuracy_b − confidence_b| over equal-width confidence bins"},
+			{Name: "mce", Unit: "fraction", Min: 0, Max: 1, Better: sdk.Lower, Meaning: "maximum calibration error: the largest |accuracy_b − confidence_b| over non-empty bins"},
+			{Name: "nll", Unit: "nats", Min: 0, Max: 0, Better: sdk.Lower, Meaning: "mean negative log-likelihood of the label, −ln max(p(y), 1e-12)"},
+			{Name: "brier", Unit: "score", Min: 0, Max: 2, Better: sdk.Lower, Meaning: "mean Brier score Σ_k (p_k − 1[k=y])²"},
+			{Name: "overconfidence", Unit: "fraction", Min: 0, Max: 1, Better: sdk.Lower, Headline: true, Label: "over-confidence",
+				Meaning: "mean confidence on the wrongly classified samples"},
+			{Name: "underconfidence", Unit: "fraction", Min: 0, Max: 1, Meaning: "mean 1 − confidence on the correctly classified samples"},
+			{Name: "accuracy", Unit: "fraction", Min: 0, Max: 1, Better: sdk.Higher, Meaning: "top-1 accuracy of the calibrated samples"},
+			{Name: "mean_confidence", Unit: "fraction", Min: 0, Max: 1, Meaning: "mean max-softmax confidence"},
+			{Name: "unlabelled", Unit: "count", Meaning: "samples without a label (left out)"},
+			{Name: "bin_count", Unit: "count", Meaning: "samples whose confidence falls in the bin"},
+			{Name: "bin_accuracy", Unit: "fraction", Min: 0, Max: 1, Meaning: "accuracy of the bin's samples"},
+			{Name: "bin_confidence", Unit: "fraction", Min: 0, Max: 1, Meaning: "mean confidence of the bin's samples"},
+			{Name: "bin_lower", Unit: "fraction", Min: 0, Max: 1, Meaning: "the bin's lower confidence edge"},
+			{Name: "bin_upper", Unit: "fraction", Min: 0, Max: 1, Meaning: "the bin's upper confidence edge"},
+		},
+		Figures: []sdk.Figure{{Kind: sdk.FigureReliability}},
 	}
 }
 

@@ -83,6 +83,18 @@ func (shapebias) Info() sdk.Info {
 				Description: "a .json file {category: [model indices]} (relative to the study file); replaces mapping"}},
 		Requires: []string{arrowio.ColShapeLabel, arrowio.ColTextureLabel, arrowio.ColLogits},
 		Figures:  []sdk.Figure{{Kind: "shapebias"}},
+		Metrics: []sdk.MetricInfo{
+			{Name: "shape_bias", Unit: "fraction", Min: 0, Max: 1, Headline: true, Label: "shape bias",
+				Meaning: "shape decisions / (shape + texture decisions) on cue-conflict samples (pooled; per category with category=…); humans ≈ 0.96"},
+			{Name: "cue_accuracy", Unit: "fraction", Min: 0, Max: 1, Better: sdk.Higher, Meaning: "(shape + texture decisions) / cue-conflict samples"},
+			{Name: "shape_fraction", Unit: "fraction", Min: 0, Max: 1, Meaning: "shape decisions / cue-conflict samples"},
+			{Name: "texture_fraction", Unit: "fraction", Min: 0, Max: 1, Meaning: "texture decisions / cue-conflict samples"},
+			{Name: "other_fraction", Unit: "fraction", Min: 0, Max: 1, Meaning: "decisions for neither cue / cue-conflict samples"},
+			{Name: "*_count", Unit: "count", Meaning: "decisions of that kind (shape, texture, other)"},
+			{Name: "excluded", Unit: "count", Meaning: "samples left out: shape and texture agree, or no texture (silhouettes, edges)"},
+			{Name: "shape_bias_undefined", Unit: "count", Meaning: "categories without a single shape or texture decision (shape bias undefined)"},
+			{Name: "unlabelled", Unit: "count", Meaning: "samples without shape or texture labels"},
+		},
 	}
 }
 
