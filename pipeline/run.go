@@ -68,6 +68,9 @@ func Run(ctx context.Context, plan *Plan, opts Options) error {
 	if s.Runtime.Library != "" {
 		os.Setenv("ONNXRUNTIME_LIB", s.Runtime.Library) // plugin processes inherit it
 	}
+	if err := PrepareZeroShot(ctx, s, opts.Catalog, opts.Mem, opts.Log); err != nil { // class embeddings, composed classifiers
+		return err
+	}
 	srcs, err := openSources(plan)
 	if err != nil {
 		return err

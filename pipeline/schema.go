@@ -94,7 +94,8 @@ var (
 		{Name: "parallel_models", Type: "integer", Default: "4", Doc: "models evaluated at once (waves)"},
 	}}
 	modelSection = Section{Path: "models.<name>", Doc: "one model; its name is the `model` column", Keys: []Key{
-		{Name: "path", Type: "path", Doc: "the .onnx file", Required: true},
+		{Name: "path", Type: "path", Default: "required unless zero_shot", Doc: "the .onnx file"},
+		{Name: keyZeroShot, Type: "mapping", Doc: "a zero-shot (CLIP-style) model instead of path (section models.<name>.zero_shot)"},
 		{Name: "input", Type: "mapping", Doc: "how [0,1] RGB pixels become the model's input (section models.<name>.input)", Required: true},
 		{Name: "output", Type: "string", Default: "logits", Doc: "logits or probabilities"},
 		{Name: "output_tensor", Type: "string", Default: "the graph's output", Doc: "the tensor read as the output (e.g. logits before a final Softmax)"},
@@ -154,7 +155,7 @@ func SpecKeys(specs []params.Spec) []Key {
 // Sections lists every section of the study file, the stage kinds' blocks included: the one
 // schema from which the parser's allowed keys, the overridable keys and docs/study.md derive.
 func Sections() []Section {
-	out := []Section{studySection, pluginsSection, runtimeSection, executionSection, modelSection, inputSection, datasetSection, stageSection}
+	out := []Section{studySection, pluginsSection, runtimeSection, executionSection, modelSection, inputSection, zeroShotSection, datasetSection, stageSection}
 	var more []Section
 	for _, n := range KindNames() {
 		k, _ := LookupKind(n)

@@ -88,7 +88,9 @@ type Model struct {
 	SHA256       string
 	Padding      string        // Conv padding of the variant run ("" = as trained)
 	Runtime      RuntimeConfig // merged with the study's runtime section
+	ZeroShot     *ZeroShot     // the prompt variant of a zero-shot model (nil for a classifier); Path is then its composed classifier
 	pos          map[string]Pos
+	variants     []*ZeroShot // parsed zero_shot variants, before expandZeroShot
 }
 
 // Dataset is one dataset of the study.
@@ -210,7 +212,8 @@ func ParseStudy(data []byte, file string, overrides []Override) (*Study, error) 
 		s.Output = s.abs(filepath.Join("runs", s.Name))
 	}
 	for _, f := range d.fields(modelsN, "models", nil) {
-		s.Models = append(s.Models, s.parseModel(d, f))
+		m := s.parseModel(d, f)
+		s.Models = append(s.Models, s.expandZeroShot(m, m.variants)...)
 	}
 	for _, f := range d.fields(datasetsN, "datasets", nil) {
 		s.Datasets = append(s.Datasets, s.parseDataset(d, f))
@@ -222,6 +225,7 @@ func ParseStudy(data []byte, file string, overrides []Override) (*Study, error) 
 			}
 		}
 	}
+	s.expandStageModels()
 	return s, probs.err()
 }
 
@@ -377,6 +381,8 @@ func (s *Study) parseModel(d *decoder, f field) *Model {
 			m.Padding = d.str(g.value, what+" padding")
 		case "runtime":
 			rt.parse(d, g.value, what+" runtime", s)
+		case keyZeroShot:
+			m.variants = s.parseZeroShot(d, g.value, what, d.pos(g.keyN))
 		case "input":
 			for _, h := range d.fields(g.value, what+" input", inputSection.names()) {
 				m.pos["input."+h.key] = d.pos(h.keyN)
@@ -409,6 +415,9 @@ func (s *Study) parseModel(d *decoder, f field) *Model {
 		}
 	}
 	m.Runtime = s.Runtime.merged(rt)
+	if _, zs := m.pos[keyZeroShot]; zs && m.Path != "" {
+		d.problem(f.keyN, "%s has `path:` and `zero_shot:`: a zero-shot model is composed from its encoders (give one of them)", what)
+	}
 	return m
 }
 

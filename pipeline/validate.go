@@ -62,12 +62,19 @@ func (v *validator) models() {
 	if len(v.s.Models) == 0 {
 		v.add(v.s.KeyPos(keyModels), "the study has no models (add a `models:` section)")
 	}
+	var zeroShot []*Model
 	for _, m := range v.s.Models {
 		what := fmt.Sprintf("model %q", m.Name)
-		if !validID.MatchString(m.Name) {
+		name := m.Name
+		if m.ZeroShot != nil {
+			name = m.ZeroShot.Model // the variant's name was checked by the parser
+			zeroShot = append(zeroShot, m)
+		}
+		if !validID.MatchString(name) {
 			v.add(m.pos[""], "%s: a model name may hold letters, digits, '_', '-', '.'", what)
 		}
 		switch {
+		case m.ZeroShot != nil: // composed when the run starts (checkZeroShot checks its parts)
 		case m.Path == "":
 			v.add(m.pos[""], "%s has no path (the .onnx file)", what)
 		default:
@@ -127,6 +134,7 @@ func (v *validator) models() {
 			}
 		}
 	}
+	v.checkZeroShot(zeroShot)
 }
 
 // runtimeParams checks the runtime keys a model's study sets against the parameters its runtime

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // Names of the tensors the zero-shot editors add.
@@ -214,4 +216,85 @@ func (m *Model) addInts(name string, dims []int64, vals ...int64) string {
 	m.inits[name] = t
 	m.names = append(m.names, name)
 	return name
+}
+
+// KeepPath cuts the graph down to the part that computes output from input: the nodes output
+// depends on, input as the only graph input and output as the only graph output (one tower of a
+// file that holds both towers of a CLIP model, say). A kept node that reads another graph input is
+// an error. Initializers are kept (the runtime ignores unused ones). Nodes with subgraphs are kept
+// whole, but what their subgraphs read from the outer graph is not followed.
+func (m *Model) KeepPath(input, output string) error {
+	if !slices.Contains(m.inputNames(), input) {
+		return fmt.Errorf("keep %s → %s: %q is not a graph input (inputs: %v)", input, output, input, m.inputNames())
+	}
+	nodes, err := m.nodes()
+	if err != nil {
+		return fmt.Errorf("keep %s → %s: %w", input, output, err)
+	}
+	producer := map[string]*message{}
+	for _, n := range nodes {
+		for _, o := range n.strs(nodeOutput) {
+			producer[o] = n
+		}
+	}
+	if _, ok := producer[output]; !ok {
+		return fmt.Errorf("keep %s → %s: no node produces %q", input, output, output)
+	}
+	inputs := map[string]bool{}
+	for _, name := range m.inputNames() {
+		if _, init := m.inits[name]; !init {
+			inputs[name] = true
+		}
+	}
+	keep := map[*message]bool{}
+	stack := []string{output}
+	for len(stack) > 0 {
+		t := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if inputs[t] && t != input {
+			return fmt.Errorf("keep %s → %s: %q depends on the graph input %q as well", input, output, output, t)
+		}
+		n := producer[t]
+		if n == nil || keep[n] {
+			continue
+		}
+		keep[n] = true
+		for _, in := range n.strs(nodeInput) {
+			if in != "" {
+				stack = append(stack, in)
+			}
+		}
+	}
+	var keptOut *message
+	for _, vi := range mustChildren(m.graph, graphOutput) {
+		if vi.str(valueInfoName) == output {
+			keptOut = vi
+		}
+	}
+	if err := m.graph.removeIf(graphNode, func(n *message) bool { return !keep[n] }); err != nil {
+		return fmt.Errorf("keep %s → %s: %w", input, output, err)
+	}
+	if err := m.graph.removeIf(graphInput, func(vi *message) bool {
+		name := vi.str(valueInfoName)
+		return name != input && inputs[name]
+	}); err != nil {
+		return fmt.Errorf("keep %s → %s: %w", input, output, err)
+	}
+	m.graph.remove(graphOutput)
+	if keptOut != nil {
+		m.graph.add(messageField(graphOutput, keptOut))
+	} else {
+		dt := m.traceType(output, map[string]bool{})
+		if dt == Undefined {
+			dt = m.floatType()
+		}
+		m.graph.add(messageField(graphOutput, valueInfoMessage(output, dt, nil)))
+	}
+	return nil
+}
+
+// mustChildren is children of a message Parse has decoded already.
+func mustChildren(m *message, num protowire.Number) []*message {
+	subs, _ := m.children(num)
+	return subs
 }

@@ -84,6 +84,12 @@ type encoder struct {
 
 func newEncoder(t *testing.T, path, in string, dim int, perInput int64) *encoder {
 	t.Helper()
+	return newEncoderOutput(t, path, in, "embedding", dim, perInput)
+}
+
+// newEncoderOutput is newEncoder reading the output named out.
+func newEncoderOutput(t *testing.T, path, in, out string, dim int, perInput int64) *encoder {
+	t.Helper()
 	lib := testenv.ORTLibrary(t)
 	var initErr error
 	ortOnce.Do(func() {
@@ -101,12 +107,12 @@ func newEncoder(t *testing.T, path, in string, dim int, perInput int64) *encoder
 	if err := opts.SetIntraOpNumThreads(2); err != nil {
 		t.Fatal(err)
 	}
-	s, err := ort.NewDynamicAdvancedSession(path, []string{in}, []string{"embedding"}, opts)
+	s, err := ort.NewDynamicAdvancedSession(path, []string{in}, []string{out}, opts)
 	if err != nil {
 		t.Fatalf("ONNX Runtime session for %s: %v", path, err)
 	}
 	t.Cleanup(func() { s.Destroy() })
-	return &encoder{s: s, in: in, out: "embedding", dim: dim, perInput: perInput}
+	return &encoder{s: s, in: in, out: out, dim: dim, perInput: perInput}
 }
 
 // run feeds one batch of n inputs.

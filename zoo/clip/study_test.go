@@ -1,0 +1,159 @@
+package clip_test
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/internal/testenv"
+	"github.com/vistudy/vistudy/pipeline"
+	"github.com/vistudy/vistudy/runtimes/clip"
+	"github.com/vistudy/vistudy/runtimes/onnx"
+	_ "github.com/vistudy/vistudy/stages/builtin"
+)
+
+// TestZooCLIPStudy runs examples/zoo-clip-prompts.yaml end to end with the real plugins: the zoo
+// CLIP under three prompt variants (each the study model tinyclip@variant, a classifier composed
+// in the run directory) next to the standard CNN. The study must reproduce the model card: the
+// same aligned accuracy and cue-conflict decisions as the in-process measurement of
+// TestZooCLIP, shape bias shape > neutral > texture; and a second run must reuse the class
+// embeddings and composed classifiers.
+func TestZooCLIPStudy(t *testing.T) {
+	testenv.SharedData(t, "clip", "bpe_simple_vocab_16e6.txt.gz")
+	c := readCard(t)
+	cat := testenv.Catalog(t, "runtimes/onnxruntime", "plugins/metrics/accuracy", "plugins/metrics/shapebias", "plugins/metrics/calibration")
+	out := filepath.Join(t.TempDir(), "run")
+	file := filepath.Join(testenv.Root(t), "examples", "zoo-clip-prompts.yaml")
+	overrides := []pipeline.Override{{Key: "output", Value: out, Source: "test"}}
+	run := func() {
+		t.Helper()
+		s, err := pipeline.LoadStudy(file, overrides)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pipeline.Validate(s, cat); err != nil {
+			t.Fatal(err)
+		}
+		plan, err := pipeline.NewPlan(s, cat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+		if err := pipeline.Run(context.Background(), plan, pipeline.Options{Catalog: cat, Mem: mem, Overrides: overrides}); err != nil {
+			t.Fatal(err)
+		}
+		mem.AssertSize(t, 0)
+	}
+	run()
+	rows, err := arrowio.ReadResults(filepath.Join(out, pipeline.ResultsFile), memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := map[string]float64{}
+	for _, r := range rows {
+		if r.Group == "" {
+			value[r.Model+"/"+r.Stage+"/"+r.Metric] = r.Value
+		}
+	}
+	chance := 1 / float64(len(c.Classes))
+	bias := map[string]float64{}
+	for _, v := range []string{"neutral", "shape", "texture"} {
+		m := "tinyclip@" + v
+		want := c.Metrics[v]
+		acc, sb := value[m+"/acc/top1"], value[m+"/shape/shape_bias"]
+		shape, texture := value[m+"/shape/shape_count"], value[m+"/shape/texture_count"]
+		bias[v] = sb
+		t.Logf("%-16s aligned accuracy %.4f (card %.4f), shape %v texture %v (card %d/%d) → shape bias %.3f (card %.3f); ECE %.3f",
+			m, acc, want.AlignedAccuracy, shape, texture, want.Shape, want.Texture, sb, want.ShapeBias, value[m+"/calibration/ece"])
+		if acc < 4*chance {
+			t.Errorf("%s: aligned accuracy %.3f, not well above chance %.3f", m, acc, chance)
+		}
+		if d := math.Abs(acc-want.AlignedAccuracy) * 800; d > flipTolerance+0.5 {
+			t.Errorf("%s: aligned accuracy %.4f, card %.4f", m, acc, want.AlignedAccuracy)
+		}
+		if math.Abs(shape-float64(want.Shape)) > flipTolerance || math.Abs(texture-float64(want.Texture)) > flipTolerance {
+			t.Errorf("%s: %v shape / %v texture decisions, card %d / %d", m, shape, texture, want.Shape, want.Texture)
+		}
+		if _, ok := value[m+"/calibration/ece"]; !ok {
+			t.Errorf("%s: no calibration rows", m)
+		}
+	}
+	if !(bias["shape"] > bias["neutral"]+0.05 && bias["texture"] < bias["neutral"]-0.05) {
+		t.Errorf("shape bias: neutral %.3f, shape prompt %.3f, texture prompt %.3f: want shape > neutral > texture", bias["neutral"], bias["shape"], bias["texture"])
+	}
+	if _, ok := value["standard/shape/shape_bias"]; !ok {
+		t.Error("the classifier has no shape bias row in the same table")
+	}
+
+	// A second run finds every unit and the zero-shot files done: nothing is rewritten.
+	zs := filepath.Join(out, "zeroshot")
+	before := modTimes(t, zs)
+	run()
+	if after := modTimes(t, zs); len(after) != len(before) {
+		t.Errorf("zeroshot/ held %d files, now %d", len(before), len(after))
+	} else {
+		for f, m := range before {
+			if after[f] != m {
+				t.Errorf("the resumed run rewrote %s", f)
+			}
+		}
+	}
+
+	// The composed classifier's logits are clip.ZeroShot's on the encoders' own outputs.
+	tok, err := clip.LoadTokenizer(testenv.SharedData(t, "clip", "bpe_simple_vocab_16e6.txt.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := c.TestAligned.Size
+	per := int64(3 * size * size)
+	img := newEncoder(t, "image.onnx", "image", c.Dim, per)
+	txt := textEncoder{newEncoder(t, "text.onnx", "text", c.Dim, clip.ContextLength)}
+	x, _ := render(t, c.TestConflict)
+	x = x[:40*per]
+	for _, v := range []string{"neutral", "texture"} {
+		cls, err := clip.ClassEmbeddings(context.Background(), tok, txt, c.Classes, []string{c.Prompts[v]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		composed := newEncoderOutput(t, filepath.Join(zs, "tinyclip@"+v+".onnx"), "image", onnx.ZeroShotOutput, len(c.Classes), per)
+		got := embedImages(t, composed, x)
+		z := &clip.ZeroShot{Classes: cls, Scale: c.LogitScale}
+		worst := 0.0
+		for i, e := range embedImages(t, img, x) {
+			want, err := z.Logits(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k := range want {
+				worst = math.Max(worst, math.Abs(float64(got[i][k]-want[k])))
+			}
+		}
+		t.Logf("%s: composed logits differ from clip.ZeroShot.Logits by at most %.2g", v, worst)
+		if worst > 1e-4 {
+			t.Errorf("%s: composed logits differ from clip.ZeroShot.Logits by %g", v, worst)
+		}
+	}
+}
+
+// modTimes maps every file under dir to its modification time.
+func modTimes(t *testing.T, dir string) map[string]int64 {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, e := range ents {
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = info.ModTime().UnixNano()
+	}
+	return out
+}
