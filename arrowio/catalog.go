@@ -1,9 +1,8 @@
 package arrowio
 
 import (
-	"cmp"
+	"fmt"
 	"path"
-	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -71,12 +70,8 @@ var MetricsSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "source", Type: arrow.BinaryTypes.String},
 }, nil)
 
-// WriteMetrics writes the catalogue, sorted by stage and metric, to path.
+// WriteMetrics writes the catalogue to path, in the order given (the study's stage order).
 func WriteMetrics(p string, entries []CatalogEntry, mem memory.Allocator) error {
-	entries = slices.Clone(entries)
-	slices.SortFunc(entries, func(a, b CatalogEntry) int {
-		return cmp.Or(cmp.Compare(a.Stage, b.Stage), cmp.Compare(a.Metric, b.Metric))
-	})
 	b := array.NewRecordBuilder(mem, MetricsSchema)
 	defer b.Release()
 	for _, e := range entries {
@@ -106,4 +101,34 @@ func WriteMetrics(p string, entries []CatalogEntry, mem memory.Allocator) error 
 	rec := b.NewRecordBatch()
 	defer rec.Release()
 	return WriteParquet(p, MetricsSchema, []arrow.RecordBatch{rec}, mem)
+}
+
+// ReadMetrics reads metrics.parquet.
+func ReadMetrics(p string, mem memory.Allocator) ([]CatalogEntry, error) {
+	rec, err := ReadParquet(p, mem)
+	if err != nil {
+		return nil, err
+	}
+	defer rec.Release()
+	if !sameFields(rec.Schema(), MetricsSchema) {
+		return nil, fmt.Errorf("arrowio: %s is not a metric catalogue: schema %s", p, rec.Schema())
+	}
+	str := func(c, i int) string { return rec.Column(c).(*array.String).Value(i) }
+	out := make([]CatalogEntry, rec.NumRows())
+	for i := range out {
+		e := CatalogEntry{Stage: str(0, i), Metric: str(1, i), Source: str(9, i)}
+		e.Name, e.Unit, e.Label, e.Meaning = e.Metric, str(2, i), str(7, i), str(8, i)
+		if mn := rec.Column(3).(*array.Float64); !mn.IsNull(i) {
+			e.Min, e.Max = mn.Value(i), rec.Column(4).(*array.Float64).Value(i)
+		}
+		if hb := rec.Column(5).(*array.Boolean); !hb.IsNull(i) {
+			e.Better = Lower
+			if hb.Value(i) {
+				e.Better = Higher
+			}
+		}
+		e.Headline = rec.Column(6).(*array.Boolean).Value(i)
+		out[i] = e
+	}
+	return out, nil
 }

@@ -186,6 +186,9 @@ func Finalize(ctx context.Context, plan *Plan, opts Options) error {
 		return err
 	}
 	infos := StageInfos(plan)
+	if err := writeTidy(plan, rd, opts, infos, results); err != nil {
+		return err
+	}
 	var labelSpecs []string
 	for _, md := range s.Models {
 		labelSpecs = append(labelSpecs, md.Labels)
@@ -231,7 +234,7 @@ func recordLabelMaps(f *Final) {
 }
 
 // StageInfos describes the plan's stages for the report, each with the figures its component
-// declares: the plugin's Info.Figures, or the kind's (Figurer).
+// declares: the plugin's Info.Figures and Info.Metrics, or the kind's (Figurer, Metricer).
 func StageInfos(plan *Plan) []report.StageInfo {
 	s := plan.Study
 	out := make([]report.StageInfo, len(s.Stages))
@@ -240,9 +243,12 @@ func StageInfos(plan *Plan) []report.StageInfo {
 		if f, ok := kindOf(st).(Figurer); ok {
 			out[i].Figures = f.Figures(st)
 		}
+		if m, ok := kindOf(st).(Metricer); ok {
+			out[i].Metrics = m.Metrics(st)
+		}
 		for _, in := range plan.Instances {
 			if in.Stage == st && in.Plugin != nil {
-				out[i].Figures = in.Plugin.Info.Figures
+				out[i].Figures, out[i].Metrics = in.Plugin.Info.Figures, in.Plugin.Info.Metrics
 				break
 			}
 		}

@@ -115,7 +115,8 @@ func TestRunKnownAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(errs) != 3 || errs[0].Path != "1green/missing.png" || errs[1].Path != "2blue/corrupt.jpg" || errs[2].Path != "3dark/truncated.png" ||
+	if len(errs) != 3 || errs[0].SampleID != "1green/missing.png" || errs[1].SampleID != "2blue/corrupt.jpg" || errs[2].SampleID != "3dark/truncated.png" ||
+		!strings.HasSuffix(errs[0].Path, "/images/1green/missing.png") || !filepath.IsAbs(errs[0].Path) || errs[0].Dataset != "colours" || errs[0].Model != "" ||
 		errs[0].Stage != "images" || !strings.Contains(errs[0].Reason, "no such file") || !strings.Contains(errs[1].Reason, "jpeg") {
 		t.Errorf("errors.parquet = %+v, want the missing file, the corrupt JPEG and the truncated PNG", errs)
 	}

@@ -23,8 +23,12 @@ const (
 	ManifestName = "manifest.json"
 	ResultsFile  = "results.parquet"
 	ErrorsFile   = "errors.parquet"
-	unitsDir     = "units"
-	reportDir    = "report"
+	MetricsFile  = "metrics.parquet" // the metric catalogue
+	// ResultsCSVFile is results.parquet as CSV, typed group columns included.
+	ResultsCSVFile = "results.csv"
+	SummaryFile    = "summary.json" // the leaderboard
+	unitsDir       = "units"
+	reportDir      = "report"
 )
 
 // RunDir is a run directory: tables, unit records, results, manifest.

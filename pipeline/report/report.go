@@ -30,6 +30,8 @@ type StageInfo struct {
 	// Figures are the figures drawn from the stage's rows: the plugin's Info.Figures, the aggregate
 	// function's Func.Figures or the stage kind's declared figures. None: the generic figure.
 	Figures []sdk.Figure `json:"figures,omitempty"`
+	// Metrics are what the component declares about its metrics (unit, meaning, headline).
+	Metrics []sdk.MetricInfo `json:"metrics,omitempty"`
 }
 
 // dpi is the resolution of the PNG figures.

@@ -42,8 +42,9 @@ func hasCI(r arrowio.Result) bool {
 	return r.N > 0 && proportionMetric.MatchString(r.Metric) && r.Value >= 0 && r.Value <= 1
 }
 
-// headlineMetrics are, per component (plugin, or stage kind when it has none), the overall metrics a
-// paper reports; the stage's other overall metrics are diagnostics.
+// headlineMetrics are, per built-in component (plugin, or stage kind when it has none), the overall
+// metrics the report's analysis tables lead with (more than the leaderboard's headline numbers); for
+// other components the metric catalogue's headline flag decides, the rest are diagnostics.
 var headlineMetrics = map[string][]string{
 	"accuracy":     {"top1", "top2", "top3", "top5"},
 	"shapebias":    {"shape_bias", "cue_accuracy"},
@@ -63,6 +64,9 @@ func isHeadline(st StageInfo, metric string) bool {
 	comp := cmp.Or(st.Plugin, st.Kind)
 	if hs, ok := headlineMetrics[comp]; ok {
 		return slices.Contains(hs, metric) || strings.HasPrefix(metric, "top") && comp == "accuracy" && !strings.Contains(metric, "_")
+	}
+	if d, ok := arrowio.Lookup(st.Metrics, metric); ok {
+		return d.Headline
 	}
 	return !diagnosticMetric.MatchString(metric)
 }

@@ -51,9 +51,9 @@ func init() {
 		Run:     criticalBand,
 		Figures: []sdk.Figure{{Kind: "criticalband"}},
 		Metrics: []sdk.MetricInfo{
-			{Name: "bandwidth", Unit: "octaves", Headline: true, Label: "critical band (oct)",
+			{Name: "bandwidth", Unit: "octaves", Headline: true, Label: "bandwidth",
 				Meaning: "full width at half maximum of the Gaussian fitted to the noise thresholds over bands"},
-			{Name: "center_frequency", Unit: "cycles/image", Headline: true, Label: "band centre (c/img)",
+			{Name: "center_frequency", Unit: "cycles/image", Headline: true, Label: "centre",
 				Meaning: "the fitted Gaussian's peak frequency: base · 2^μ"},
 			{Name: "peak_noise_sensitivity", Unit: "1/SD", Meaning: "the fitted peak, 2^(a − 4): sensitivity to noise at the band centre"},
 			{Name: "threshold", Unit: "index", Meaning: "per band: index of the noise SD at which accuracy falls to the threshold"},

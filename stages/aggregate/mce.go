@@ -97,9 +97,9 @@ func init() {
 		Metrics: []sdk.MetricInfo{
 			{Name: "mce", Unit: "ratio", Better: sdk.Lower, Headline: true, Label: "mCE",
 				Meaning: "mean over corruptions of CE: Σ_s error / Σ_s baseline error (1: the baseline's robustness)"},
-			{Name: "relative_mce", Unit: "ratio", Better: sdk.Lower, Headline: true, Label: "relative mCE",
+			{Name: "relative_mce", Unit: "ratio", Better: sdk.Lower, Headline: true, Label: "relative-mCE",
 				Meaning: "mean over corruptions of Σ_s (error − clean error) / the baseline's"},
-			{Name: "mean_accuracy", Unit: "fraction", Min: 0, Max: 1, Better: sdk.Higher, Headline: true, Label: "corrupted top-1",
+			{Name: "mean_accuracy", Unit: "fraction", Min: 0, Max: 1, Better: sdk.Higher, Headline: true, Label: "mean-top-1",
 				Meaning: "accuracy averaged over every corruption and severity"},
 			{Name: "ce", Unit: "ratio", Better: sdk.Lower, Meaning: "per corruption: Σ_s error / Σ_s baseline error"},
 			{Name: "relative_ce", Unit: "ratio", Better: sdk.Lower, Meaning: "per corruption: Σ_s (error − clean error) / the baseline's"},

@@ -30,7 +30,7 @@ func init() {
 		},
 		Run:     solarization,
 		Metrics: []sdk.MetricInfo{
-			{Name: "min_accuracy", Unit: "fraction", Min: 0, Max: 1, Better: sdk.Higher, Headline: true, Label: "solarization min",
+			{Name: "min_accuracy", Unit: "fraction", Min: 0, Max: 1, Better: sdk.Higher, Headline: true, Label: "min-top-1",
 				Meaning: "the lowest accuracy over the swept solarization thresholds (the universal attack's success)"},
 			{Name: "argmin_threshold", Unit: "pixel value", Min: 0, Max: 1, Meaning: "the threshold reaching min_accuracy (the smallest on ties)"},
 			{Name: "accuracy_drop", Unit: "fraction", Min: -1, Max: 1, Better: sdk.Lower, Meaning: "clean accuracy − min_accuracy"},

@@ -35,7 +35,7 @@ func init() {
 		Run:     spectralBias,
 		Figures: []sdk.Figure{{Kind: "spectral"}},
 		Metrics: []sdk.MetricInfo{
-			{Name: "spectral_bias", Unit: "fraction", Min: 0, Max: 1, Headline: true, Label: "spectral bias",
+			{Name: "spectral_bias", Unit: "fraction", Min: 0, Max: 1, Headline: true, Label: "spectral-bias",
 				Meaning: "HPP / (LPP + HPP): above 0.5, a model relies more on high frequencies than on low"},
 			{Name: "lpp", Unit: "ratio", Meaning: "mean low-pass accuracy relative to clean accuracy over c in range"},
 			{Name: "hpp", Unit: "ratio", Meaning: "mean high-pass accuracy relative to clean accuracy over c in range"},

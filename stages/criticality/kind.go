@@ -189,7 +189,7 @@ func (kind) InstanceRows(_ context.Context, f *pipeline.Final, in *pipeline.Inst
 // Metrics declares the criticality rows.
 func (kind) Metrics(*pipeline.Stage) []sdk.MetricInfo {
 	return []sdk.MetricInfo{
-		{Name: MetricCriticality, Unit: "percent", Min: 0, Max: 100, Headline: true, Label: "criticality %",
+		{Name: MetricCriticality, Unit: "percent", Min: 0, Max: 100, Headline: true, Label: "criticality",
 			Meaning: "(1 − mean cosine of the softmax outputs with the layer reset vs trained) · 100; per layer, and the mean over layers per model"},
 		{Name: MetricCriticalityMax, Unit: "percent", Min: 0, Max: 100, Meaning: "the most critical layer's criticality"},
 		{Name: MetricLayers, Unit: "count", Meaning: "layers reset"},

@@ -52,7 +52,7 @@ func (border) Info() sdk.Info {
 			{Kind: sdk.FigureBars, Metric: "delta_mean", Label: "mean |δ|"},
 		},
 		Metrics: []sdk.MetricInfo{
-			{Name: "border_ratio", Unit: "ratio", Headline: true, Label: "border ratio",
+			{Name: "border_ratio", Unit: "ratio", Headline: true, Label: "border-ratio",
 				Meaning: "mean |δ| on the k-pixel border ring over the mean on the interior (1: no preference for the border)"},
 			{Name: "delta_mean", Unit: "pixel value", Min: 0, Max: 1, Meaning: "mean over images and pixels of max over channels |δ|"},
 			{Name: "delta_heatmap", Unit: "pixel value", Min: 0, Max: 1, Meaning: "mean |δ| (max over channels) in one cell of the image grid (x, y)"},

@@ -84,7 +84,7 @@ func (shapebias) Info() sdk.Info {
 		Requires: []string{arrowio.ColShapeLabel, arrowio.ColTextureLabel, arrowio.ColLogits},
 		Figures:  []sdk.Figure{{Kind: "shapebias"}},
 		Metrics: []sdk.MetricInfo{
-			{Name: "shape_bias", Unit: "fraction", Min: 0, Max: 1, Headline: true, Label: "shape bias",
+			{Name: "shape_bias", Unit: "fraction", Min: 0, Max: 1, Headline: true, Label: "shape-bias",
 				Meaning: "shape decisions / (shape + texture decisions) on cue-conflict samples (pooled; per category with category=…); humans ≈ 0.96"},
 			{Name: "cue_accuracy", Unit: "fraction", Min: 0, Max: 1, Better: sdk.Higher, Meaning: "(shape + texture decisions) / cue-conflict samples"},
 			{Name: "shape_fraction", Unit: "fraction", Min: 0, Max: 1, Meaning: "shape decisions / cue-conflict samples"},
