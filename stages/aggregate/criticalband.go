@@ -60,7 +60,7 @@ func init() {
 			{Name: "fit_failed", Unit: "flag", Meaning: "1 when the Gaussian fit failed; reason=… says why"},
 			{Name: "fit_*", Unit: "parameter", Meaning: "the fitted Gaussian's a, μ, σ and RMSE (diagnostics)"},
 		},
-		Check:   inputParams(cbClean, cbNoisy),
+		Check: inputParams(cbClean, cbNoisy),
 	})
 }
 

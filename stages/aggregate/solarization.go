@@ -28,7 +28,7 @@ func init() {
 			{Name: solKey, Type: params.String, Default: "threshold", Description: "the sweep key of the solarization threshold"},
 			{Name: solClean, Type: params.String, Description: "id of the stage with the clean accuracy (overall rows); gives accuracy_drop"},
 		},
-		Run:     solarization,
+		Run: solarization,
 		Metrics: []sdk.MetricInfo{
 			{Name: "min_accuracy", Unit: "fraction", Min: 0, Max: 1, Better: sdk.Higher, Headline: true, Label: "min-top-1",
 				Meaning: "the lowest accuracy over the swept solarization thresholds (the universal attack's success)"},

@@ -41,7 +41,7 @@ func init() {
 			{Name: "hpp", Unit: "ratio", Meaning: "mean high-pass accuracy relative to clean accuracy over c in range"},
 			{Name: "*_ratio", Unit: "ratio", Meaning: "filtered accuracy / clean accuracy at one filter size c"},
 		},
-		Check:   inputParams(sbClean, sbLowpass, sbHighpass),
+		Check: inputParams(sbClean, sbLowpass, sbHighpass),
 	})
 }
 
