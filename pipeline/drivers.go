@@ -32,6 +32,7 @@ func (ex *executor) commit(in *Instance, rec *UnitRecord) error {
 	if err := ex.rd.Commit(in, rec); err != nil {
 		return err
 	}
+	ex.track.commit()
 	if ex.opts.AfterCommit != nil {
 		ex.opts.AfterCommit(in, rec.Unit)
 	}
@@ -41,8 +42,7 @@ func (ex *executor) commit(in *Instance, rec *UnitRecord) error {
 // runSource emits the needed units of a source instance, committing those it owns with the
 // inputs it skipped.
 func (ex *executor) runSource(ctx context.Context, in *Instance, src Sourcer) error {
-	bar := ex.bars[barKey(in)]
-	defer bar.Done()
+	bar := ex.track.counter(in)
 	for _, k := range sortedUnits(ex.needed[in]) {
 		start := time.Now()
 		var (
@@ -53,7 +53,7 @@ func (ex *executor) runSource(ctx context.Context, in *Instance, src Sourcer) er
 		)
 		err := src.RunUnit(ctx, k, func(rec arrow.RecordBatch) error {
 			rows += rec.NumRows()
-			bar.Add(int(rec.NumRows()))
+			bar.add(int(rec.NumRows()))
 			m := msg{unit: k, batch: bi, rec: rec}
 			bi++
 			return ex.send(ctx, in, m)
@@ -61,7 +61,7 @@ func (ex *executor) runSource(ctx context.Context, in *Instance, src Sourcer) er
 			mu.Lock()
 			errs = append(errs, e)
 			mu.Unlock()
-			bar.Add(1)
+			bar.add(1)
 		})
 		if err != nil {
 			return err
@@ -70,6 +70,7 @@ func (ex *executor) runSource(ctx context.Context, in *Instance, src Sourcer) er
 			if err := ex.commit(in, &UnitRecord{Unit: unitName(k), Errors: errs, NumRows: rows, Seconds: time.Since(start).Seconds()}); err != nil {
 				return err
 			}
+			ex.track.skip(len(errs))
 		}
 		if err := ex.send(ctx, in, msg{unit: k, end: true}); err != nil {
 			return err
@@ -81,8 +82,7 @@ func (ex *executor) runSource(ctx context.Context, in *Instance, src Sourcer) er
 // runTransform applies a transform to every needed batch of its input and passes the results
 // on; image batches hold a slot until every consumer is done with them.
 func (ex *executor) runTransform(ctx context.Context, in *Instance, tr Transformer) error {
-	bar := ex.bars[barKey(in)]
-	defer bar.Done()
+	bar := ex.track.counter(in)
 	bounded := specOf(in.Stage).Produces == Images
 	seed := ex.plan.Study.Seed
 	var (
@@ -134,7 +134,7 @@ func (ex *executor) runTransform(ctx context.Context, in *Instance, tr Transform
 			sl.release()
 			return err
 		}
-		bar.Add(int(n))
+		bar.add(int(n))
 		rows += out.NumRows()
 		if ex.own[in][m.unit] && saves(in) {
 			if pw == nil {
@@ -251,6 +251,7 @@ func (ex *executor) runModel(ctx context.Context, in *Instance, r ModelRunner) e
 		if err := ex.commitWithTable(in, rec, &out.pw); err != nil {
 			return err
 		}
+		ex.track.counter(in).add(1)
 	}
 	return nil
 }

@@ -79,16 +79,28 @@ func Run(ctx context.Context, plan *Plan, opts Options) error {
 		return err
 	}
 	started := time.Now()
-	models := s.Models
-	step := max(1, s.Execution.ParallelModels)
-	for i := 0; i < len(models); i += step {
-		wave := models[i:min(i+step, len(models))]
-		ex := &executor{plan: plan, rd: rd, opts: opts, sources: srcs, wave: wave, last: i+step >= len(models)}
-		if err := ex.run(ctx); err != nil {
-			return err
-		}
+	track, err := newTracker(plan, rd, opts, srcs)
+	if err != nil {
+		return err
 	}
-	opts.Progress.Wait()
+	opts.Progress.Start(track)
+	err = func() error {
+		defer opts.Progress.Wait()
+		models := s.Models
+		step := max(1, s.Execution.ParallelModels)
+		for i := 0; i < len(models); i += step {
+			wave := models[i:min(i+step, len(models))]
+			ex := &executor{plan: plan, rd: rd, opts: opts, sources: srcs, wave: wave, last: i+step >= len(models), track: track}
+			if err := ex.run(ctx); err != nil {
+				return err
+			}
+			track.endWave()
+		}
+		return nil
+	}()
+	if err != nil {
+		return err
+	}
 	if !opts.Shard.Whole() {
 		opts.Log.Info("shard finished; run `vistudy merge` once every shard is done", "shard", opts.Shard.String(), "seconds", time.Since(started).Seconds())
 		return nil
@@ -117,7 +129,6 @@ func (ex *executor) run(ctx context.Context) (err error) {
 		runners[in] = r
 	}
 	ex.slots = make(chan struct{}, 2*runtime.GOMAXPROCS(0)+2)
-	ex.startBars()
 	ex.inbox = map[*Instance]chan msg{}
 	for _, in := range ex.active {
 		if in.Input != nil {

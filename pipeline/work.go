@@ -18,11 +18,12 @@ type executor struct {
 	active       []*Instance
 	consumers    map[*Instance][]*Instance
 	inbox        map[*Instance]chan msg
-	own          map[*Instance]map[int]bool // data units the instance itself commits
-	needed       map[*Instance]map[int]bool // data units the instance must process
-	pendingUnits map[*Instance][]string     // model-level instances: units to run
-	slots        chan struct{}              // transformed image batches in flight
-	bars         map[string]*sharedBar
+	own          map[*Instance]map[int]bool    // data units the instance itself commits
+	needed       map[*Instance]map[int]bool    // data units the instance must process
+	pendingUnits map[*Instance][]string        // model-level instances: units to run
+	slots        chan struct{}                 // transformed image batches in flight
+	track        *Tracker                      // nil while the tracker predicts the run
+	planned      map[*Instance]map[string]bool // units earlier waves commit, while predicting
 }
 
 // commits reports whether in writes a unit record per data unit.
@@ -78,7 +79,7 @@ func (ex *executor) modelUnits(in *Instance) ([]string, error) {
 	var pending []string
 	base := ex.plan.modelIndex(in.Model)
 	for i, u := range names {
-		if ex.opts.Shard.Has(base+i) && !ex.rd.Done(in, u) {
+		if ex.opts.Shard.Has(base+i) && !ex.done(in, u) {
 			pending = append(pending, u)
 		}
 	}
@@ -123,7 +124,7 @@ func (ex *executor) selectWork() error {
 		own := map[int]bool{}
 		if commits(in) {
 			for k := range ex.sources[in.Root].Units() {
-				if ex.opts.Shard.Has(k) && !ex.rd.Done(in, unitName(k)) {
+				if ex.opts.Shard.Has(k) && !ex.done(in, unitName(k)) {
 					own[k] = true
 				}
 			}

@@ -50,10 +50,19 @@ func newRunCmd(v *viper.Viper) *cobra.Command {
 			if err != nil {
 				return usageError{fmt.Errorf("--%w", err)}
 			}
+			quiet, _ := cmd.Flags().GetBool("quiet")
+			noProgress, _ := cmd.Flags().GetBool("no-progress")
+			d := newDisplay(os.Stderr, noProgress || quiet)
+			restore, err := d.takeLogs(v.GetString("log-level"), quiet)
+			if err != nil {
+				return err
+			}
 			err = pipeline.Run(ctx, p.plan, pipeline.Options{
 				Catalog: p.catalog, Shard: shard, Overrides: p.overrides, Version: version, Redo: v.GetBool("redo"),
-				Progress: newProgress(os.Stderr), Log: slog.Default(),
+				Progress: d, Log: slog.Default(),
 			})
+			restore()
+			closingSummary(os.Stderr, d, p.study.Output, shard, err)
 			if err != nil {
 				return err
 			}
@@ -65,6 +74,8 @@ func newRunCmd(v *viper.Viper) *cobra.Command {
 	}
 	studyFlags(cmd)
 	cmd.Flags().String("shard", "", "run only shard i of N (i/N); combine the shards with vistudy merge")
+	cmd.Flags().Bool("no-progress", false, "draw no progress bars and log no progress lines (other logs and the closing summary stay)")
+	cmd.Flags().BoolP("quiet", "q", false, "print only warnings, errors and the closing summary")
 	cmd.Flags().Bool("redo", false, "when the run directory was made from other inputs (a changed model file, dataset or plugin), redo what the change affects instead of refusing")
 	return cmd
 }
