@@ -35,6 +35,7 @@ const (
 	zsTextInput    = "text_input"
 	zsTextOutput   = "text_output"
 	zsMerges       = "merges"
+	zsTokens       = "tokens"
 	zsLogitScale   = "logit_scale"
 	zsClasses      = "classes"
 	zsPromptsFile  = "prompts_file"
@@ -56,7 +57,8 @@ var zeroShotSection = Section{Path: "models.<name>.zero_shot", Doc: "a zero-shot
 	{Name: zsImageOutput, Type: "string", Doc: "with `file`: the image embedding output (image_embeds)"},
 	{Name: zsTextInput, Type: "string", Doc: "with `file`: the token-id input (input_ids)"},
 	{Name: zsTextOutput, Type: "string", Doc: "with `file`: the text embedding output (text_embeds)"},
-	{Name: zsMerges, Type: "path", Doc: "CLIP's BPE merges file, bpe_simple_vocab_16e6.txt.gz", Required: true},
+	{Name: zsMerges, Type: "path", Default: "required unless tokens", Doc: "CLIP's BPE merges file, bpe_simple_vocab_16e6.txt.gz"},
+	{Name: zsTokens, Type: "path", Doc: "instead of merges: a token table (clip.TokenTable, made from the merges file by `go run ./zoo/clip/tokenize -table`) that holds every prompt"},
 	{Name: zsLogitScale, Type: "number", Default: "100", Doc: "scale of the cosine logits (CLIP's 100; the model card gives its own)"},
 	{Name: zsClasses, Type: "string", Default: "labels", Doc: "class prompts: labels (the label space's names) or imagenet16 (the 1000 ImageNet names of prompts_file, softmax averaged into the categories)"},
 	{Name: zsPromptsFile, Type: "path", Doc: "imagenet_prompts.json: the 1000 ImageNet names and CLIP's 80 templates (for imagenet80 and imagenet16)"},
@@ -76,7 +78,8 @@ type ZeroShot struct {
 	ImageOutput string
 	TextInput   string
 	TextOutput  string
-	Merges      string  // absolute
+	Merges      string  // absolute ("" when Tokens is given)
+	Tokens      string  // absolute token table ("" when Merges is given)
 	LogitScale  float64 // default clip.DefaultLogitScale
 	Classes     string  // clip.ClassesLabels or clip.ClassesImageNet16
 	PromptsFile string  // absolute ("" when not given)
@@ -128,6 +131,8 @@ func (s *Study) parseZeroShot(d *decoder, n *yaml.Node, what string, base Pos) [
 			z.TextOutput = d.str(f.value, what+" text_output")
 		case zsMerges:
 			z.Merges = s.abs(d.str(f.value, what+" merges"))
+		case zsTokens:
+			z.Tokens = s.abs(d.str(f.value, what+" tokens"))
 		case zsLogitScale:
 			z.LogitScale = d.float(f.value, what+" logit_scale")
 			if z.LogitScale <= 0 {
@@ -180,8 +185,11 @@ func (s *Study) parseZeroShot(d *decoder, n *yaml.Node, what string, base Pos) [
 		}
 		z.Image, z.Text = z.File, z.File
 	}
-	if z.Merges == "" {
-		d.problem(n, "%s needs `merges:` (CLIP's bpe_simple_vocab_16e6.txt.gz)", what)
+	switch {
+	case z.Merges == "" && z.Tokens == "":
+		d.problem(n, "%s needs `merges:` (CLIP's bpe_simple_vocab_16e6.txt.gz) or `tokens:` (a token table of the prompts)", what)
+	case z.Merges != "" && z.Tokens != "":
+		d.problem(n, "%s gives `merges:` and `tokens:`: the token ids come from one of them", what)
 	}
 	if _, ok := z.pos[zsPrompts]; !ok {
 		d.problem(n, "%s needs `prompts:` (variant name → imagenet80, single, bare or a list of templates)", what)
@@ -375,22 +383,40 @@ func writeModel(m *onnx.Model, path string) error {
 
 var (
 	tokenizersMu sync.Mutex
-	tokenizers   = map[string]*clip.Tokenizer{}
+	tokenizers   = map[string]clip.Tokens{}
 )
 
-// tokenizer loads (and caches) CLIP's tokenizer from a merges file.
-func tokenizer(merges string) (*clip.Tokenizer, error) {
+// tokens loads (and caches) CLIP's tokenizer from the merges file, or the token table.
+func (z *ZeroShot) tokens() (clip.Tokens, error) {
+	path := z.Merges + "\x00" + z.Tokens
 	tokenizersMu.Lock()
 	defer tokenizersMu.Unlock()
-	if t, ok := tokenizers[merges]; ok {
+	if t, ok := tokenizers[path]; ok {
 		return t, nil
 	}
-	t, err := clip.LoadTokenizer(merges)
+	var t clip.Tokens
+	var err error
+	if z.Tokens != "" {
+		t, err = clip.LoadTokenTable(z.Tokens)
+	} else {
+		t, err = clip.LoadTokenizer(z.Merges)
+	}
 	if err != nil {
 		return nil, err
 	}
-	tokenizers[merges] = t
+	tokenizers[path] = t
 	return t, nil
+}
+
+// prompts are the texts the variant's class embeddings encode.
+func prompts(classes, templates []string) []string {
+	out := make([]string, 0, len(classes)*len(templates))
+	for _, c := range classes {
+		for _, t := range templates {
+			out = append(out, clip.Fill(t, c))
+		}
+	}
+	return out
 }
 
 // checkZeroShot is validate's check of a zero-shot model's variants: the encoder files and their
@@ -432,9 +458,13 @@ func (v *validator) checkZeroShot(models []*Model) {
 						what, img.Input.Name, h, w, m.Input.Height, m.Input.Width)
 				}
 			}
-			if z.Merges != "" {
-				if _, err := tokenizer(z.Merges); err != nil {
-					v.add(at(zsMerges), "%s: zero_shot merges: %v", what, err)
+			if z.Merges != "" || z.Tokens != "" {
+				if _, err := z.tokens(); err != nil {
+					key := zsMerges
+					if z.Tokens != "" {
+						key = zsTokens
+					}
+					v.add(at(key), "%s: zero_shot %s: %v", what, key, err)
 				}
 			}
 			if _, _, err := z.classNames(m, v.s.Dir); err != nil {
@@ -445,8 +475,27 @@ func (v *validator) checkZeroShot(models []*Model) {
 				v.add(at(key), "%s: zero_shot: %v", what, err)
 			}
 		}
-		if _, err := z.templates(); err != nil {
+		templates, err := z.templates()
+		if err != nil {
 			v.add(at(zsPrompts+"."+z.Variant), "%s: zero_shot prompts.%s: %v", what, z.Variant, err)
+			continue
+		}
+		if z.Tokens == "" {
+			continue
+		}
+		classes, _, err1 := z.classNames(m, v.s.Dir)
+		tab, err2 := z.tokens()
+		if err1 != nil || err2 != nil {
+			continue // reported above
+		}
+		if miss := tab.(*clip.TokenTable).Missing(prompts(classes, templates)); len(miss) > 0 {
+			more := ""
+			if len(miss) > 3 {
+				more = fmt.Sprintf(" and %d more", len(miss)-3)
+				miss = miss[:3]
+			}
+			v.add(at(zsPrompts+"."+z.Variant), "%s: zero_shot prompts.%s: the token table %s has no ids for %q%s (make it again from the merges file: go run ./zoo/clip/tokenize -table, or give merges)",
+				what, z.Variant, z.Tokens, miss, more)
 		}
 	}
 }
@@ -517,7 +566,7 @@ func (z *ZeroShot) classEmbeddings(ctx context.Context, s *Study, m *Model, cat 
 	if err != nil || ok {
 		return embs, cats, err
 	}
-	tok, err := tokenizer(z.Merges)
+	tok, err := z.tokens()
 	if err != nil {
 		return nil, nil, err
 	}

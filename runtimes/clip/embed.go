@@ -48,7 +48,7 @@ func Fill(template, class string) string { return strings.Replace(template, Plac
 
 // ClassEmbeddings returns one unit vector per class: the mean of the L2-normalised text embeddings of
 // the class name in every template, normalised again (CLIP's zero-shot classifier weights).
-func ClassEmbeddings(ctx context.Context, tok *Tokenizer, enc TextEncoder, classes, templates []string) ([][]float32, error) {
+func ClassEmbeddings(ctx context.Context, tok Tokens, enc TextEncoder, classes, templates []string) ([][]float32, error) {
 	if err := CheckTemplates(templates); err != nil {
 		return nil, fmt.Errorf("class embeddings: %w", err)
 	}

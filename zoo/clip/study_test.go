@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -156,4 +157,41 @@ func modTimes(t *testing.T, dir string) map[string]int64 {
 		out[e.Name()] = info.ModTime().UnixNano()
 	}
 	return out
+}
+
+// TestZooTokenTable: tokens.json, which the default study reads instead of the merges file (not in
+// the repository), holds exactly the ids the tokenizer gives from the merges file; remake it with
+// go run ./zoo/clip/tokenize -merges … -card zoo/clip/clip.json -table zoo/clip/tokens.json.
+func TestZooTokenTable(t *testing.T) {
+	tok, err := clip.LoadTokenizer(testenv.SharedData(t, "clip", "bpe_simple_vocab_16e6.txt.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, err := clip.LoadTokenTable("tokens.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := readCard(t)
+	var texts []string
+	for _, tmpl := range append([]string{clip.BareTemplate}, c.Prompts["neutral"], c.Prompts["shape"], c.Prompts["texture"]) {
+		for _, cls := range c.Classes {
+			texts = append(texts, clip.Fill(tmpl, cls))
+		}
+	}
+	if len(tab.Tokens) != len(texts) {
+		t.Errorf("tokens.json holds %d texts, the card's prompts are %d", len(tab.Tokens), len(texts))
+	}
+	want, _ := tok.TokenizeAll(texts, clip.ContextLength)
+	got, err := tab.TokenizeAll(texts, clip.ContextLength)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if !slices.Equal(got[i], want[i]) {
+			t.Errorf("%q: tokens.json %v, tokenizer %v", texts[i], got[i][:12], want[i][:12])
+		}
+	}
+	if fresh, err := clip.MakeTokenTable(tok, nil); err != nil || fresh.MergesSHA256 != tab.MergesSHA256 {
+		t.Errorf("tokens.json was made from merges with sha256 %s, ../shared/data has %v (%v)", tab.MergesSHA256, fresh, err)
+	}
 }
