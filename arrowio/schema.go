@@ -21,6 +21,9 @@ const (
 	ColLogits       = "logits"        // tensor [K]
 	ColPred         = "pred"          // int32 arg-max
 	ColConfidence   = "confidence"    // float32 max softmax probability
+	ColPredName     = "pred_name"     // dictionary string, the model's class name of pred (null when unnamed)
+	ColDataset      = "dataset"       // dictionary string, the study's dataset the sample came from
+	ColStage        = "stage"         // dictionary string, the stage whose table holds the row
 )
 
 // Field returns the field of name in s, or false.

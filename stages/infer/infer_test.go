@@ -3,6 +3,7 @@ package infer
 import (
 	"context"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -74,7 +75,7 @@ func TestApplyBuildsPredictions(t *testing.T) {
 	rec := array.NewRecordBatch(arrow.NewSchema([]arrow.Field{{Name: arrowio.ColSampleID, Type: arrow.BinaryTypes.String},
 		{Name: arrowio.ColImage, Type: img.DataType()}}, nil), []arrow.Array{idArr, img}, 2)
 	defer rec.Release()
-	out, err := (&Stage{Model: "m", Runtime: doubler{mem}, Mem: mem}).Apply(context.Background(), rec)
+	out, err := (&Stage{Model: "m", Dataset: "d", ClassNames: []string{"cat", "dog"}, Runtime: doubler{mem}, Mem: mem}).Apply(context.Background(), rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,5 +91,43 @@ func TestApplyBuildsPredictions(t *testing.T) {
 	if models[0] != "m" || ids2[1] != "b.png" || preds[0] != 0 || preds[1] != 0 ||
 		math.Abs(float64(conf.Value(0))-1/(1+math.Exp(-2))) > 1e-6 || conf.Value(1) != 0.5 {
 		t.Errorf("predictions %v %v %v %v", models, ids2, preds, conf)
+	}
+	names, _ := arrowio.StringColumn(out, arrowio.ColPredName)
+	datasets, _ := arrowio.StringColumn(out, arrowio.ColDataset)
+	if len(names) != 2 || names[0] != "cat" || names[1] != "cat" || datasets[0] != "d" || datasets[1] != "d" {
+		t.Errorf("pred_name %v, dataset %v; want cat, cat and d, d", names, datasets)
+	}
+	var cols []string
+	for _, f := range out.Schema().Fields() {
+		cols = append(cols, f.Name)
+	}
+	if want := []string{"sample_id", "model", "dataset", "logits", "pred", "pred_name", "confidence"}; !slices.Equal(cols, want) {
+		t.Errorf("columns %v, want %v", cols, want)
+	}
+}
+
+func TestPredNameNullOutsideClassNames(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	lg, _ := arrowio.NewTensorArray(mem, []int{3}, []float32{0, 0, 9, 9, 0, 0})
+	defer lg.Release()
+	ids := array.NewStringBuilder(mem)
+	ids.AppendValues([]string{"a", "b"}, nil)
+	idArr := ids.NewArray()
+	ids.Release()
+	defer idArr.Release()
+	rec := array.NewRecordBatch(arrow.NewSchema([]arrow.Field{{Name: arrowio.ColSampleID, Type: arrow.BinaryTypes.String}}, nil), []arrow.Array{idArr}, 2)
+	defer rec.Release()
+	out, err := Predictions(mem, rec, Labels{Model: "m", ClassNames: []string{"x", "y"}}, lg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Release()
+	col := out.Column(out.Schema().FieldIndices(arrowio.ColPredName)[0])
+	if !col.IsNull(0) || col.IsNull(1) {
+		t.Errorf("pred_name nulls %v: want null for class 2 (two names), x for class 0", col)
+	}
+	if _, ok := arrowio.Field(out.Schema(), arrowio.ColDataset); ok {
+		t.Error("a dataset column without a dataset")
 	}
 }

@@ -47,7 +47,7 @@ func (kind) Start(ctx context.Context, env *pipeline.Env, in *pipeline.Instance)
 	if err != nil {
 		return nil, err
 	}
-	t := transform{s: &Stage{Model: in.Model.Name, Runtime: rt, Mem: env.Mem}}
+	t := transform{s: &Stage{Model: in.Model.Name, Dataset: in.Root.Dataset.Name, ClassNames: env.ModelContext(in).ClassNames, Runtime: rt, Mem: env.Mem}}
 	if lm != nil && lm.OK() && !lm.Identity() {
 		t.toModel = lm.ToModel
 		env.Log.Info("infer: dataset labels mapped onto the model's outputs", "model", in.Model.Name,
