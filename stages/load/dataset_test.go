@@ -349,6 +349,20 @@ func TestManifest(t *testing.T) {
 		s[0].Path != filepath.Join(dir, "imgs/a.png") {
 		t.Errorf("names.csv: %+v", s)
 	}
+	// Absolute paths outside the manifest's folder: ids relative to the deepest folder holding them.
+	elsewhere := t.TempDir()
+	writeFiles(t, elsewhere, map[string]string{"val/n01/x.png": "png:4x4", "val/n02/y.png": "png:4x4"})
+	abs := "path,label\n" + filepath.Join(elsewhere, "val/n02/y.png") + ",n02\n" + filepath.Join(elsewhere, "val/n01/x.png") + ",n01\n"
+	if err := os.WriteFile(filepath.Join(dir, "abs.csv"), []byte(abs), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ds, err = open("abs.csv", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := ds.Samples(); len(s) != 2 || s[0].ID != "n01/x.png" || s[1].ID != "n02/y.png" || s[0].Path != filepath.Join(elsewhere, "val/n01/x.png") {
+		t.Errorf("abs.csv: ids %+v, want n01/x.png and n02/y.png", s)
+	}
 	ds, err = open("indices.csv", "space.txt")
 	if err != nil {
 		t.Fatal(err)

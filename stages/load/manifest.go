@@ -67,23 +67,59 @@ func openManifest(cfg Config) (Dataset, error) {
 		return nil, err
 	}
 	dir := filepath.Dir(file)
-	samples := make([]Sample, 0, len(rows))
-	for _, r := range rows {
-		label, err := classOf(space, r.label)
-		if err != nil {
-			return nil, fmt.Errorf("load: dataset %q: %s: %w", cfg.Name, r.where, err)
-		}
+	paths := make([]string, len(rows))
+	for i, r := range rows {
 		p := filepath.FromSlash(r.path)
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(dir, p)
 		}
-		samples = append(samples, fileSample(dir, filepath.Clean(p), label, space))
+		paths[i] = filepath.Clean(p)
+	}
+	root := idRoot(dir, paths)
+	samples := make([]Sample, 0, len(rows))
+	for i, r := range rows {
+		label, err := classOf(space, r.label)
+		if err != nil {
+			return nil, fmt.Errorf("load: dataset %q: %s: %w", cfg.Name, r.where, err)
+		}
+		samples = append(samples, fileSample(root, paths[i], label, space))
 	}
 	ds, err := newFileDataset(cfg, samples, space, false)
 	if err != nil {
 		return nil, err
 	}
 	return ds, nil
+}
+
+// idRoot is the folder sample ids of a manifest's files are relative to: the manifest's folder when
+// every file is below it, else the deepest folder holding them all (so that absolute paths elsewhere
+// give readable ids such as n01440764/x.JPEG instead of ../../data/val/n01440764/x.JPEG).
+func idRoot(dir string, paths []string) string {
+	below := func(root, p string) bool {
+		rel, err := filepath.Rel(root, p)
+		return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+	}
+	all := true
+	for _, p := range paths {
+		if !below(dir, p) {
+			all = false
+			break
+		}
+	}
+	if all {
+		return dir
+	}
+	root := filepath.Dir(paths[0])
+	for _, p := range paths[1:] {
+		for !below(root, p) {
+			parent := filepath.Dir(root)
+			if parent == root {
+				return root
+			}
+			root = parent
+		}
+	}
+	return root
 }
 
 // namesOf is the default label space of a manifest: its label names, sorted. Indices need a given space.
