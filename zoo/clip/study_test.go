@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -193,5 +194,79 @@ func TestZooTokenTable(t *testing.T) {
 	}
 	if fresh, err := clip.MakeTokenTable(tok, nil); err != nil || fresh.MergesSHA256 != tab.MergesSHA256 {
 		t.Errorf("tokens.json was made from merges with sha256 %s, ../shared/data has %v (%v)", tab.MergesSHA256, fresh, err)
+	}
+}
+
+// TestZooCLIPAttack: white-box PGD attacks a zero-shot model through its composed classifier's
+// gradient graph (image encoder, L2 norm, class embeddings) like any classifier. It reads the
+// token table, so it runs on what the repository ships.
+func TestZooCLIPAttack(t *testing.T) {
+	cat := testenv.Catalog(t, "runtimes/onnxruntime", "plugins/metrics/accuracy", "plugins/attacks/pgd")
+	zoo := filepath.Join(testenv.Root(t), "zoo")
+	dir := t.TempDir()
+	study := filepath.Join(dir, "study.yaml")
+	body := `name: clip-pgd
+output: run
+execution: {batch_size: 40, unit_size: 40}
+runtime: {threads: 1}
+models:
+  tinyclip:
+    zero_shot:
+      image: ZOO/clip/image.onnx
+      text: ZOO/clip/text.onnx
+      tokens: ZOO/clip/tokens.json
+      logit_scale: 13.8877
+      prompts: {neutral: ["a photo of a {}."]}
+    input: {size: 64}
+    labels: ZOO/models/labels.txt
+datasets:
+  probe: {kind: synthetic-cue-conflict, set: aligned, seed: 9, per_pair: 5, labels: ZOO/models/labels.txt}
+stages:
+  - id: images
+    load: {dataset: probe}
+  - id: preds
+    infer: {input: images}
+  - id: acc
+    measure: {input: preds, metric: accuracy, params: {topk: [1]}}
+  - id: pgd
+    perturb: {input: images, attack: pgd, params: {eps: [0.00392, 0.0314], steps: 5}, sweep: [eps]}
+  - id: pgd_preds
+    infer: {input: pgd}
+  - id: acc_pgd
+    measure: {input: pgd_preds, metric: accuracy, params: {topk: [1]}}
+`
+	if err := os.WriteFile(study, []byte(strings.ReplaceAll(body, "ZOO", zoo)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := pipeline.LoadStudy(study, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pipeline.Validate(s, cat); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := pipeline.NewPlan(s, cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	if err := pipeline.Run(context.Background(), plan, pipeline.Options{Catalog: cat, Mem: mem}); err != nil {
+		t.Fatal(err)
+	}
+	mem.AssertSize(t, 0)
+	rows, err := arrowio.ReadResults(filepath.Join(s.Output, pipeline.ResultsFile), memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top1 := map[string]float64{}
+	for _, r := range rows {
+		if r.Metric == "top1" {
+			top1[r.Stage+"/"+r.Group] = r.Value
+		}
+	}
+	clean, weak, strong := top1["acc/"], top1["acc_pgd/eps=0.00392"], top1["acc_pgd/eps=0.0314"]
+	t.Logf("tinyclip@neutral top-1: clean %.3f, PGD eps 1/255 %.3f, eps 8/255 %.3f", clean, weak, strong)
+	if !(clean > 0.9 && weak < clean && strong <= weak && strong < 0.5) {
+		t.Errorf("top-1 clean %.3f, PGD 1/255 %.3f, 8/255 %.3f: PGD through the composed classifier should bring it down", clean, weak, strong)
 	}
 }
