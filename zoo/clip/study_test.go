@@ -2,6 +2,7 @@ package clip_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -268,5 +269,91 @@ stages:
 	t.Logf("tinyclip@neutral top-1: clean %.3f, PGD eps 1/255 %.3f, eps 8/255 %.3f", clean, weak, strong)
 	if !(clean > 0.9 && weak < clean && strong <= weak && strong < 0.5) {
 		t.Errorf("top-1 clean %.3f, PGD 1/255 %.3f, 8/255 %.3f: PGD through the composed classifier should bring it down", clean, weak, strong)
+	}
+}
+
+// TestZooCLIPImageNet16: classes: imagenet16 composes the 1000-name zero-shot classifier with
+// model-vs-human's aggregation, whose category probabilities (the runtime reads their logarithm)
+// are clip.ZeroShot's with Categories. The zoo model knows none of the ImageNet words; this checks
+// the mechanics, not the accuracy.
+func TestZooCLIPImageNet16(t *testing.T) {
+	merges := testenv.SharedData(t, "clip", "bpe_simple_vocab_16e6.txt.gz")
+	promptsFile := testenv.SharedData(t, "clip", "imagenet_prompts.json")
+	catsFile := testenv.SharedData(t, "imagenet16.json")
+	cat := testenv.Catalog(t, "runtimes/onnxruntime")
+	dir := t.TempDir()
+	p, err := clip.LoadPrompts(promptsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cats, err := clip.LoadCategories(catsFile, len(p.Classes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "labels16.txt"), []byte(strings.Join(cats.Names, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	body := fmt.Sprintf(`name: clip16
+output: run
+models:
+  tinyclip:
+    zero_shot:
+      image: %[1]s/clip/image.onnx
+      text: %[1]s/clip/text.onnx
+      merges: %[2]s
+      logit_scale: 13.8877
+      classes: imagenet16
+      prompts_file: %[3]s
+      categories: %[4]s
+      prompts: {single: single}
+    input: {size: 64}
+    labels: labels16.txt
+stages: []
+`, filepath.Join(testenv.Root(t), "zoo"), merges, promptsFile, catsFile)
+	study := filepath.Join(dir, "study.yaml")
+	if err := os.WriteFile(study, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := pipeline.LoadStudy(study, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := s.Models[0]
+	if m.Name != "tinyclip@single" || m.Output != "probabilities" {
+		t.Fatalf("model %s output %s, want tinyclip@single with probabilities", m.Name, m.Output)
+	}
+	if err := pipeline.PrepareZeroShot(context.Background(), s, cat, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := clip.LoadTokenizer(merges)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := readCard(t)
+	per := int64(3 * c.TestAligned.Size * c.TestAligned.Size)
+	txt := textEncoder{newEncoder(t, "text.onnx", "text", c.Dim, clip.ContextLength)}
+	cls, err := clip.ClassEmbeddings(context.Background(), tok, txt, p.Classes, []string{clip.SingleTemplate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := &clip.ZeroShot{Classes: cls, Scale: c.LogitScale, Categories: cats}
+	x, _ := render(t, c.TestConflict)
+	x = x[:20*per]
+	img := newEncoder(t, "image.onnx", "image", c.Dim, per)
+	composed := newEncoderOutput(t, m.Path, "image", onnx.ZeroShotOutput, len(cats.Names), per)
+	got := embedImages(t, composed, x)
+	worst := 0.0
+	for i, e := range embedImages(t, img, x) {
+		want, err := z.Logits(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range want {
+			worst = math.Max(worst, math.Abs(math.Log(float64(got[i][k]))-float64(want[k])))
+		}
+	}
+	t.Logf("ln of the composed category probabilities differ from clip.ZeroShot's by at most %.2g", worst)
+	if worst > 1e-4 {
+		t.Errorf("composed imagenet16 scores differ from clip.ZeroShot's by %g", worst)
 	}
 }
