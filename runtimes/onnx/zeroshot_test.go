@@ -223,3 +223,80 @@ func TestTokenImageInput(t *testing.T) {
 		t.Error("the replaced input was replaced again")
 	}
 }
+
+// TestKeepPath cuts each tower out of a graph with two: image x → "image_embeds", token ids →
+// "text_embeds"; each cut runs on its own input alone, and a path that needs both inputs is refused.
+func TestKeepPath(t *testing.T) {
+	requireORT(t)
+	ref := encoderGraph(t).encode(6) // the same seeded weights as g's
+	g := encoderGraph(t)
+	g.node("Cast", []string{"ids"}, "ids_float", intAttr("to", int64(Float32)))
+	g.node("Mul", []string{"ids_float", g.weight("two", 0, 2, 1)}, "text_embeds")
+	g.node("Identity", []string{g.output}, "image_embeds")
+	g.node("Add", []string{g.node("ReduceSum", []string{"ids_float"}, "ids_sum", intAttr("keepdims", 1)), "emb"}, "both")
+	graph := newMessage(stringField(graphName, "two towers"))
+	for _, n := range g.nodes {
+		graph.fields = append(graph.fields, messageField(graphNode, n))
+	}
+	for _, w := range g.inits {
+		graph.fields = append(graph.fields, messageField(graphInitializer, w))
+	}
+	n := Dim{Param: "N"}
+	graph.fields = append(graph.fields,
+		messageField(graphInput, valueInfoMessage("x", Float32, []Dim{n, {Value: 3}, {Value: 4}, {Value: 4}})),
+		messageField(graphInput, valueInfoMessage("ids", Int64, []Dim{n, {Value: 5}})),
+		messageField(graphOutput, valueInfoMessage("image_embeds", Float32, []Dim{n, {Value: 6}})),
+		messageField(graphOutput, valueInfoMessage("text_embeds", Float32, []Dim{n, {Value: 5}})),
+		messageField(graphOutput, valueInfoMessage("both", Float32, []Dim{n, {Value: 6}})))
+	both, err := modelMessage(8, 13, graph).marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := randomInput(2, []int64{3, 4, 4}, -1, 1, 5)
+	want := runORT(t, ref, "x", []int64{2, 3, 4, 4}, x, "emb")
+	m, err := Parse(both, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.KeepPath("x", "image_embeds"); err != nil {
+		t.Fatal(err)
+	}
+	if ins, outs := m.Inputs(), m.Outputs(); len(ins) != 1 || ins[0].Name != "x" || len(outs) != 1 || outs[0].Name != "image_embeds" {
+		t.Fatalf("inputs %v, outputs %v", ins, outs)
+	}
+	image, _ := m.Marshal()
+	if got := runORT(t, image, "x", []int64{2, 3, 4, 4}, x, "image_embeds"); maxAbsDiff(got, want) > 0 {
+		t.Errorf("the cut image tower gives %v, the encoder %v", got, want)
+	}
+	m, _ = Parse(both, "")
+	if err := m.KeepPath("ids", "text_embeds"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.TokenImageInput("ids", 5); err != nil {
+		t.Fatal(err)
+	}
+	text, _ := m.Marshal()
+	got := runORT(t, text, TokenInput, []int64{1, 3, 1, 2}, []float32{1, 2, 3, 4, 5, 0}, "text_embeds")
+	if !slicesEqual(got, []float32{2, 4, 6, 8, 10}) {
+		t.Errorf("the cut text tower gives %v", got)
+	}
+	m, _ = Parse(both, "")
+	if err := m.KeepPath("x", "both"); err == nil {
+		t.Error("a path that reads both inputs was cut to one")
+	}
+	if err := m.KeepPath("nope", "image_embeds"); err == nil {
+		t.Error("an unknown input was accepted")
+	}
+}
+
+func slicesEqual(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
