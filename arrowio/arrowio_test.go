@@ -260,12 +260,13 @@ func TestPartWriter(t *testing.T) {
 	defer mem.AssertSize(t, 0)
 	root := t.TempDir()
 	path := PartPath(root, "preds", []Partition{{"model", "resnet/50"}, {"c", "0.1"}}, "u00003")
-	if want := filepath.Join(root, "tables", "preds", "model=resnet%2F50", "c=0.1", "part-u00003.parquet"); path != want {
+	if want := filepath.Join(root, "tables", "preds", "model-resnet%2F50", "c-0.1", "part-u00003.parquet"); path != want {
 		t.Errorf("part path %s, want %s", path, want)
 	}
 	rec := tensorBatch(t, mem, []int{2}, 3)
 	defer rec.Release()
 	pw := NewPartWriter(path, mem, ColSampleID)
+	pw.Const = []ConstColumn{{"model", "resnet/50"}, {"c", 0.1}, {"severity", int64(3)}, {"flag", true}}
 	for i := 0; i < 2; i++ {
 		if err := pw.Write(rec); err != nil {
 			t.Fatal(err)
@@ -282,8 +283,15 @@ func TestPartWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer back.Release()
-	if back.NumRows() != 6 || back.NumCols() != 1 {
-		t.Errorf("part has %d rows × %d columns, want 6 × 1 (sample_id dropped)", back.NumRows(), back.NumCols())
+	if back.NumRows() != 6 || back.NumCols() != 5 {
+		t.Errorf("part has %d rows × %d columns, want 6 × 5 (sample_id dropped, 4 constants added)", back.NumRows(), back.NumCols())
+	}
+	models, _ := StringColumn(back, "model")
+	c := back.Column(back.Schema().FieldIndices("c")[0]).(*array.Float64)
+	sev := back.Column(back.Schema().FieldIndices("severity")[0]).(*array.Int64)
+	flag := back.Column(back.Schema().FieldIndices("flag")[0]).(*array.Boolean)
+	if len(models) != 6 || models[5] != "resnet/50" || c.Value(5) != 0.1 || sev.Value(0) != 3 || !flag.Value(2) {
+		t.Errorf("constant columns: model %v, c %v, severity %v, flag %v", models, c, sev, flag)
 	}
 	aborted := NewPartWriter(filepath.Join(root, "x.parquet"), mem)
 	aborted.Write(rec)

@@ -16,22 +16,24 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
-// Partition is one hive key=value directory level.
+// Partition is one directory level of a table: a key and its value (model, a sweep key).
 type Partition struct {
 	Key, Value string
 }
 
-// PartPath is the hive-layout path root/tables/<stage>/<k=v>.../part-<unit>.parquet.
+// PartPath is the path root/tables/<stage>/<k-v>.../part-<unit>.parquet. The folders are for people
+// only: the files hold the values as columns (PartWriter.Const), and the folder names are not hive
+// key=value pairs, so DuckDB and pyarrow add no string-typed partition columns beside them.
 func PartPath(root, stage string, parts []Partition, unit string) string {
 	elems := []string{root, "tables", stage}
 	for _, p := range parts {
-		elems = append(elems, p.Key+"="+hiveEscape(p.Value))
+		elems = append(elems, p.Key+"-"+pathEscape(p.Value))
 	}
 	return filepath.Join(append(elems, "part-"+unit+".parquet")...)
 }
 
-// hiveEscape percent-encodes the characters hive readers treat specially.
-func hiveEscape(s string) string {
+// pathEscape percent-encodes the characters that are unsafe or special in a folder name.
+func pathEscape(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		switch r {

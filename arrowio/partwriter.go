@@ -6,15 +6,17 @@ import (
 	"path/filepath"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
 // PartWriter streams batches into one Parquet part file, made visible only by Commit.
 type PartWriter struct {
-	path string
-	drop []string // columns the hive partition path already holds
-	mem  memory.Allocator
+	path  string
+	drop  []string      // columns left out of the file
+	Const []ConstColumn // columns of one value added to every batch that lacks them
+	mem   memory.Allocator
 	tmp  *os.File
 	w    *pqarrow.FileWriter
 	rows int64
@@ -28,11 +30,83 @@ func NewPartWriter(path string, mem memory.Allocator, drop ...string) *PartWrite
 // Rows is the number of rows written so far.
 func (p *PartWriter) Rows() int64 { return p.rows }
 
+// ConstColumn is a column holding one value in every row: a string (dictionary-encoded), float64,
+// int64 or bool.
+type ConstColumn struct {
+	Name  string
+	Value any
+}
+
+// array returns the column for n rows.
+func (c ConstColumn) array(mem memory.Allocator, n int) (arrow.Field, arrow.Array, error) {
+	switch v := c.Value.(type) {
+	case string:
+		b := array.NewDictionaryBuilder(mem, ModelType).(*array.BinaryDictionaryBuilder)
+		defer b.Release()
+		for range n {
+			if err := b.AppendString(v); err != nil {
+				return arrow.Field{}, nil, err
+			}
+		}
+		return arrow.Field{Name: c.Name, Type: ModelType}, b.NewArray(), nil
+	case float64:
+		b := array.NewFloat64Builder(mem)
+		defer b.Release()
+		for range n {
+			b.Append(v)
+		}
+		return arrow.Field{Name: c.Name, Type: arrow.PrimitiveTypes.Float64}, b.NewArray(), nil
+	case int64:
+		b := array.NewInt64Builder(mem)
+		defer b.Release()
+		for range n {
+			b.Append(v)
+		}
+		return arrow.Field{Name: c.Name, Type: arrow.PrimitiveTypes.Int64}, b.NewArray(), nil
+	case bool:
+		b := array.NewBooleanBuilder(mem)
+		defer b.Release()
+		for range n {
+			b.Append(v)
+		}
+		return arrow.Field{Name: c.Name, Type: arrow.FixedWidthTypes.Boolean}, b.NewArray(), nil
+	}
+	return arrow.Field{}, nil, fmt.Errorf("arrowio: column %s: a constant of type %T", c.Name, c.Value)
+}
+
+// withConst returns rec with the constant columns it lacks appended (the caller releases both).
+func (p *PartWriter) withConst(rec arrow.RecordBatch) (arrow.RecordBatch, error) {
+	rec.Retain()
+	for _, c := range p.Const {
+		if _, ok := Field(rec.Schema(), c.Name); ok {
+			continue
+		}
+		f, arr, err := c.array(p.mem, int(rec.NumRows()))
+		if err != nil {
+			rec.Release()
+			return nil, err
+		}
+		next, err := SetColumn(rec, f, arr)
+		arr.Release()
+		rec.Release()
+		if err != nil {
+			return nil, err
+		}
+		rec = next
+	}
+	return rec, nil
+}
+
 // Write appends a batch (the caller keeps ownership).
 func (p *PartWriter) Write(rec arrow.RecordBatch) error {
 	d := DropColumns(rec, p.drop...)
-	r := parquetView(d)
+	c, err := p.withConst(d)
 	d.Release()
+	if err != nil {
+		return fmt.Errorf("arrowio: write %s: %w", p.path, err)
+	}
+	r := parquetView(c)
+	c.Release()
 	defer r.Release()
 	if p.w == nil {
 		if err := os.MkdirAll(filepath.Dir(p.path), 0o755); err != nil {

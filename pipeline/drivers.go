@@ -50,10 +50,21 @@ func (ex *executor) runSource(ctx context.Context, in *Instance, src Sourcer) er
 			errs []arrowio.ErrorRow
 			bi   int
 			rows int64
+			pw   *arrowio.PartWriter
 		)
+		save := ex.own[in][k] && saves(in)
 		err := src.RunUnit(ctx, k, func(rec arrow.RecordBatch) error {
 			rows += rec.NumRows()
 			bar.add(int(rec.NumRows()))
+			if save {
+				if pw == nil {
+					pw = ex.rd.PartWriter(in, unitName(k), ex.opts.Mem)
+				}
+				if err := pw.Write(rec); err != nil {
+					rec.Release()
+					return err
+				}
+			}
 			m := msg{unit: k, batch: bi, rec: rec}
 			bi++
 			return ex.send(ctx, in, m)
@@ -64,10 +75,13 @@ func (ex *executor) runSource(ctx context.Context, in *Instance, src Sourcer) er
 			bar.add(1)
 		})
 		if err != nil {
+			if pw != nil {
+				pw.Abort()
+			}
 			return err
 		}
 		if ex.own[in][k] {
-			if err := ex.commit(in, &UnitRecord{Unit: unitName(k), Errors: errs, NumRows: rows, Seconds: time.Since(start).Seconds()}); err != nil {
+			if err := ex.commitWithTable(in, &UnitRecord{Unit: unitName(k), Errors: errs, NumRows: rows, Seconds: time.Since(start).Seconds()}, &pw); err != nil {
 				return err
 			}
 			ex.track.skip(len(errs))
@@ -138,7 +152,7 @@ func (ex *executor) runTransform(ctx context.Context, in *Instance, tr Transform
 		rows += out.NumRows()
 		if ex.own[in][m.unit] && saves(in) {
 			if pw == nil {
-				pw = arrowio.NewPartWriter(ex.rd.TablePath(in, unitName(m.unit)), ex.opts.Mem, arrowio.ColModel)
+				pw = ex.rd.PartWriter(in, unitName(m.unit), ex.opts.Mem)
 			}
 			if err := pw.Write(out); err != nil {
 				out.Release()
@@ -202,7 +216,7 @@ func (ex *executor) runSink(ctx context.Context, in *Instance, f Folder) error {
 		state = newState
 		if samples != nil {
 			if pw == nil {
-				pw = arrowio.NewPartWriter(ex.rd.TablePath(in, unitName(m.unit)), ex.opts.Mem, arrowio.ColModel)
+				pw = ex.rd.PartWriter(in, unitName(m.unit), ex.opts.Mem)
 			}
 			err := pw.Write(samples)
 			samples.Release()
@@ -239,7 +253,7 @@ func (ex *executor) runModel(ctx context.Context, in *Instance, r ModelRunner) e
 		}
 	}
 	for _, unit := range ex.pendingUnits[in] {
-		out := &UnitOut{path: ex.rd.TablePath(in, unit), mem: ex.opts.Mem}
+		out := &UnitOut{new: func() *arrowio.PartWriter { return ex.rd.PartWriter(in, unit, ex.opts.Mem) }}
 		rec, err := r.RunUnit(ctx, unit, out)
 		if err != nil {
 			if out.pw != nil {

@@ -56,15 +56,14 @@ func (e *Env) ModelContext(in *Instance) sdk.Model {
 
 // UnitOut is where a model-level unit writes its table (a part file committed with the unit).
 type UnitOut struct {
-	path string
-	mem  memory.Allocator
-	pw   *arrowio.PartWriter
+	new func() *arrowio.PartWriter
+	pw  *arrowio.PartWriter
 }
 
 // Table returns the unit's part writer, created on first use.
 func (o *UnitOut) Table() *arrowio.PartWriter {
 	if o.pw == nil {
-		o.pw = arrowio.NewPartWriter(o.path, o.mem, arrowio.ColModel)
+		o.pw = o.new()
 	}
 	return o.pw
 }

@@ -396,7 +396,7 @@ func TestLabelSpacesMapByName(t *testing.T) {
 		logits []float32
 	}
 	var samples []scored
-	parts, _ := filepath.Glob(filepath.Join(out, "tables", "preds", "model=squeezenet", "part-*.parquet"))
+	parts, _ := filepath.Glob(filepath.Join(out, "tables", "preds", "model-squeezenet", "part-*.parquet"))
 	var recs []arrow.RecordBatch
 	for _, p := range parts {
 		rec, err := arrowio.ReadParquet(p, memory.DefaultAllocator)

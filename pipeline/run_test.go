@@ -120,8 +120,8 @@ func TestRunKnownAnswer(t *testing.T) {
 		errs[0].Stage != "images" || !strings.Contains(errs[0].Reason, "no such file") || !strings.Contains(errs[1].Reason, "jpeg") {
 		t.Errorf("errors.parquet = %+v, want the missing file, the corrupt JPEG and the truncated PNG", errs)
 	}
-	// The predictions table: hive layout, 52 rows over 7 parts, the model held by the path.
-	parts, _ := filepath.Glob(filepath.Join(out, "tables", "preds", "model=colour", "part-*.parquet"))
+	// The predictions table: 52 rows over 7 parts, each row carrying its stage, dataset and model.
+	parts, _ := filepath.Glob(filepath.Join(out, "tables", "preds", "model-colour", "part-*.parquet"))
 	if len(parts) != 7 {
 		t.Fatalf("%d prediction parts, want 7 (55 samples in units of 8)", len(parts))
 	}
@@ -132,8 +132,12 @@ func TestRunKnownAnswer(t *testing.T) {
 			t.Fatal(err)
 		}
 		rows += rec.NumRows()
-		if _, ok := arrowio.Field(rec.Schema(), arrowio.ColModel); ok {
-			t.Errorf("%s stores the model column the partition path already holds", part)
+		models, _ := arrowio.StringColumn(rec, arrowio.ColModel)
+		stages, _ := arrowio.StringColumn(rec, arrowio.ColStage)
+		datasets, _ := arrowio.StringColumn(rec, arrowio.ColDataset)
+		names, _ := arrowio.StringColumn(rec, arrowio.ColPredName)
+		if len(models) == 0 || models[0] != "colour" || stages[0] != "preds" || datasets[0] != "colours" || len(names) != len(models) {
+			t.Errorf("%s: model %v, stage %v, dataset %v, pred_name %v: want colour, preds, colours and a class name per row", part, models, stages, datasets, names)
 		}
 		if _, err := arrowio.TensorColumn(rec, arrowio.ColLogits); err != nil {
 			t.Errorf("%s: %v", part, err)

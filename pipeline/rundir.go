@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
 	"github.com/vistudy/vistudy/arrowio"
 )
 
@@ -240,7 +242,42 @@ func (rd *RunDir) Units(in *Instance) ([]*UnitRecord, error) {
 	return out, nil
 }
 
-// TablePath is where a unit's part file of in goes (hive layout).
+// PartWriter prepares the part file of in's unit: its rows carry the stage, dataset, model and
+// swept values as columns (tableColumns).
+func (rd *RunDir) PartWriter(in *Instance, unit string, mem memory.Allocator) *arrowio.PartWriter {
+	pw := arrowio.NewPartWriter(rd.TablePath(in, unit), mem)
+	pw.Const = tableColumns(in)
+	return pw
+}
+
+// tableColumns are the columns of one value the rows of in's table carry, where its batches lack
+// them: stage, dataset, model and each swept value, typed as the study gives it.
+func tableColumns(in *Instance) []arrowio.ConstColumn {
+	cols := []arrowio.ConstColumn{{Name: arrowio.ColStage, Value: in.Stage.ID}}
+	if in.Root != nil && in.Root.Dataset != nil {
+		cols = append(cols, arrowio.ConstColumn{Name: arrowio.ColDataset, Value: in.Root.Dataset.Name})
+	}
+	if in.Model != nil {
+		cols = append(cols, arrowio.ConstColumn{Name: arrowio.ColModel, Value: in.Model.Name})
+	}
+	for _, s := range in.Sweep {
+		var v any
+		switch x := s.Value.(type) {
+		case float64, string, bool, int64:
+			v = x
+		case int:
+			v = int64(x)
+		case float32:
+			v = float64(x)
+		default:
+			v = formatValue(x)
+		}
+		cols = append(cols, arrowio.ConstColumn{Name: s.Key, Value: v})
+	}
+	return cols
+}
+
+// TablePath is where a unit's part file of in goes: tables/<stage>/model-<m>/<key>-<value>/….
 func (rd *RunDir) TablePath(in *Instance, unit string) string {
 	var parts []arrowio.Partition
 	for _, seg := range strings.Split(in.Dir(), "/") {

@@ -22,7 +22,7 @@ func TestFishExample(t *testing.T) {
 	bin := vistudyBin(t)
 	out := t.TempDir()
 	mustRun(t, bin, "run", filepath.Join(testenv.Root(t), "examples", "fish.yaml"), "--output", out)
-	rec, err := arrowio.ReadParquet(filepath.Join(out, "tables", "preds", "model=squeezenet", "part-u00000.parquet"), memory.DefaultAllocator)
+	rec, err := arrowio.ReadParquet(filepath.Join(out, "tables", "preds", "model-squeezenet", "part-u00000.parquet"), memory.DefaultAllocator)
 	if err != nil {
 		t.Fatal(err)
 	}
