@@ -14,11 +14,14 @@ import (
 
 // Manifest records what a run used and did.
 type Manifest struct {
-	Tool     ManifestTool      `json:"tool"`
-	Study    ManifestStudy     `json:"study"`
-	Models   []ManifestFile    `json:"models"`
-	Plugins  []ManifestPlugin  `json:"plugins"`
-	Datasets []ManifestDataset `json:"datasets"`
+	Tool   ManifestTool   `json:"tool"`
+	Study  ManifestStudy  `json:"study"`
+	Models []ManifestFile `json:"models"`
+	// ZeroShot says what each zero-shot model variant (whose Models entry is its composed
+	// classifier) was composed from.
+	ZeroShot []ManifestZeroShot `json:"zero_shot,omitempty"`
+	Plugins  []ManifestPlugin   `json:"plugins"`
+	Datasets []ManifestDataset  `json:"datasets"`
 	// Stages are the study's stages with the figures their components declare, so that
 	// `vistudy report` redraws the same figures without starting a plugin.
 	Stages   []report.StageInfo `json:"stages"`
@@ -121,6 +124,9 @@ func writeManifest(plan *Plan, rd *RunDir, opts Options, srcs map[*Instance]Sour
 		}
 		st, _ := os.Stat(md.Path)
 		m.Models = append(m.Models, ManifestFile{Name: md.Name, Path: md.Path, SHA256: sum, Bytes: st.Size()})
+	}
+	if m.ZeroShot, err = zeroShotManifest(s); err != nil {
+		return fmt.Errorf("manifest: %w", err)
 	}
 	seen := map[string]bool{}
 	addPlugin := func(e *host.Entry) {

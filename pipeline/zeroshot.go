@@ -557,10 +557,7 @@ func (z *ZeroShot) classEmbeddings(ctx context.Context, s *Study, m *Model, cat 
 	if err != nil {
 		return nil, nil, err
 	}
-	if z.File != "" {
-		sum += "/" + z.TextInput + "/" + z.TextOutput
-	}
-	key := clip.EmbeddingsKey(sum, classes, templates)
+	key := clip.EmbeddingsKey(z.textKey(sum), classes, templates)
 	path := z.EmbeddingsPath(s)
 	embs, ok, err := clip.LoadEmbeddings(path, key)
 	if err != nil || ok {
@@ -707,3 +704,73 @@ func (t *textEncoder) Encode(ctx context.Context, tokens [][]int64) ([][]float32
 }
 
 func (t *textEncoder) close() { t.rt.Close() }
+
+// ManifestZeroShot is what a zero-shot model variant was composed from.
+type ManifestZeroShot struct {
+	Model      string       `json:"model"` // the variant's model name, <model>@<variant>
+	Image      ManifestFile `json:"image"`
+	Text       ManifestFile `json:"text"`
+	Tokens     ManifestFile `json:"tokens"` // the merges file or the token table
+	LogitScale float64      `json:"logit_scale"`
+	Classes    string       `json:"classes"`
+	Templates  []string     `json:"templates"`
+	Embeddings string       `json:"embeddings"` // the class embeddings, relative to the run directory
+	Key        string       `json:"key"`        // their clip.EmbeddingsKey
+}
+
+// zeroShotManifest records the parts of every zero-shot model variant.
+func zeroShotManifest(s *Study) ([]ManifestZeroShot, error) {
+	var out []ManifestZeroShot
+	file := func(name, path string) (ManifestFile, error) {
+		sum, err := host.FileSHA256(path)
+		if err != nil {
+			return ManifestFile{}, err
+		}
+		st, err := os.Stat(path)
+		if err != nil {
+			return ManifestFile{}, err
+		}
+		return ManifestFile{Name: name, Path: path, SHA256: sum, Bytes: st.Size()}, nil
+	}
+	for _, m := range s.Models {
+		z := m.ZeroShot
+		if z == nil {
+			continue
+		}
+		r := ManifestZeroShot{Model: m.Name, LogitScale: z.LogitScale, Classes: z.Classes,
+			Embeddings: filepath.Join(zeroShotDir, filepath.Base(z.EmbeddingsPath(s)))}
+		var err error
+		if r.Image, err = file("image", z.Image); err != nil {
+			return nil, fmt.Errorf("zero-shot model %s: %w", m.Name, err)
+		}
+		if r.Text, err = file("text", z.Text); err != nil {
+			return nil, fmt.Errorf("zero-shot model %s: %w", m.Name, err)
+		}
+		tokens, name := z.Merges, zsMerges
+		if z.Tokens != "" {
+			tokens, name = z.Tokens, zsTokens
+		}
+		if r.Tokens, err = file(name, tokens); err != nil {
+			return nil, fmt.Errorf("zero-shot model %s: %w", m.Name, err)
+		}
+		if r.Templates, err = z.templates(); err != nil {
+			return nil, fmt.Errorf("zero-shot model %s: %w", m.Name, err)
+		}
+		classes, _, err := z.classNames(m, s.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("zero-shot model %s: %w", m.Name, err)
+		}
+		r.Key = clip.EmbeddingsKey(z.textKey(r.Text.SHA256), classes, r.Templates)
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// textKey is the text encoder's part of the embeddings key: its file's SHA-256 (and, in the
+// one-file form, the tensors that make the tower).
+func (z *ZeroShot) textKey(sha string) string {
+	if z.File != "" {
+		return sha + "/" + z.TextInput + "/" + z.TextOutput
+	}
+	return sha
+}

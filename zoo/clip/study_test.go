@@ -2,6 +2,7 @@ package clip_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -91,6 +92,20 @@ func TestZooCLIPStudy(t *testing.T) {
 	}
 	if _, ok := value["standard/shape/shape_bias"]; !ok {
 		t.Error("the classifier has no shape bias row in the same table")
+	}
+
+	// The manifest records the composed classifiers and what each was composed from.
+	b, err := os.ReadFile(filepath.Join(out, pipeline.ManifestName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var man pipeline.Manifest
+	if err := json.Unmarshal(b, &man); err != nil {
+		t.Fatal(err)
+	}
+	if len(man.ZeroShot) != 3 || man.ZeroShot[0].Model != "tinyclip@neutral" || man.ZeroShot[0].Image.SHA256 == "" ||
+		man.ZeroShot[0].Text.SHA256 == "" || man.ZeroShot[0].Tokens.Name != "merges" || len(man.Models) != 4 {
+		t.Errorf("manifest: zero_shot %+v, models %+v", man.ZeroShot, man.Models)
 	}
 
 	// A second run finds every unit and the zero-shot files done: nothing is rewritten.
