@@ -36,11 +36,15 @@ func (kind) Check(c *pipeline.Check, st *pipeline.Stage) {
 		return
 	}
 	for _, m := range c.Study.DownstreamModels(st) {
-		if fi, err := os.Stat(m.Path); err != nil || fi.IsDir() {
+		path, opts := m.Path, onnx.GradientOptions{Output: m.OutputTensor, Probabilities: m.Output == "probabilities"}
+		if z := m.ZeroShot; z != nil && z.File == "" {
+			// composed when the run starts: its head is differentiable, the image encoder must be
+			path, opts = z.Image, onnx.GradientOptions{}
+		}
+		if fi, err := os.Stat(path); err != nil || fi.IsDir() {
 			continue // reported with the model's path
 		}
-		opts := onnx.GradientOptions{Output: m.OutputTensor, Probabilities: m.Output == "probabilities"}
-		if err := onnx.CheckGradientWith(m.Path, opts); err != nil {
+		if err := onnx.CheckGradientWith(path, opts); err != nil {
 			c.Add(st.Pos("attack"), "stage %q: attack %s needs the gradient of model %q: %v", st.ID, st.Plugin, m.Name, err)
 		}
 	}
