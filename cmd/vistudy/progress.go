@@ -162,10 +162,12 @@ func (d *display) Write(p []byte) (int, error) {
 	if d.mode != modeBars || len(d.frame) == 0 {
 		return d.out.Write(p)
 	}
+	// Over the frame's rows, each line cleared to its end: a terminal such as tmux moves the
+	// whole screen into the scrollback when it is cleared from the top left corner.
 	frame := d.frame
 	var b strings.Builder
-	fmt.Fprintf(&b, "\r\x1b[%dA\x1b[J", len(frame))
-	b.Write(p)
+	fmt.Fprintf(&b, "\r\x1b[%dA", len(frame))
+	b.WriteString(strings.ReplaceAll(string(p), "\n", "\x1b[K\n"))
 	io.WriteString(d.out, b.String())
 	d.frame = nil
 	d.redraw(frame)
@@ -400,7 +402,11 @@ func render(s pipeline.Snapshot, rates []float64, l layout) []string {
 			}
 		}
 		if more > 0 {
-			out = append(out, row{mark: "▸", label: fmt.Sprintf("%d more running: %s", more, names(s, run[len(run)-more:])), style: "running", plain: true})
+			r := row{mark: "▸", label: fmt.Sprintf("%d more running: %s", more, names(s, run[len(run)-more:])), style: "running", plain: true}
+			if l.final {
+				r.mark, r.label, r.style = "✗", fmt.Sprintf("%d more stopped: %s", more, names(s, run[len(run)-more:])), "stopped"
+			}
+			out = append(out, r)
 		}
 		if foldWait {
 			out = append(out, row{mark: "·", label: fmt.Sprintf("%s waiting: %s", plural(len(wait), "stage"), names(s, wait)), style: "waiting", plain: true})
