@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/plugins/params"
 )
 
 // Run directory layout.
@@ -263,7 +265,12 @@ func tableColumns(in *Instance) []arrowio.ConstColumn {
 	for _, s := range in.Sweep {
 		var v any
 		switch x := s.Value.(type) {
-		case float64, string, bool, int64:
+		case float64:
+			v = x
+			if intParam(in, s.Key) && x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+				v = int64(x)
+			}
+		case string, bool, int64:
 			v = x
 		case int:
 			v = int64(x)
@@ -275,6 +282,22 @@ func tableColumns(in *Instance) []arrowio.ConstColumn {
 		cols = append(cols, arrowio.ConstColumn{Name: s.Key, Value: v})
 	}
 	return cols
+}
+
+// intParam reports whether key is an integer parameter of the plugin of in or of a stage above it
+// (so that its column is int64 in every file, as its typed column in results.parquet).
+func intParam(in *Instance, key string) bool {
+	for x := in; x != nil; x = x.Input {
+		if x.Plugin == nil {
+			continue
+		}
+		for _, p := range x.Plugin.Info.Params {
+			if p.Name == key {
+				return p.Type == params.Int || p.Type == params.IntList
+			}
+		}
+	}
+	return false
 }
 
 // TablePath is where a unit's part file of in goes: tables/<stage>/model-<m>/<key>-<value>/….

@@ -21,7 +21,7 @@ func TestMain(m *testing.M) {
 }
 
 // TestDuckDBReadsRun runs a two-model study and queries its tables with DuckDB: the predictions
-// of tables/**/*.parquet with hive partitioning (model from the path), the logits as a list of
+// of tables/**/*.parquet (the model a column of the files), the logits as a list of
 // K floats, and results.parquet, whose top-1 must equal the accuracy DuckDB computes itself.
 func TestDuckDBReadsRun(t *testing.T) {
 	dir := testenv.Plugins(t, "cmd/vistudy", "runtimes/onnxruntime", "plugins/metrics/accuracy")
@@ -58,7 +58,7 @@ stages:
 
 	preds := filepath.Join(out, "tables", "preds", "**", "*.parquet")
 	rows, err := db.Query(fmt.Sprintf(`SELECT model, count(*), avg(CASE WHEN pred = label THEN 1.0 ELSE 0.0 END), min(len(logits)), max(len(logits))
-		FROM read_parquet('%s', hive_partitioning = true) GROUP BY model ORDER BY model`, preds))
+		FROM read_parquet('%s') GROUP BY model ORDER BY model`, preds))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,12 +92,22 @@ stages:
 	if n != 2 || math.Abs(top1-(48.0+12)/2/52) > 1e-12 {
 		t.Errorf("results.parquet: %d top1 rows averaging %v, want 2 rows averaging 30/52", n, top1)
 	}
-	var path string
-	var reason string
-	if err := db.QueryRow(fmt.Sprintf(`SELECT path, reason FROM read_parquet('%s') ORDER BY path LIMIT 1`, filepath.Join(out, "errors.parquet"))).Scan(&path, &reason); err != nil {
+	var id, path, reason string
+	var model sql.NullString
+	if err := db.QueryRow(fmt.Sprintf(`SELECT sample_id, path, model, reason FROM read_parquet('%s') ORDER BY sample_id LIMIT 1`,
+		filepath.Join(out, "errors.parquet"))).Scan(&id, &path, &model, &reason); err != nil {
 		t.Fatal(err)
 	}
-	if path != "1green/missing.png" || reason == "" {
-		t.Errorf("errors.parquet first row %q %q", path, reason)
+	if id != "1green/missing.png" || path != filepath.Join(w.Data, "1green", "missing.png") || model.Valid || reason == "" {
+		t.Errorf("errors.parquet first row %q %q %v %q: want the sample id, its file and no model (a load stage)", id, path, model, reason)
+	}
+	// Joinable: the skipped sample's id is the key the tables use.
+	var joined int
+	if err := db.QueryRow(fmt.Sprintf(`SELECT count(*) FROM read_parquet('%s') p JOIN read_parquet('%s') e USING (sample_id)`,
+		preds, filepath.Join(out, "errors.parquet"))).Scan(&joined); err != nil {
+		t.Fatal(err)
+	}
+	if joined != 0 {
+		t.Errorf("%d predictions of skipped samples", joined)
 	}
 }
