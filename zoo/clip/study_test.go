@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -370,5 +371,86 @@ stages: []
 	t.Logf("ln of the composed category probabilities differ from clip.ZeroShot's by at most %.2g", worst)
 	if worst > 1e-4 {
 		t.Errorf("composed imagenet16 scores differ from clip.ZeroShot's by %g", worst)
+	}
+}
+
+// oneFileScript joins the zoo's two encoders into one ONNX file holding both towers (tensors
+// prefixed img_ and txt_), as an optimum export of a Hugging Face CLIP holds both.
+const oneFileScript = `
+import sys, onnx, onnx.compose
+img = onnx.compose.add_prefix(onnx.load(sys.argv[1]), "img_")
+txt = onnx.compose.add_prefix(onnx.load(sys.argv[2]), "txt_")
+g = onnx.helper.make_graph(list(img.graph.node) + list(txt.graph.node), "both",
+    list(img.graph.input) + list(txt.graph.input), list(img.graph.output) + list(txt.graph.output),
+    list(img.graph.initializer) + list(txt.graph.initializer))
+m = onnx.helper.make_model(g, opset_imports=img.opset_import)
+m.ir_version = img.ir_version
+onnx.checker.check_model(m)
+onnx.save(m, sys.argv[3])
+`
+
+// oneStage is the least a study needs beside its models: a dataset and a stage.
+const oneStage = "datasets:\n  d: {kind: synthetic-cue-conflict, set: aligned, per_pair: 1, labels: ZOO/models/labels.txt}\nstages:\n  - id: images\n    load: {dataset: d}\n"
+
+// TestZooCLIPOneFile: the one-file form (file: with the four tensor names) composes the same
+// classifier as the two files: each tower is cut out of the file.
+func TestZooCLIPOneFile(t *testing.T) {
+	dir := t.TempDir()
+	both := filepath.Join(dir, "both.onnx")
+	if out, err := exec.Command("/usr/bin/python3", "-c", oneFileScript, "image.onnx", "text.onnx", both).CombinedOutput(); err != nil {
+		t.Skipf("python3 with onnx makes the one-file model: %v\n%s", err, out)
+	}
+	cat := testenv.Catalog(t, "runtimes/onnxruntime")
+	zoo := filepath.Join(testenv.Root(t), "zoo")
+	prepare := func(name, block string) *pipeline.Model {
+		t.Helper()
+		body := fmt.Sprintf("name: %s\noutput: %s\nmodels:\n  tinyclip:\n    zero_shot:\n%s      tokens: %[4]s/clip/tokens.json\n      logit_scale: 13.8877\n      prompts: {neutral: single}\n    input: {size: 64}\n    labels: %[4]s/models/labels.txt\n%[5]s",
+			name, name, block, zoo, strings.ReplaceAll(oneStage, "ZOO", zoo))
+		path := filepath.Join(dir, name+".yaml")
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, err := pipeline.LoadStudy(path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pipeline.Validate(s, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := pipeline.PrepareZeroShot(context.Background(), s, cat, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		return s.Models[0]
+	}
+	one := prepare("one", fmt.Sprintf("      file: %s\n      image_input: img_image\n      image_output: img_embedding\n      text_input: txt_text\n      text_output: txt_embedding\n", both))
+	two := prepare("two", fmt.Sprintf("      image: %[1]s/clip/image.onnx\n      text: %[1]s/clip/text.onnx\n", zoo))
+	c := readCard(t)
+	per := int64(3 * c.TestAligned.Size * c.TestAligned.Size)
+	x, _ := render(t, c.TestConflict)
+	x = x[:20*per]
+	a := embedImages(t, newEncoderOutput(t, one.Path, "img_image", onnx.ZeroShotOutput, len(c.Classes), per), x)
+	b := embedImages(t, newEncoderOutput(t, two.Path, "image", onnx.ZeroShotOutput, len(c.Classes), per), x)
+	worst := 0.0
+	for i := range a {
+		for k := range a[i] {
+			worst = math.Max(worst, math.Abs(float64(a[i][k]-b[i][k])))
+		}
+	}
+	t.Logf("the one-file classifier's logits differ from the two files' by at most %.2g", worst)
+	if worst > 1e-5 {
+		t.Errorf("the one-file classifier's logits differ from the two files' by %g", worst)
+	}
+	// A tower name that is not in the file is a validate problem at file:.
+	body := fmt.Sprintf("models:\n  m:\n    zero_shot: {file: %s, image_input: img_image, image_output: nope, text_input: txt_text, text_output: txt_embedding, tokens: %s/clip/tokens.json, prompts: {n: single}}\n    input: {size: 64}\n    labels: %s/models/labels.txt\n", both, zoo, zoo)
+	path := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := pipeline.LoadStudy(path, nil)
+	if err == nil {
+		err = pipeline.Validate(s, nil)
+	}
+	if err == nil || !strings.Contains(err.Error(), `no node produces "nope"`) || !strings.Contains(err.Error(), "bad.yaml:3:") {
+		t.Errorf("a missing tower output: %v", err)
 	}
 }
