@@ -67,7 +67,7 @@ var zeroShotSection = Section{Path: "models.<name>.zero_shot", Doc: "a zero-shot
 }}
 
 // ZeroShot is one prompt variant of a zero-shot (CLIP-style) model: the encoders, the tokenizer's
-// merges, the class names and the templates whose class embeddings make the image encoder a
+// merges (or a token table), the class names and the templates whose class embeddings make the image encoder a
 // classifier. Before any stage runs, PrepareZeroShot writes that classifier to the model's Path.
 type ZeroShot struct {
 	Model       string // the model's name in the study file (the variant's Model.Name is Model@Variant)
@@ -92,7 +92,7 @@ type ZeroShot struct {
 // Pos returns where key of the zero_shot block was written ("prompts.<variant>" for a variant).
 func (z *ZeroShot) Pos(key string) Pos { return z.pos[key] }
 
-// Dir is the run-directory folder of the model's class embeddings and composed classifiers.
+// dir is the run-directory folder of the model's class embeddings and composed classifiers.
 func (z *ZeroShot) dir(s *Study) string { return filepath.Join(s.Output, zeroShotDir) }
 
 // EmbeddingsPath is where the variant's class embeddings are kept in the run directory.
