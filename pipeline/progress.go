@@ -29,6 +29,7 @@ type StageTotal struct {
 	Models     int   // distinct models among its instances (0: model-free)
 	Points     int   // distinct sweep points among its instances (1: no sweep)
 	Geometries int   // distinct image geometries of a model-free stage
+	Waves      int   // waves of models that run it (a model-free stage runs again in each)
 	Units      bool  // Total counts units (a model-level stage), not images
 	Total      int64 // what it has to process in this run
 }
@@ -151,7 +152,7 @@ func newTracker(plan *Plan, rd *RunDir, opts Options, srcs map[*Instance]Source)
 		total             int64
 		units             bool
 		models, pts, geos map[string]bool
-		lastWave          int
+		lastWave, waves   int
 	}
 	accs := map[*Stage]*acc{}
 	planned := map[*Instance]map[string]bool{}
@@ -194,6 +195,9 @@ func newTracker(plan *Plan, rd *RunDir, opts Options, srcs map[*Instance]Source)
 				accs[in.Stage] = a
 			}
 			a.total += n
+			if a.waves == 0 || a.lastWave != w {
+				a.waves++
+			}
 			a.lastWave = w
 			if in.Model != nil {
 				a.models[in.Model.Name] = true
@@ -210,7 +214,7 @@ func newTracker(plan *Plan, rd *RunDir, opts Options, srcs map[*Instance]Source)
 		}
 		c := &stageCounter{lastWave: a.lastWave}
 		t.stages = append(t.stages, StageTotal{ID: st.ID, Kind: st.Kind, Models: len(a.models), Points: len(a.pts),
-			Geometries: len(a.geos), Units: a.units, Total: a.total})
+			Geometries: len(a.geos), Waves: a.waves, Units: a.units, Total: a.total})
 		t.counters = append(t.counters, c)
 		t.byStage[st] = c
 	}

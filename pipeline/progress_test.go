@@ -85,6 +85,11 @@ func TestProgressTotals(t *testing.T) {
 	}
 	// The model-free load runs again in every wave; its units are committed once.
 	check(t, r.last, []want{{"images", 0, 3 * inputs, 3 * inputs, false}, {"preds", 3, 3 * inputs, 3 * (inputs - skipped), false}}, true)
+	for _, st := range r.last.Stages {
+		if st.Waves != 3 {
+			t.Errorf("stage %s runs in %d waves, want 3", st.ID, st.Waves)
+		}
+	}
 	if s := r.last; s.Units != units+3*units+3*units || s.Committed != s.Units || s.Resumed != 0 || s.Skipped != skipped {
 		t.Errorf("units %d, committed %d, resumed %d, skipped %d; want 49, 49, 0, 3", s.Units, s.Committed, s.Resumed, s.Skipped)
 	}

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Makes the screenshots in docs/: docs/terminal.png (the default study running in a 120×40 tmux
-# terminal, captured with `tmux capture-pane` halfway through and rendered to PNG by headless
-# Chromium) and docs/report.png (the top 3600 px of that run's report/index.html at 1400 px, headless Chromium).
+# Makes the screenshots in docs/: docs/terminal.png (the default study running in a 120×45 tmux
+# terminal, captured with `tmux capture-pane` once its overall bar passes SHOT_PCT percent, and
+# rendered to PNG by headless Chromium) and docs/report.png (the top 3600 px of that run's
+# report/index.html at 1400 px, headless Chromium).
 # Usage: scripts/screenshots.sh            (builds with `make build` first)
 #        SKIP_BUILD=1 BIN=DIR scripts/screenshots.sh   (uses the binaries already in DIR)
+#        SHOTS=terminal scripts/screenshots.sh         (only docs/terminal.png; SHOTS=report: only the report)
 # Needs tmux, chromium and Debian's python3 (apt-get install tmux chromium python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 bin=${BIN:-$root/bin}
-shot_at=${SHOT_AT:-12}   # seconds into the run at which the terminal is captured
+shot_pct=${SHOT_PCT:-45}   # the overall bar's percentage at which the terminal is captured
+shots=${SHOTS:-terminal report}
+cols=120 rows=45
 for tool in tmux chromium /usr/bin/python3; do
   command -v "$tool" >/dev/null || { echo "screenshots: $tool is needed (apt-get install tmux chromium python3)" >&2; exit 1; }
 done
@@ -28,9 +32,16 @@ export ONNXRUNTIME_LIB='$ONNXRUNTIME_LIB' VISTUDY_PLUGINS='$bin'
 echo "exit \$?" > '$tmp/done'
 sleep 600
 EOF
-tmux new-session -d -s "$session" -x 120 -y 40 -c "$root" "env TERM=xterm-256color bash '$tmp/run.sh'"
-sleep "$shot_at"
-tmux capture-pane -t "$session" -p -e > "$tmp/pane.ansi"
+tmux new-session -d -s "$session" -x $cols -y $rows -c "$root" "env TERM=xterm-256color bash '$tmp/run.sh'"
+# Capture the first frame whose overall bar ("  all · N stages ... 45%") has passed shot_pct.
+for _ in $(seq 1 1200); do
+  tmux capture-pane -t "$session" -p -e > "$tmp/pane.ansi"
+  pct=$(sed 's/\x1b\[[0-9;]*m//g' "$tmp/pane.ansi" | sed -n 's/^.*all · [0-9]* stages .* \([0-9]*\)%  .*/\1/p' | tail -1)
+  [ -n "$pct" ] && [ "$pct" -ge "$shot_pct" ] && break
+  [ -f "$tmp/done" ] && break
+  sleep 0.25
+done
+[ -n "${pct:-}" ] || { echo "screenshots: no overall bar was seen on the terminal" >&2; exit 1; }
 for _ in $(seq 1 300); do [ -f "$tmp/done" ] && break; sleep 1; done
 [ -f "$tmp/done" ] || { echo "screenshots: the run did not finish in 5 minutes" >&2; exit 1; }
 grep -q "exit 0" "$tmp/done" || { tmux capture-pane -t "$session" -p -S -40 | grep -v '^$' >&2; echo "screenshots: the run failed" >&2; exit 1; }
@@ -97,16 +108,16 @@ shoot() { # URL WIDTH HEIGHT OUT
   [ -s "$4" ] || { echo "screenshots: chromium wrote no $4" >&2; exit 1; }
 }
 mkdir -p docs
-# 120 columns of 14 px DejaVu Sans Mono (8.43 px wide) and 40 rows of 17.5 px, plus the padding.
-shoot "file://$tmp/terminal.html" 1040 730 "$tmp/terminal.png"
-shoot "file://$tmp/run/report/index.html" 1400 3600 "$tmp/report.png"
+# 120 columns of 14 px DejaVu Sans Mono (8.43 px wide) and 45 rows of 17.5 px, plus the padding.
+case " $shots " in *" terminal "*) shoot "file://$tmp/terminal.html" 1040 $((rows * 35 / 2 + 24)) "$tmp/terminal.png" ;; esac
+case " $shots " in *" report "*) shoot "file://$tmp/run/report/index.html" 1400 3600 "$tmp/report.png" ;; esac
 # Smaller files for the repository: palette PNGs (the pages have few colours).
-/usr/bin/python3 - "$tmp" <<'EOF'
+/usr/bin/python3 - "$tmp" $shots <<'EOF'
 import sys
 from PIL import Image
 tmp = sys.argv[1]
-for name in ("terminal", "report"):
+for name in sys.argv[2:]:
     im = Image.open(f"{tmp}/{name}.png").convert("RGB")
     im.quantize(colors=128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(f"docs/{name}.png", optimize=True)
 EOF
-ls -l docs/terminal.png docs/report.png
+for name in $shots; do ls -l "docs/$name.png"; done

@@ -237,6 +237,9 @@ func stageLabel(st pipeline.StageState) string {
 	if st.Points > 1 {
 		parts = append(parts, plural(st.Points, "point"))
 	}
+	if st.Models == 0 && st.Waves > 1 {
+		parts = append(parts, plural(st.Waves, "wave")) // it runs again for each wave of models
+	}
 	l := st.Kind + " " + st.ID
 	if st.Kind == st.ID {
 		l = st.ID
@@ -259,9 +262,10 @@ func complete(st pipeline.StageState) bool {
 	return st.Finished || st.Total > 0 && st.Done >= st.Total
 }
 
-// stageRate is the recent rate, or the stage's average when nothing moved lately.
+// stageRate is the stage's average rate since its first image: stages advance in bursts, as
+// the units stream through them, so a recent window would swing.
 func stageRate(st pipeline.StageState, recent float64) float64 {
-	if recent > 0 || st.Elapsed < time.Second {
+	if st.Elapsed < 3*time.Second {
 		return recent
 	}
 	return float64(st.Done) / st.Elapsed.Seconds()
@@ -611,7 +615,7 @@ func bar(r row, w int, color bool) string {
 	if !color {
 		return strings.Repeat("█", fill) + strings.Repeat("░", w-fill)
 	}
-	return styleColour[r.style] + strings.Repeat("━", fill) + sgrDim + strings.Repeat("━", w-fill) + sgrReset
+	return styleColour[r.style] + strings.Repeat("█", fill) + sgrDim + strings.Repeat("░", w-fill) + sgrReset
 }
 
 // truncate cuts s to w runes, with an ellipsis.
