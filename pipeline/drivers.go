@@ -214,7 +214,9 @@ func (ex *executor) runSink(ctx context.Context, in *Instance, f Folder) error {
 			return err
 		}
 		state = newState
-		if samples != nil {
+		if samples != nil && !saves(in) {
+			samples.Release()
+		} else if samples != nil {
 			if pw == nil {
 				pw = ex.rd.PartWriter(in, unitName(m.unit), ex.opts.Mem)
 			}
@@ -253,7 +255,12 @@ func (ex *executor) runModel(ctx context.Context, in *Instance, r ModelRunner) e
 		}
 	}
 	for _, unit := range ex.pendingUnits[in] {
-		out := &UnitOut{new: func() *arrowio.PartWriter { return ex.rd.PartWriter(in, unit, ex.opts.Mem) }}
+		out := &UnitOut{new: func() *arrowio.PartWriter {
+			if !saves(in) {
+				return arrowio.NewPartWriter("", ex.opts.Mem) // save: false: the table is discarded
+			}
+			return ex.rd.PartWriter(in, unit, ex.opts.Mem)
+		}}
 		rec, err := r.RunUnit(ctx, unit, out)
 		if err != nil {
 			if out.pw != nil {

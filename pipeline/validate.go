@@ -273,6 +273,9 @@ func (v *validator) stage(st *Stage, byID map[string]*Stage) {
 	if k == nil {
 		return // the parser reported it
 	}
+	if st.Save != nil && *st.Save && k.Spec().Flow == FlowSummary {
+		v.add(st.Pos("save"), "%s: save: true, but a stage of kind %s has no per-sample table (its rows are in results.parquet)", what, st.Kind)
+	}
 	for _, key := range kindSection(k.Spec()).Keys {
 		_, given := st.pos[key.Name]
 		if key.Required && !given {

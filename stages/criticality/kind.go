@@ -27,6 +27,7 @@ func (kind) Spec() pipeline.KindSpec {
 		Reads:    []pipeline.Data{pipeline.Images},
 		Produces: pipeline.Rows,
 		PerModel: true,
+		Save:     true, // the per-sample (per-layer, per-filter) table
 	}
 }
 

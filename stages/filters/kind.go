@@ -27,6 +27,7 @@ func (kind) Spec() pipeline.KindSpec {
 		Keys:     []pipeline.Key{pipeline.KeyModels, pipeline.KeyParams},
 		Produces: pipeline.Rows,
 		PerModel: true,
+		Save:     true, // the per-sample (per-layer, per-filter) table
 	}
 }
 

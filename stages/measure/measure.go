@@ -26,6 +26,7 @@ func (kind) Spec() pipeline.KindSpec {
 			pipeline.KeyParams},
 		Reads:    []pipeline.Data{pipeline.Predictions},
 		Produces: pipeline.Rows,
+		Save:     true, // the per-sample (per-layer, per-filter) table
 	}
 }
 
