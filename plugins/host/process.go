@@ -89,6 +89,7 @@ type process struct {
 	entry  *Entry
 	client *plugin.Client
 	conn   *conn
+	shm    *sharedMem // runtimes: the memory file image batches go through (nil: over the socket)
 
 	done     chan struct{} // closed by kill: releases the thread that started the process
 	killOnce sync.Once
@@ -106,6 +107,16 @@ func launch(e *Entry) (*process, error) {
 		return nil, fmt.Errorf("plugins: %w", err)
 	}
 	cmd.Env = append(cmd.Env, sdk.EnvBinary+"="+e.Path)
+	var shm *sharedMem
+	if e.Kind == sdk.KindRuntime && os.Getenv(sdk.EnvSharedMem) != "off" {
+		if shm, err = newSharedMem(); err != nil {
+			logger.Warn("image batches go over the socket", "plugin", e.Info.Name, "error", err)
+		}
+		if shm != nil && shm.f != nil {
+			cmd.ExtraFiles = append(cmd.ExtraFiles, shm.f) // the child's descriptor 3 + index
+			cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", sdk.EnvSharedMemFD, 2+len(cmd.ExtraFiles)))
+		}
+	}
 	cfg := &plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		Plugins:          clientPlugins(),
@@ -116,7 +127,7 @@ func launch(e *Entry) (*process, error) {
 		StartTimeout:     30 * time.Second,
 	}
 	client := plugin.NewClient(cfg)
-	p := &process{entry: e, client: client, done: make(chan struct{})}
+	p := &process{entry: e, client: client, done: make(chan struct{}), shm: shm}
 	err = startPinned(client, p.done)
 	if img != nil {
 		img.Close()
@@ -157,6 +168,7 @@ func startPinned(client *plugin.Client, done <-chan struct{}) error {
 
 func (p *process) kill() {
 	p.client.Kill()
+	p.shm.close()
 	p.killOnce.Do(func() { close(p.done) })
 }
 

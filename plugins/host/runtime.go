@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -95,28 +97,70 @@ func (rt *Runtime) sessionID() string {
 
 // Infer runs a batch with an image column and returns a batch with the logits column.
 func (rt *Runtime) Infer(ctx context.Context, images arrow.RecordBatch) (arrow.RecordBatch, error) {
-	data, err := arrowio.EncodeIPC(images, rt.mem)
+	out, _, err := rt.InferTimed(ctx, images)
+	return out, err
+}
+
+// InferTimed is Infer that also returns the runtime's own time for the batch, as the plugin
+// reports it (0 when it does not): the rest of the call's time is the plugin hop.
+func (rt *Runtime) InferTimed(ctx context.Context, images arrow.RecordBatch) (arrow.RecordBatch, time.Duration, error) {
+	img, err := arrowio.TensorColumn(images, arrowio.ColImage)
 	if err != nil {
-		return nil, err
+		return nil, 0, fmt.Errorf("model %s: infer: %w", rt.load.Name, err)
 	}
+	var data []byte // the Arrow IPC encoding, made once when a call sends it over the socket
 	var resp *pb.InferResponse
-	err = rt.sup.doSized(ctx, "infer", len(data), func(p *process) error {
+	err = rt.sup.doSized(ctx, "infer", 4*len(img.Values()), func(p *process) error {
+		req := &pb.InferRequest{Session: rt.sessionID()}
 		var err error
-		resp, err = pb.NewRuntimeClient(p.conn.Conn).Infer(ctx, &pb.InferRequest{Session: rt.sessionID(), Batch: data})
+		if rt.Desc().SharedMemory && p.shm.tryAcquire() {
+			defer p.shm.release()
+			shared, err := writeShared(p.shm, img)
+			if err != nil {
+				return err
+			}
+			req.Shared = shared
+		} else {
+			if data == nil {
+				if data, err = arrowio.EncodeIPC(images, rt.mem); err != nil {
+					return err
+				}
+			}
+			req.Batch = data
+		}
+		resp, err = pb.NewRuntimeClient(p.conn.Conn).Infer(ctx, req)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("model %s: infer: %w", rt.load.Name, err)
+		return nil, 0, fmt.Errorf("model %s: infer: %w", rt.load.Name, err)
 	}
 	out, err := arrowio.DecodeIPC(resp.Batch, rt.mem)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if out.NumRows() != images.NumRows() {
 		out.Release()
-		return nil, fmt.Errorf("model %s: runtime returned %d rows for %d", rt.load.Name, out.NumRows(), images.NumRows())
+		return nil, 0, fmt.Errorf("model %s: runtime returned %d rows for %d", rt.load.Name, out.NumRows(), images.NumRows())
 	}
-	return out, nil
+	return out, time.Duration(resp.Seconds * float64(time.Second)), nil
+}
+
+// writeShared copies the images into the shared memory the caller holds (the one copy of the hop).
+func writeShared(m *sharedMem, img *arrowio.TensorArray) (*pb.SharedBatch, error) {
+	vals := img.Values()
+	buf, err := m.reserve(4 * len(vals))
+	if err != nil {
+		return nil, err
+	}
+	if len(vals) > 0 {
+		copy(unsafe.Slice((*float32)(unsafe.Pointer(&buf[0])), len(vals)), vals)
+	}
+	shape := img.Shape()
+	dims := make([]int32, len(shape))
+	for i, d := range shape {
+		dims[i] = int32(d)
+	}
+	return &pb.SharedBatch{Rows: int64(img.Len()), Shape: dims, FileSize: m.size()}, nil
 }
 
 // SetOverrides replaces the current weight overrides (empty: the original weights).

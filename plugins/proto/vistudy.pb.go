@@ -1810,8 +1810,11 @@ type LoadResponse struct {
 	// providers actually in use, in order.
 	Providers []string `protobuf:"bytes,5,rep,name=providers,proto3" json:"providers,omitempty"`
 	// how batches run: symbolic (one call per batch), rewritten (batch dimension made symbolic), loop.
-	Batching      string   `protobuf:"bytes,6,opt,name=batching,proto3" json:"batching,omitempty"`
-	Warnings      []string `protobuf:"bytes,7,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	Batching string   `protobuf:"bytes,6,opt,name=batching,proto3" json:"batching,omitempty"`
+	Warnings []string `protobuf:"bytes,7,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	// true: the runtime reads image batches from the shared-memory file the host passed it at launch
+	// (InferRequest.shared); false: send them in InferRequest.batch.
+	SharedMemory  bool `protobuf:"varint,8,opt,name=shared_memory,json=sharedMemory,proto3" json:"shared_memory,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1895,11 +1898,21 @@ func (x *LoadResponse) GetWarnings() []string {
 	return nil
 }
 
+func (x *LoadResponse) GetSharedMemory() bool {
+	if x != nil {
+		return x.SharedMemory
+	}
+	return false
+}
+
 type InferRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Session string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
-	// Arrow IPC with the image column.
-	Batch         []byte `protobuf:"bytes,2,opt,name=batch,proto3" json:"batch,omitempty"`
+	// Arrow IPC with the image column (empty when shared is set).
+	Batch []byte `protobuf:"bytes,2,opt,name=batch,proto3" json:"batch,omitempty"`
+	// the images in the shared-memory file instead (only to a runtime whose LoadResponse says
+	// shared_memory).
+	Shared        *SharedBatch `protobuf:"bytes,3,opt,name=shared,proto3" json:"shared,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1948,17 +1961,100 @@ func (x *InferRequest) GetBatch() []byte {
 	return nil
 }
 
+func (x *InferRequest) GetShared() *SharedBatch {
+	if x != nil {
+		return x.Shared
+	}
+	return nil
+}
+
+// SharedBatch locates a batch of images the host wrote into the shared-memory file it passed the
+// runtime at launch (descriptor VISTUDY_SHM_FD): float32 little-endian [rows, shape...], row-major.
+// The host writes one batch at a time and keeps it until the answer comes.
+type SharedBatch struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Offset int64                  `protobuf:"varint,1,opt,name=offset,proto3" json:"offset,omitempty"`
+	Rows   int64                  `protobuf:"varint,2,opt,name=rows,proto3" json:"rows,omitempty"`
+	// per-row tensor shape: [C, H, W].
+	Shape []int32 `protobuf:"varint,3,rep,packed,name=shape,proto3" json:"shape,omitempty"`
+	// the file's size now: the runtime maps it again when it grew.
+	FileSize      int64 `protobuf:"varint,4,opt,name=file_size,json=fileSize,proto3" json:"file_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SharedBatch) Reset() {
+	*x = SharedBatch{}
+	mi := &file_vistudy_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SharedBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SharedBatch) ProtoMessage() {}
+
+func (x *SharedBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_vistudy_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SharedBatch.ProtoReflect.Descriptor instead.
+func (*SharedBatch) Descriptor() ([]byte, []int) {
+	return file_vistudy_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *SharedBatch) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *SharedBatch) GetRows() int64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *SharedBatch) GetShape() []int32 {
+	if x != nil {
+		return x.Shape
+	}
+	return nil
+}
+
+func (x *SharedBatch) GetFileSize() int64 {
+	if x != nil {
+		return x.FileSize
+	}
+	return 0
+}
+
 type InferResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Arrow IPC with the logits column (ln p when the model outputs probabilities).
-	Batch         []byte `protobuf:"bytes,1,opt,name=batch,proto3" json:"batch,omitempty"`
+	Batch []byte `protobuf:"bytes,1,opt,name=batch,proto3" json:"batch,omitempty"`
+	// the runtime's own time for the batch (input mapping, the model, the output), in seconds:
+	// what the host measures the plugin hop against.
+	Seconds       float64 `protobuf:"fixed64,2,opt,name=seconds,proto3" json:"seconds,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *InferResponse) Reset() {
 	*x = InferResponse{}
-	mi := &file_vistudy_proto_msgTypes[28]
+	mi := &file_vistudy_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1970,7 +2066,7 @@ func (x *InferResponse) String() string {
 func (*InferResponse) ProtoMessage() {}
 
 func (x *InferResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[28]
+	mi := &file_vistudy_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1983,7 +2079,7 @@ func (x *InferResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InferResponse.ProtoReflect.Descriptor instead.
 func (*InferResponse) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{28}
+	return file_vistudy_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *InferResponse) GetBatch() []byte {
@@ -1991,6 +2087,13 @@ func (x *InferResponse) GetBatch() []byte {
 		return x.Batch
 	}
 	return nil
+}
+
+func (x *InferResponse) GetSeconds() float64 {
+	if x != nil {
+		return x.Seconds
+	}
+	return 0
 }
 
 type Override struct {
@@ -2005,7 +2108,7 @@ type Override struct {
 
 func (x *Override) Reset() {
 	*x = Override{}
-	mi := &file_vistudy_proto_msgTypes[29]
+	mi := &file_vistudy_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2017,7 +2120,7 @@ func (x *Override) String() string {
 func (*Override) ProtoMessage() {}
 
 func (x *Override) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[29]
+	mi := &file_vistudy_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2030,7 +2133,7 @@ func (x *Override) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Override.ProtoReflect.Descriptor instead.
 func (*Override) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{29}
+	return file_vistudy_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Override) GetName() string {
@@ -2065,7 +2168,7 @@ type OverridesRequest struct {
 
 func (x *OverridesRequest) Reset() {
 	*x = OverridesRequest{}
-	mi := &file_vistudy_proto_msgTypes[30]
+	mi := &file_vistudy_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2077,7 +2180,7 @@ func (x *OverridesRequest) String() string {
 func (*OverridesRequest) ProtoMessage() {}
 
 func (x *OverridesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[30]
+	mi := &file_vistudy_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2090,7 +2193,7 @@ func (x *OverridesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OverridesRequest.ProtoReflect.Descriptor instead.
 func (*OverridesRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{30}
+	return file_vistudy_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *OverridesRequest) GetSession() string {
@@ -2116,7 +2219,7 @@ type SessionRequest struct {
 
 func (x *SessionRequest) Reset() {
 	*x = SessionRequest{}
-	mi := &file_vistudy_proto_msgTypes[31]
+	mi := &file_vistudy_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2128,7 +2231,7 @@ func (x *SessionRequest) String() string {
 func (*SessionRequest) ProtoMessage() {}
 
 func (x *SessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vistudy_proto_msgTypes[31]
+	mi := &file_vistudy_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2141,7 +2244,7 @@ func (x *SessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionRequest.ProtoReflect.Descriptor instead.
 func (*SessionRequest) Descriptor() ([]byte, []int) {
-	return file_vistudy_proto_rawDescGZIP(), []int{31}
+	return file_vistudy_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SessionRequest) GetSession() string {
@@ -2302,7 +2405,7 @@ const file_vistudy_proto_rawDesc = "" +
 	"TensorDesc\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05dtype\x18\x02 \x01(\tR\x05dtype\x12\x14\n" +
-	"\x05shape\x18\x03 \x03(\x03R\x05shape\"\x8f\x02\n" +
+	"\x05shape\x18\x03 \x03(\x03R\x05shape\"\xb4\x02\n" +
 	"\fLoadResponse\x12\x18\n" +
 	"\asession\x18\x01 \x01(\tR\asession\x125\n" +
 	"\x06inputs\x18\x02 \x03(\v2\x1d.vistudy.plugin.v1.TensorDescR\x06inputs\x127\n" +
@@ -2311,12 +2414,20 @@ const file_vistudy_proto_rawDesc = "" +
 	"numClasses\x12\x1c\n" +
 	"\tproviders\x18\x05 \x03(\tR\tproviders\x12\x1a\n" +
 	"\bbatching\x18\x06 \x01(\tR\bbatching\x12\x1a\n" +
-	"\bwarnings\x18\a \x03(\tR\bwarnings\">\n" +
+	"\bwarnings\x18\a \x03(\tR\bwarnings\x12#\n" +
+	"\rshared_memory\x18\b \x01(\bR\fsharedMemory\"v\n" +
 	"\fInferRequest\x12\x18\n" +
 	"\asession\x18\x01 \x01(\tR\asession\x12\x14\n" +
-	"\x05batch\x18\x02 \x01(\fR\x05batch\"%\n" +
+	"\x05batch\x18\x02 \x01(\fR\x05batch\x126\n" +
+	"\x06shared\x18\x03 \x01(\v2\x1e.vistudy.plugin.v1.SharedBatchR\x06shared\"l\n" +
+	"\vSharedBatch\x12\x16\n" +
+	"\x06offset\x18\x01 \x01(\x03R\x06offset\x12\x12\n" +
+	"\x04rows\x18\x02 \x01(\x03R\x04rows\x12\x14\n" +
+	"\x05shape\x18\x03 \x03(\x05R\x05shape\x12\x1b\n" +
+	"\tfile_size\x18\x04 \x01(\x03R\bfileSize\"?\n" +
 	"\rInferResponse\x12\x14\n" +
-	"\x05batch\x18\x01 \x01(\fR\x05batch\"J\n" +
+	"\x05batch\x18\x01 \x01(\fR\x05batch\x12\x18\n" +
+	"\aseconds\x18\x02 \x01(\x01R\aseconds\"J\n" +
 	"\bOverride\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04dims\x18\x02 \x03(\x03R\x04dims\x12\x16\n" +
@@ -2360,7 +2471,7 @@ func file_vistudy_proto_rawDescGZIP() []byte {
 	return file_vistudy_proto_rawDescData
 }
 
-var file_vistudy_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_vistudy_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_vistudy_proto_goTypes = []any{
 	(*Empty)(nil),                  // 0: vistudy.plugin.v1.Empty
 	(*Param)(nil),                  // 1: vistudy.plugin.v1.Param
@@ -2390,15 +2501,16 @@ var file_vistudy_proto_goTypes = []any{
 	(*TensorDesc)(nil),             // 25: vistudy.plugin.v1.TensorDesc
 	(*LoadResponse)(nil),           // 26: vistudy.plugin.v1.LoadResponse
 	(*InferRequest)(nil),           // 27: vistudy.plugin.v1.InferRequest
-	(*InferResponse)(nil),          // 28: vistudy.plugin.v1.InferResponse
-	(*Override)(nil),               // 29: vistudy.plugin.v1.Override
-	(*OverridesRequest)(nil),       // 30: vistudy.plugin.v1.OverridesRequest
-	(*SessionRequest)(nil),         // 31: vistudy.plugin.v1.SessionRequest
-	nil,                            // 32: vistudy.plugin.v1.Param.GroupsEntry
-	nil,                            // 33: vistudy.plugin.v1.LoadRequest.ProviderOptionsEntry
+	(*SharedBatch)(nil),            // 28: vistudy.plugin.v1.SharedBatch
+	(*InferResponse)(nil),          // 29: vistudy.plugin.v1.InferResponse
+	(*Override)(nil),               // 30: vistudy.plugin.v1.Override
+	(*OverridesRequest)(nil),       // 31: vistudy.plugin.v1.OverridesRequest
+	(*SessionRequest)(nil),         // 32: vistudy.plugin.v1.SessionRequest
+	nil,                            // 33: vistudy.plugin.v1.Param.GroupsEntry
+	nil,                            // 34: vistudy.plugin.v1.LoadRequest.ProviderOptionsEntry
 }
 var file_vistudy_proto_depIdxs = []int32{
-	32, // 0: vistudy.plugin.v1.Param.groups:type_name -> vistudy.plugin.v1.Param.GroupsEntry
+	33, // 0: vistudy.plugin.v1.Param.groups:type_name -> vistudy.plugin.v1.Param.GroupsEntry
 	1,  // 1: vistudy.plugin.v1.PluginInfo.params:type_name -> vistudy.plugin.v1.Param
 	5,  // 2: vistudy.plugin.v1.PluginInfo.figures:type_name -> vistudy.plugin.v1.Figure
 	4,  // 3: vistudy.plugin.v1.PluginInfo.metrics:type_name -> vistudy.plugin.v1.MetricInfo
@@ -2409,48 +2521,49 @@ var file_vistudy_proto_depIdxs = []int32{
 	13, // 8: vistudy.plugin.v1.ReportResponse.rows:type_name -> vistudy.plugin.v1.Row
 	6,  // 9: vistudy.plugin.v1.ApplyRequest.model:type_name -> vistudy.plugin.v1.ModelContext
 	23, // 10: vistudy.plugin.v1.LoadRequest.input:type_name -> vistudy.plugin.v1.InputMapping
-	33, // 11: vistudy.plugin.v1.LoadRequest.provider_options:type_name -> vistudy.plugin.v1.LoadRequest.ProviderOptionsEntry
+	34, // 11: vistudy.plugin.v1.LoadRequest.provider_options:type_name -> vistudy.plugin.v1.LoadRequest.ProviderOptionsEntry
 	25, // 12: vistudy.plugin.v1.LoadResponse.inputs:type_name -> vistudy.plugin.v1.TensorDesc
 	25, // 13: vistudy.plugin.v1.LoadResponse.outputs:type_name -> vistudy.plugin.v1.TensorDesc
-	29, // 14: vistudy.plugin.v1.OverridesRequest.overrides:type_name -> vistudy.plugin.v1.Override
-	2,  // 15: vistudy.plugin.v1.Param.GroupsEntry.value:type_name -> vistudy.plugin.v1.Names
-	0,  // 16: vistudy.plugin.v1.Metric.Info:input_type -> vistudy.plugin.v1.Empty
-	7,  // 17: vistudy.plugin.v1.Metric.Init:input_type -> vistudy.plugin.v1.MetricRequest
-	9,  // 18: vistudy.plugin.v1.Metric.Accumulate:input_type -> vistudy.plugin.v1.AccumulateRequest
-	11, // 19: vistudy.plugin.v1.Metric.Merge:input_type -> vistudy.plugin.v1.MergeRequest
-	12, // 20: vistudy.plugin.v1.Metric.Report:input_type -> vistudy.plugin.v1.ReportRequest
-	0,  // 21: vistudy.plugin.v1.Perturbation.Info:input_type -> vistudy.plugin.v1.Empty
-	15, // 22: vistudy.plugin.v1.Perturbation.Connect:input_type -> vistudy.plugin.v1.ConnectRequest
-	16, // 23: vistudy.plugin.v1.Perturbation.Apply:input_type -> vistudy.plugin.v1.ApplyRequest
-	18, // 24: vistudy.plugin.v1.Oracle.Predict:input_type -> vistudy.plugin.v1.OracleRequest
-	20, // 25: vistudy.plugin.v1.Oracle.Gradient:input_type -> vistudy.plugin.v1.GradientRequest
-	0,  // 26: vistudy.plugin.v1.Runtime.Info:input_type -> vistudy.plugin.v1.Empty
-	24, // 27: vistudy.plugin.v1.Runtime.Load:input_type -> vistudy.plugin.v1.LoadRequest
-	27, // 28: vistudy.plugin.v1.Runtime.Infer:input_type -> vistudy.plugin.v1.InferRequest
-	30, // 29: vistudy.plugin.v1.Runtime.SetOverrides:input_type -> vistudy.plugin.v1.OverridesRequest
-	31, // 30: vistudy.plugin.v1.Runtime.Unload:input_type -> vistudy.plugin.v1.SessionRequest
-	22, // 31: vistudy.plugin.v1.Runtime.Gradient:input_type -> vistudy.plugin.v1.RuntimeGradientRequest
-	3,  // 32: vistudy.plugin.v1.Metric.Info:output_type -> vistudy.plugin.v1.PluginInfo
-	8,  // 33: vistudy.plugin.v1.Metric.Init:output_type -> vistudy.plugin.v1.State
-	10, // 34: vistudy.plugin.v1.Metric.Accumulate:output_type -> vistudy.plugin.v1.AccumulateResponse
-	8,  // 35: vistudy.plugin.v1.Metric.Merge:output_type -> vistudy.plugin.v1.State
-	14, // 36: vistudy.plugin.v1.Metric.Report:output_type -> vistudy.plugin.v1.ReportResponse
-	3,  // 37: vistudy.plugin.v1.Perturbation.Info:output_type -> vistudy.plugin.v1.PluginInfo
-	0,  // 38: vistudy.plugin.v1.Perturbation.Connect:output_type -> vistudy.plugin.v1.Empty
-	17, // 39: vistudy.plugin.v1.Perturbation.Apply:output_type -> vistudy.plugin.v1.ApplyResponse
-	19, // 40: vistudy.plugin.v1.Oracle.Predict:output_type -> vistudy.plugin.v1.OracleResponse
-	21, // 41: vistudy.plugin.v1.Oracle.Gradient:output_type -> vistudy.plugin.v1.GradientResponse
-	3,  // 42: vistudy.plugin.v1.Runtime.Info:output_type -> vistudy.plugin.v1.PluginInfo
-	26, // 43: vistudy.plugin.v1.Runtime.Load:output_type -> vistudy.plugin.v1.LoadResponse
-	28, // 44: vistudy.plugin.v1.Runtime.Infer:output_type -> vistudy.plugin.v1.InferResponse
-	0,  // 45: vistudy.plugin.v1.Runtime.SetOverrides:output_type -> vistudy.plugin.v1.Empty
-	0,  // 46: vistudy.plugin.v1.Runtime.Unload:output_type -> vistudy.plugin.v1.Empty
-	21, // 47: vistudy.plugin.v1.Runtime.Gradient:output_type -> vistudy.plugin.v1.GradientResponse
-	32, // [32:48] is the sub-list for method output_type
-	16, // [16:32] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	28, // 14: vistudy.plugin.v1.InferRequest.shared:type_name -> vistudy.plugin.v1.SharedBatch
+	30, // 15: vistudy.plugin.v1.OverridesRequest.overrides:type_name -> vistudy.plugin.v1.Override
+	2,  // 16: vistudy.plugin.v1.Param.GroupsEntry.value:type_name -> vistudy.plugin.v1.Names
+	0,  // 17: vistudy.plugin.v1.Metric.Info:input_type -> vistudy.plugin.v1.Empty
+	7,  // 18: vistudy.plugin.v1.Metric.Init:input_type -> vistudy.plugin.v1.MetricRequest
+	9,  // 19: vistudy.plugin.v1.Metric.Accumulate:input_type -> vistudy.plugin.v1.AccumulateRequest
+	11, // 20: vistudy.plugin.v1.Metric.Merge:input_type -> vistudy.plugin.v1.MergeRequest
+	12, // 21: vistudy.plugin.v1.Metric.Report:input_type -> vistudy.plugin.v1.ReportRequest
+	0,  // 22: vistudy.plugin.v1.Perturbation.Info:input_type -> vistudy.plugin.v1.Empty
+	15, // 23: vistudy.plugin.v1.Perturbation.Connect:input_type -> vistudy.plugin.v1.ConnectRequest
+	16, // 24: vistudy.plugin.v1.Perturbation.Apply:input_type -> vistudy.plugin.v1.ApplyRequest
+	18, // 25: vistudy.plugin.v1.Oracle.Predict:input_type -> vistudy.plugin.v1.OracleRequest
+	20, // 26: vistudy.plugin.v1.Oracle.Gradient:input_type -> vistudy.plugin.v1.GradientRequest
+	0,  // 27: vistudy.plugin.v1.Runtime.Info:input_type -> vistudy.plugin.v1.Empty
+	24, // 28: vistudy.plugin.v1.Runtime.Load:input_type -> vistudy.plugin.v1.LoadRequest
+	27, // 29: vistudy.plugin.v1.Runtime.Infer:input_type -> vistudy.plugin.v1.InferRequest
+	31, // 30: vistudy.plugin.v1.Runtime.SetOverrides:input_type -> vistudy.plugin.v1.OverridesRequest
+	32, // 31: vistudy.plugin.v1.Runtime.Unload:input_type -> vistudy.plugin.v1.SessionRequest
+	22, // 32: vistudy.plugin.v1.Runtime.Gradient:input_type -> vistudy.plugin.v1.RuntimeGradientRequest
+	3,  // 33: vistudy.plugin.v1.Metric.Info:output_type -> vistudy.plugin.v1.PluginInfo
+	8,  // 34: vistudy.plugin.v1.Metric.Init:output_type -> vistudy.plugin.v1.State
+	10, // 35: vistudy.plugin.v1.Metric.Accumulate:output_type -> vistudy.plugin.v1.AccumulateResponse
+	8,  // 36: vistudy.plugin.v1.Metric.Merge:output_type -> vistudy.plugin.v1.State
+	14, // 37: vistudy.plugin.v1.Metric.Report:output_type -> vistudy.plugin.v1.ReportResponse
+	3,  // 38: vistudy.plugin.v1.Perturbation.Info:output_type -> vistudy.plugin.v1.PluginInfo
+	0,  // 39: vistudy.plugin.v1.Perturbation.Connect:output_type -> vistudy.plugin.v1.Empty
+	17, // 40: vistudy.plugin.v1.Perturbation.Apply:output_type -> vistudy.plugin.v1.ApplyResponse
+	19, // 41: vistudy.plugin.v1.Oracle.Predict:output_type -> vistudy.plugin.v1.OracleResponse
+	21, // 42: vistudy.plugin.v1.Oracle.Gradient:output_type -> vistudy.plugin.v1.GradientResponse
+	3,  // 43: vistudy.plugin.v1.Runtime.Info:output_type -> vistudy.plugin.v1.PluginInfo
+	26, // 44: vistudy.plugin.v1.Runtime.Load:output_type -> vistudy.plugin.v1.LoadResponse
+	29, // 45: vistudy.plugin.v1.Runtime.Infer:output_type -> vistudy.plugin.v1.InferResponse
+	0,  // 46: vistudy.plugin.v1.Runtime.SetOverrides:output_type -> vistudy.plugin.v1.Empty
+	0,  // 47: vistudy.plugin.v1.Runtime.Unload:output_type -> vistudy.plugin.v1.Empty
+	21, // 48: vistudy.plugin.v1.Runtime.Gradient:output_type -> vistudy.plugin.v1.GradientResponse
+	33, // [33:49] is the sub-list for method output_type
+	17, // [17:33] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_vistudy_proto_init() }
@@ -2465,7 +2578,7 @@ func file_vistudy_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vistudy_proto_rawDesc), len(file_vistudy_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   34,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -123,7 +124,7 @@ func ServeRuntime(rt Runtime) {
 
 // NewRuntimeServer adapts rt to the gRPC service (exported for in-process tests).
 func NewRuntimeServer(rt Runtime) pb.RuntimeServer {
-	return &runtimeServer{rt: rt, mem: memory.DefaultAllocator, sessions: map[string]Session{}}
+	return &runtimeServer{rt: rt, mem: memory.DefaultAllocator, sessions: map[string]Session{}, shared: openSharedView()}
 }
 
 type runtimeServer struct {
@@ -134,6 +135,7 @@ type runtimeServer struct {
 	mu       sync.Mutex
 	sessions map[string]Session
 	next     int
+	shared   *sharedView // the host's batch file (nil: batches come over the socket)
 }
 
 func (s *runtimeServer) Info(context.Context, *pb.Empty) (*pb.PluginInfo, error) {
@@ -151,7 +153,8 @@ func (s *runtimeServer) Load(ctx context.Context, req *pb.LoadRequest) (*pb.Load
 	s.sessions[id] = sess
 	s.mu.Unlock()
 	d := sess.Desc()
-	resp := &pb.LoadResponse{Session: id, NumClasses: int32(d.NumClasses), Providers: d.Providers, Batching: d.Batching, Warnings: d.Warnings}
+	resp := &pb.LoadResponse{Session: id, NumClasses: int32(d.NumClasses), Providers: d.Providers, Batching: d.Batching, Warnings: d.Warnings,
+		SharedMemory: s.shared != nil}
 	for _, t := range d.Inputs {
 		resp.Inputs = append(resp.Inputs, &pb.TensorDesc{Name: t.Name, Dtype: t.DType, Shape: t.Shape})
 	}
@@ -190,12 +193,27 @@ func (s *runtimeServer) Infer(ctx context.Context, req *pb.InferRequest) (*pb.In
 	if err != nil {
 		return nil, err
 	}
-	rec, img, err := s.images(req.Batch)
-	if err != nil {
-		return nil, err
+	var img *arrowio.TensorArray
+	if req.Shared != nil {
+		if s.shared == nil {
+			return nil, status.Error(codes.InvalidArgument, "shared batch: the host passed no shared memory")
+		}
+		var done func()
+		if img, done, err = s.shared.images(req.Shared); err != nil {
+			return nil, status.Error(codes.InvalidArgument, err.Error())
+		}
+		defer done()
+	} else {
+		rec, tensors, err := s.images(req.Batch)
+		if err != nil {
+			return nil, err
+		}
+		defer rec.Release()
+		img = tensors
 	}
-	defer rec.Release()
+	start := time.Now()
 	out, err := sess.Infer(ctx, img)
+	took := time.Since(start)
 	if err != nil {
 		return nil, grpcError(err)
 	}
@@ -210,7 +228,7 @@ func (s *runtimeServer) Infer(ctx context.Context, req *pb.InferRequest) (*pb.In
 	if err != nil {
 		return nil, err
 	}
-	return &pb.InferResponse{Batch: data}, nil
+	return &pb.InferResponse{Batch: data, Seconds: took.Seconds()}, nil
 }
 
 func (s *runtimeServer) Gradient(ctx context.Context, req *pb.RuntimeGradientRequest) (*pb.GradientResponse, error) {

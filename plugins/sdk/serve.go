@@ -3,7 +3,9 @@ package sdk
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	hclog "github.com/hashicorp/go-hclog"
@@ -66,6 +68,9 @@ func (p *grpcPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.Clien
 // serve runs the plugin process's gRPC server until the host kills it.
 func serve(kind Kind, register func(*plugin.GRPCBroker, *grpc.Server)) {
 	watchParent(500*time.Millisecond, func() { os.Exit(3) })
+	if stop := startProfile(kind); stop != nil {
+		defer stop()
+	}
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		Plugins:         plugin.PluginSet{string(kind): &grpcPlugin{register: register}},
@@ -81,4 +86,34 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// EnvSharedMemFD names the environment variable through which the host tells a runtime plugin
+// the descriptor of the shared-memory file its image batches arrive in (InferRequest.shared).
+const EnvSharedMemFD = "VISTUDY_SHM_FD"
+
+// EnvSharedMem set to "off" makes the host send image batches over the socket (Arrow IPC in
+// gRPC) instead of through shared memory: bench/ compares the two.
+const EnvSharedMem = "VISTUDY_SHM"
+
+// EnvCPUProfile names the environment variable that makes every plugin process write a CPU
+// profile to <value>.<kind>.<pid> (for go tool pprof; bench/README.md shows its use).
+const EnvCPUProfile = "VISTUDY_PLUGIN_CPUPROFILE"
+
+// startProfile starts the CPU profile EnvCPUProfile asks for and returns what stops it (nil: none).
+// The host ends a plugin through go-plugin's graceful shutdown, after which Serve returns.
+func startProfile(kind Kind) func() {
+	p := os.Getenv(EnvCPUProfile)
+	if p == "" {
+		return nil
+	}
+	f, err := os.Create(fmt.Sprintf("%s.%s.%d", p, kind, os.Getpid()))
+	if err != nil {
+		return nil
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }
