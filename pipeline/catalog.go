@@ -20,13 +20,18 @@ type Summary struct {
 
 // Catalog returns the metric catalogue of rows: one entry per (stage, metric) they report, in the
 // study's stage order and the declaring component's metric order, with what the stage's plugin or
-// kind declares about it (an undeclared metric gets an entry without unit or meaning).
+// kind declares about it (an undeclared metric gets an entry without unit or meaning). A stage with
+// `summary: false` has no headline metric.
 func Catalog(plan *Plan, infos []report.StageInfo, rows []arrowio.Result) []arrowio.CatalogEntry {
 	reported := map[string][]string{}
 	for _, r := range rows {
 		if !slices.Contains(reported[r.Stage], r.Metric) {
 			reported[r.Stage] = append(reported[r.Stage], r.Metric)
 		}
+	}
+	off := map[string]bool{}
+	for _, st := range plan.Study.Stages {
+		off[st.ID] = st.Summary != nil && !*st.Summary
 	}
 	var out []arrowio.CatalogEntry
 	for _, st := range infos {
@@ -46,6 +51,7 @@ func Catalog(plan *Plan, infos []report.StageInfo, rows []arrowio.Result) []arro
 				e.MetricInfo = d
 			}
 			e.Name = m
+			e.Headline = e.Headline && !off[st.ID] // summary: false keeps the stage off the leaderboard
 			out = append(out, e)
 		}
 	}

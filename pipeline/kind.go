@@ -175,7 +175,7 @@ func Register(k Kind) {
 }
 
 // reservedStageKeys are the keys of every stage entry, which no kind may take.
-var reservedStageKeys = map[string]bool{"id": true, "save": true}
+var reservedStageKeys = map[string]bool{"id": true, "save": true, "summary": true}
 
 // LookupKind returns the registered kind of name.
 func LookupKind(name string) (Kind, bool) {

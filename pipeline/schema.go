@@ -119,9 +119,10 @@ var (
 		{Name: "labels", Type: "string", Default: "the kind's", Doc: "label space of the dataset's classes"},
 		{Name: "decode", Type: "string", Default: "exact", Doc: "JPEG decoding: exact (PIL's, bit for bit) or draft (libjpeg's DCT-domain downscaling of large JPEGs, as PIL's draft: faster, changes numbers)"},
 	}}
-	stageSection = Section{Path: "stages[]", Doc: "one stage: `id:`, `save:` and one kind key whose block is the kind's section", Keys: []Key{
+	stageSection = Section{Path: "stages[]", Doc: "one stage: `id:`, `save:`, `summary:` and one kind key whose block is the kind's section", Keys: []Key{
 		{Name: "id", Type: "string", Doc: "the stage's name (tables/<id>/, the `stage` column)", Required: true},
 		{Name: "save", Type: "boolean", Default: "the kind's", Doc: "write the stage's table under tables/<id>/"},
+		{Name: "summary", Type: "boolean", Default: "true", Doc: "the stage's headline numbers are columns of the leaderboard (summary.json, `vistudy summary`)"},
 	}}
 )
 

@@ -119,6 +119,7 @@ type Stage struct {
 	Models  []string       // RoleModels: restrict to these models (default all)
 	Extra   map[string]any // the kind's own keys
 	Save    *bool          // write the stage's table (default: the kind's)
+	Summary *bool          // its headline numbers are leaderboard columns (default true)
 	pos     map[string]Pos
 	ppos    map[string]Pos // positions of params keys
 }
@@ -449,7 +450,7 @@ func (s *Study) parseStage(d *decoder, i int, n *yaml.Node) *Stage {
 	what := fmt.Sprintf("stage %d", i+1)
 	known := KindNames()
 	var body *yaml.Node
-	for _, f := range d.fields(n, what, append([]string{"id", "save"}, known...)) {
+	for _, f := range d.fields(n, what, append([]string{"id", "save", "summary"}, known...)) {
 		st.pos[f.key] = d.pos(f.keyN)
 		switch f.key {
 		case "id":
@@ -458,6 +459,9 @@ func (s *Study) parseStage(d *decoder, i int, n *yaml.Node) *Stage {
 		case "save":
 			b := d.boolean(f.value, what+" save")
 			st.Save = &b
+		case "summary":
+			b := d.boolean(f.value, what+" summary")
+			st.Summary = &b
 		default:
 			if st.Kind != "" {
 				d.problem(f.keyN, "%s has two kinds, %s and %s: one stage does one thing", what, st.Kind, f.key)
