@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/vistudy/vistudy/plugins/params"
 	"github.com/vistudy/vistudy/stages/labels"
 )
@@ -26,6 +28,13 @@ type Sample struct {
 	LabelName string // the label's class name
 	Shape     int32  // cue-conflict shape class, -1 otherwise
 	Texture   int32  // cue-conflict texture class, -1 when absent or not cue-conflict
+}
+
+// Columned is a dataset whose samples carry values beyond their labels, loaded as columns of every
+// batch (imagenet-c: corruption and severity).
+type Columned interface {
+	// Columns returns the extra columns for the samples ids, in order (the caller releases them).
+	Columns(mem memory.Allocator, ids []string) ([]arrow.Field, []arrow.Array, error)
 }
 
 // Dataset is an ordered, labelled set of images.

@@ -2,13 +2,18 @@ package load
 
 import (
 	"fmt"
-	"github.com/vistudy/vistudy/plugins/params"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/plugins/params"
 	"github.com/vistudy/vistudy/stages/labels"
 )
 
@@ -125,7 +130,41 @@ func openImageNetC(cfg Config) (Dataset, error) {
 	if len(samples) == 0 {
 		return nil, fmt.Errorf("load: dataset %q: %s holds no images in <corruption>/<severity>/<wnid>/ folders", cfg.Name, root)
 	}
-	return newFileDataset(cfg, samples, space, false)
+	ds, err := newFileDataset(cfg, samples, space, false)
+	if err != nil {
+		return nil, err
+	}
+	return imageNetC{ds}, nil
+}
+
+// Column names of the imagenet-c kind's extra columns.
+const (
+	ColCorruption = "corruption" // dictionary string: the corruption folder
+	ColSeverity   = "severity"   // int64: the severity folder, 1–5
+)
+
+// imageNetC is an imagenet-c dataset: its batches carry each sample's corruption and severity.
+type imageNetC struct{ *fileDataset }
+
+// Columns returns the corruption and severity columns of the samples ids.
+func (imageNetC) Columns(mem memory.Allocator, ids []string) ([]arrow.Field, []arrow.Array, error) {
+	cb := array.NewDictionaryBuilder(mem, arrowio.ModelType).(*array.BinaryDictionaryBuilder)
+	defer cb.Release()
+	sb := array.NewInt64Builder(mem)
+	defer sb.Release()
+	for _, id := range ids {
+		c, sev, err := ImageNetCAttrs(id)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := cb.AppendString(c); err != nil {
+			return nil, nil, err
+		}
+		sb.Append(int64(sev))
+	}
+	ca, sa := cb.NewArray(), sb.NewArray()
+	return []arrow.Field{{Name: ColCorruption, Type: arrowio.ModelType}, {Name: ColSeverity, Type: arrow.PrimitiveTypes.Int64}},
+		[]arrow.Array{ca, sa}, nil
 }
 
 // subdirs lists the sub-folders of dir (hidden ones skipped), sorted.

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/vistudy/vistudy/arrowio"
 	"github.com/vistudy/vistudy/pipeline"
@@ -200,7 +201,39 @@ func (kind) Start(_ context.Context, env *pipeline.Env, in *pipeline.Instance) (
 }
 
 func (r *runner) RunUnit(ctx context.Context, k int, emit func(arrow.RecordBatch) error, fail func(arrowio.ErrorRow)) error {
+	if c, ok := r.ds.(Columned); ok {
+		emit = withColumns(c, r.loader.Mem, emit)
+	}
 	return r.loader.Run(ctx, r.ds, r.units[k], r.geom, emit, fail)
+}
+
+// withColumns adds the dataset's extra columns to each batch before emit takes it.
+func withColumns(c Columned, mem memory.Allocator, emit func(arrow.RecordBatch) error) func(arrow.RecordBatch) error {
+	return func(rec arrow.RecordBatch) error {
+		ids, err := arrowio.StringColumn(rec, arrowio.ColSampleID)
+		if err != nil {
+			rec.Release()
+			return err
+		}
+		fields, cols, err := c.Columns(mem, ids)
+		if err != nil {
+			rec.Release()
+			return err
+		}
+		for i, f := range fields {
+			next, err := arrowio.SetColumn(rec, f, cols[i])
+			rec.Release()
+			if err != nil {
+				for _, a := range cols[i:] {
+					a.Release()
+				}
+				return err
+			}
+			cols[i].Release()
+			rec = next
+		}
+		return emit(rec)
+	}
 }
 
 // Sections are the own keys of each dataset kind.

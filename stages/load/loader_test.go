@@ -228,8 +228,9 @@ func TestLoaderErrorRows(t *testing.T) {
 	}
 	for i, w := range wantErrs {
 		e := c.errs[i]
-		if e.Path != w.path || e.Stage != "load-m" || !strings.Contains(e.Reason, w.reason) || !strings.Contains(e.Reason, w.path) {
-			t.Errorf("error row %d = %+v, want path %s and a reason naming it and %q", i, e, w.path, w.reason)
+		if e.SampleID != w.path || !filepath.IsAbs(e.Path) || filepath.Base(e.Path) != w.path || e.Dataset != "m" || e.Stage != "load-m" ||
+			!strings.Contains(e.Reason, w.reason) || !strings.Contains(e.Reason, w.path) {
+			t.Errorf("error row %d = %+v, want sample id %s, its absolute path and a reason naming it and %q", i, e, w.path, w.reason)
 		}
 	}
 }

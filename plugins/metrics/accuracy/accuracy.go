@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -21,9 +23,16 @@ type accuracy struct{}
 
 // state counts samples and hits; integers merge exactly.
 type state struct {
-	N          int64           `json:"n"`          // labelled samples seen
-	Unlabelled int64           `json:"unlabelled"` // samples without a label (label < 0), excluded
-	Hits       map[int64]int64 `json:"hits"`       // k → samples whose label is within the top k
+	N          int64              `json:"n"`                // labelled samples seen
+	Unlabelled int64              `json:"unlabelled"`       // samples without a label (label < 0), excluded
+	Hits       map[int64]int64    `json:"hits"`             // k → samples whose label is within the top k
+	Groups     map[string]*counts `json:"groups,omitempty"` // group_by: "k=v,…" → the same counts
+}
+
+// counts are one group's labelled samples and hits per k.
+type counts struct {
+	N    int64           `json:"n"`
+	Hits map[int64]int64 `json:"hits"`
 }
 
 func (accuracy) Info() sdk.Info {
@@ -34,7 +43,9 @@ func (accuracy) Info() sdk.Info {
 			Description: "the k values to report, each between 1 and the model's number of classes", Min: params.Bound(1),
 			MinLen: 1, MaxLen: maxTopK},
 			{Name: "classes", Type: params.String, Default: "model", Choices: []string{"model", "dataset"},
-				Description: "rank the label among all the model's classes, or among the dataset's only (ImageNet-R/-A: the arg-max over the classes the dataset has)"}},
+				Description: "rank the label among all the model's classes, or among the dataset's only (ImageNet-R/-A: the arg-max over the classes the dataset has)"},
+			{Name: "group_by", Type: params.StringList, MaxLen: 4,
+				Description: "columns of the predictions (string or integer: imagenet-c's corruption and severity) whose values also group the rows, as group key=value pairs"}},
 		Requires: []string{arrowio.ColLabel, arrowio.ColLogits},
 		Figures:  []sdk.Figure{{Kind: sdk.FigureSweep, Metric: "top1", Label: "top-1 accuracy"}},
 		Metrics: []sdk.MetricInfo{
@@ -81,6 +92,10 @@ func (accuracy) Accumulate(p params.Values, m sdk.Model, s state, batch arrow.Re
 			}
 		}
 	}
+	groups, err := groupKeys(batch, p.Strings("group_by"))
+	if err != nil {
+		return s, err
+	}
 	for i, y := range labels {
 		row := logits.Row(i)
 		if err := sdk.CheckLogits(row); err != nil {
@@ -98,13 +113,81 @@ func (accuracy) Accumulate(p params.Values, m sdk.Model, s state, batch arrow.Re
 		if among != nil {
 			r = int64(sdk.RankAmong(row, y, among))
 		}
+		var g *counts
+		if groups != nil {
+			if s.Groups == nil {
+				s.Groups = map[string]*counts{}
+			}
+			if g = s.Groups[groups[i]]; g == nil {
+				g = &counts{Hits: map[int64]int64{}}
+				s.Groups[groups[i]] = g
+			}
+			g.N++
+		}
 		for k := range s.Hits {
 			if r < k {
 				s.Hits[k]++
+				if g != nil {
+					g.Hits[k]++
+				}
 			}
 		}
 	}
 	return s, nil
+}
+
+// groupKeys returns each row's group ("corruption=fog,severity=3") from the named columns, or nil
+// when none are named.
+func groupKeys(batch arrow.RecordBatch, cols []string) ([]string, error) {
+	if len(cols) == 0 {
+		return nil, nil
+	}
+	out := make([]string, batch.NumRows())
+	for _, c := range cols {
+		vals, err := columnText(batch, c)
+		if err != nil {
+			return nil, fmt.Errorf("group_by: %w", err)
+		}
+		for i, v := range vals {
+			if strings.ContainsAny(v, ",=") {
+				return nil, fmt.Errorf("group_by: column %s: value %q holds ',' or '='", c, v)
+			}
+			out[i] = arrowio.JoinGroup(out[i], c+"="+v)
+		}
+	}
+	return out, nil
+}
+
+// columnText returns a string, dictionary-string or integer column as text.
+func columnText(batch arrow.RecordBatch, name string) ([]string, error) {
+	idx := batch.Schema().FieldIndices(name)
+	if len(idx) == 0 {
+		return nil, fmt.Errorf("the predictions have no column %q", name)
+	}
+	col := batch.Column(idx[0])
+	out := make([]string, col.Len())
+	switch a := col.(type) {
+	case *array.Int64:
+		for i := range out {
+			out[i] = strconv.FormatInt(a.Value(i), 10)
+		}
+	case *array.Int32:
+		for i := range out {
+			out[i] = strconv.FormatInt(int64(a.Value(i)), 10)
+		}
+	default:
+		s, err := arrowio.StringColumn(batch, name)
+		if err != nil {
+			return nil, fmt.Errorf("column %q: want a string or integer column: %w", name, err)
+		}
+		copy(out, s)
+	}
+	for i := range out {
+		if col.IsNull(i) {
+			return nil, fmt.Errorf("column %q: row %d is null", name, i)
+		}
+	}
+	return out, nil
 }
 
 func (accuracy) Merge(_ params.Values, _ sdk.Model, a, b state) (state, error) {
@@ -112,6 +195,20 @@ func (accuracy) Merge(_ params.Values, _ sdk.Model, a, b state) (state, error) {
 	a.Unlabelled += b.Unlabelled
 	for k, v := range b.Hits {
 		a.Hits[k] += v
+	}
+	for g, c := range b.Groups {
+		if a.Groups == nil {
+			a.Groups = map[string]*counts{}
+		}
+		into := a.Groups[g]
+		if into == nil {
+			into = &counts{Hits: map[int64]int64{}}
+			a.Groups[g] = into
+		}
+		into.N += c.N
+		for k, v := range c.Hits {
+			into.Hits[k] += v
+		}
 	}
 	return a, nil
 }
@@ -129,6 +226,21 @@ func (accuracy) Report(_ params.Values, _ sdk.Model, s state) ([]sdk.Row, error)
 			v = float64(s.Hits[k]) / float64(s.N)
 		}
 		rows = append(rows, sdk.Row{Metric: fmt.Sprintf("top%d", k), Value: v, N: s.N})
+	}
+	names := make([]string, 0, len(s.Groups))
+	for g := range s.Groups {
+		names = append(names, g)
+	}
+	slices.Sort(names)
+	for _, g := range names {
+		c := s.Groups[g]
+		for _, k := range ks {
+			v := 0.0
+			if c.N > 0 {
+				v = float64(c.Hits[k]) / float64(c.N)
+			}
+			rows = append(rows, sdk.Row{Metric: fmt.Sprintf("top%d", k), Group: g, Value: v, N: c.N})
+		}
 	}
 	if s.Unlabelled > 0 {
 		rows = append(rows, sdk.Row{Metric: "unlabelled", Value: float64(s.Unlabelled), N: s.Unlabelled})

@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/plugins/metrics/metrictest"
 	"github.com/vistudy/vistudy/plugins/params"
 	"github.com/vistudy/vistudy/plugins/sdk"
 )
@@ -185,5 +186,51 @@ func TestAccuracyTopKBounds(t *testing.T) {
 	s, _ := accuracy{}.Init(p, sdk.Model{})
 	if _, err := (accuracy{}).Accumulate(p, sdk.Model{}, s, b); err == nil || !strings.Contains(err.Error(), "topk 5 exceeds the model's 4 outputs") {
 		t.Errorf("topk 5 on 4 outputs: %v", err)
+	}
+}
+
+// TestAccuracyGroupBy groups the hand-made samples by an integer and a dictionary column (as
+// imagenet-c's severity and corruption): each group's top-k is computed from its own samples,
+// merging states keeps the groups, and a missing column is an error naming it.
+func TestAccuracyGroupBy(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	p, err := params.Parse(accuracy{}.Info().Params, `{"topk": [1, 2], "group_by": ["corruption", "severity"]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := batch(t, mem, handLabels, handLogits)
+	defer b.Release()
+	cb := array.NewDictionaryBuilder(mem, arrowio.ModelType).(*array.BinaryDictionaryBuilder)
+	for _, c := range []string{"fog", "fog", "snow", "fog", "snow"} {
+		cb.AppendString(c)
+	}
+	corr := cb.NewArray()
+	cb.Release()
+	defer corr.Release()
+	sb := array.NewInt64Builder(mem)
+	sb.AppendValues([]int64{3, 3, 1, 1, 1}, nil)
+	sev := sb.NewArray()
+	sb.Release()
+	defer sev.Release()
+	with, _ := arrowio.SetColumn(b, arrow.Field{Name: "corruption", Type: arrowio.ModelType}, corr)
+	defer with.Release()
+	grouped, _ := arrowio.SetColumn(with, arrow.Field{Name: "severity", Type: arrow.PrimitiveTypes.Int64}, sev)
+	defer grouped.Release()
+
+	m := accuracy{}
+	rows := metrictest.Mergeable(t, m, map[string]any{"topk": []any{1.0, 2.0}, "group_by": []any{"corruption", "severity"}}, sdk.Model{}, grouped)
+	// Ranks 0, 1, 3, 2 (and an unlabelled sample): fog/3 holds ranks 0 and 1, snow/1 rank 3, fog/1 rank 2.
+	want := []sdk.Row{{Metric: "top1", Value: 0.25, N: 4}, {Metric: "top2", Value: 0.5, N: 4},
+		{Metric: "top1", Group: "corruption=fog,severity=1", Value: 0, N: 1}, {Metric: "top2", Group: "corruption=fog,severity=1", Value: 0, N: 1},
+		{Metric: "top1", Group: "corruption=fog,severity=3", Value: 0.5, N: 2}, {Metric: "top2", Group: "corruption=fog,severity=3", Value: 1, N: 2},
+		{Metric: "top1", Group: "corruption=snow,severity=1", Value: 0, N: 1}, {Metric: "top2", Group: "corruption=snow,severity=1", Value: 0, N: 1},
+		{Metric: "unlabelled", Value: 1, N: 1}}
+	if !reflect.DeepEqual(rows, want) {
+		t.Errorf("rows %+v\nwant %+v", rows, want)
+	}
+	s, _ := m.Init(p, sdk.Model{})
+	if _, err := m.Accumulate(p, sdk.Model{}, s, b); err == nil || !strings.Contains(err.Error(), `no column "corruption"`) {
+		t.Errorf("group_by a missing column: %v", err)
 	}
 }
