@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Makes the screenshots in docs/: docs/terminal.png (the default study running in a 120×45 tmux
 # terminal, captured with `tmux capture-pane` once its overall bar passes SHOT_PCT percent, and
-# rendered to PNG by headless Chromium) and docs/report.png (the top 3600 px of that run's
+# rendered to PNG by headless Chromium), docs/terminal-end.png (the same terminal when the run has
+# ended: the last frame and the closing summary) and docs/report.png (the top 3600 px of that run's
 # report/index.html at 1400 px, headless Chromium).
 # Usage: scripts/screenshots.sh            (builds with `make build` first)
 #        SKIP_BUILD=1 BIN=DIR scripts/screenshots.sh   (uses the binaries already in DIR)
-#        SHOTS=terminal scripts/screenshots.sh         (only docs/terminal.png; SHOTS=report: only the report)
+#        SHOTS=terminal scripts/screenshots.sh         (only the terminal's; SHOTS=report: only the report)
 # Needs tmux, chromium and Debian's python3 (apt-get install tmux chromium python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,9 +46,12 @@ done
 for _ in $(seq 1 300); do [ -f "$tmp/done" ] && break; sleep 1; done
 [ -f "$tmp/done" ] || { echo "screenshots: the run did not finish in 5 minutes" >&2; exit 1; }
 grep -q "exit 0" "$tmp/done" || { tmux capture-pane -t "$session" -p -S -40 | grep -v '^$' >&2; echo "screenshots: the run failed" >&2; exit 1; }
+sleep 1
+tmux capture-pane -t "$session" -p -e > "$tmp/end.ansi"
 
-# ANSI (SGR colours, bold) to an HTML page of the terminal's 120×40 cells.
-/usr/bin/python3 - "$tmp/pane.ansi" "$tmp/terminal.html" <<'EOF'
+# ANSI (SGR colours, bold) to an HTML page of the terminal's cells, less the blank rows at the
+# bottom; prints the number of rows.
+to_html() { /usr/bin/python3 - "$1" "$2" <<'EOF'
 import html, re, sys
 base = ["#2e3436", "#cc0000", "#4e9a06", "#c4a000", "#3465a4", "#75507b", "#06989a", "#d3d7cf",
         "#555753", "#ef2929", "#8ae234", "#fce94f", "#729fcf", "#ad7fa8", "#34e2e2", "#eeeeec"]
@@ -57,7 +61,8 @@ def c256(n):
         n -= 16; v = [0, 95, 135, 175, 215, 255]
         return "#%02x%02x%02x" % (v[n // 36], v[n // 6 % 6], v[n % 6])
     g = 8 + 10 * (n - 232); return "#%02x%02x%02x" % (g, g, g)
-text = open(sys.argv[1], encoding="utf-8", errors="replace").read()
+text = open(sys.argv[1], encoding="utf-8", errors="replace").read().rstrip("\n") + "\n"
+print(text.count("\n"))
 out, fg, bg, bold = [], None, None, False
 for part in re.split(r"(\x1b\[[0-9;]*m)", text):
     m = re.fullmatch(r"\x1b\[([0-9;]*)m", part)
@@ -100,6 +105,7 @@ pre { margin: 0; padding: 12px 14px; color: #e8e8e8; font: 14px/1.25 "DejaVu San
 </style></head><body><pre>%s</pre></body></html>""" % "".join(out)
 open(sys.argv[2], "w", encoding="utf-8").write(page)
 EOF
+}
 
 shoot() { # URL WIDTH HEIGHT OUT
   chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
@@ -108,11 +114,16 @@ shoot() { # URL WIDTH HEIGHT OUT
   [ -s "$4" ] || { echo "screenshots: chromium wrote no $4" >&2; exit 1; }
 }
 mkdir -p docs
-# 120 columns of 14 px DejaVu Sans Mono (8.43 px wide) and 45 rows of 17.5 px, plus the padding.
-case " $shots " in *" terminal "*) shoot "file://$tmp/terminal.html" 1040 $((rows * 35 / 2 + 24)) "$tmp/terminal.png" ;; esac
-case " $shots " in *" report "*) shoot "file://$tmp/run/report/index.html" 1400 3600 "$tmp/report.png" ;; esac
+# 120 columns of 14 px DejaVu Sans Mono (8.43 px wide) and rows of 17.5 px, plus the padding.
+names=()
+case " $shots " in *" terminal "*)
+  n=$(to_html "$tmp/pane.ansi" "$tmp/terminal.html"); shoot "file://$tmp/terminal.html" 1040 $((n * 35 / 2 + 26)) "$tmp/terminal.png"
+  n=$(to_html "$tmp/end.ansi" "$tmp/terminal-end.html"); shoot "file://$tmp/terminal-end.html" 1040 $((n * 35 / 2 + 26)) "$tmp/terminal-end.png"
+  names+=(terminal terminal-end) ;;
+esac
+case " $shots " in *" report "*) shoot "file://$tmp/run/report/index.html" 1400 3600 "$tmp/report.png"; names+=(report) ;; esac
 # Smaller files for the repository: palette PNGs (the pages have few colours).
-/usr/bin/python3 - "$tmp" $shots <<'EOF'
+/usr/bin/python3 - "$tmp" "${names[@]}" <<'EOF'
 import sys
 from PIL import Image
 tmp = sys.argv[1]
@@ -120,4 +131,4 @@ for name in sys.argv[2:]:
     im = Image.open(f"{tmp}/{name}.png").convert("RGB")
     im.quantize(colors=128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(f"docs/{name}.png", optimize=True)
 EOF
-for name in $shots; do ls -l "docs/$name.png"; done
+for name in "${names[@]}"; do ls -l "docs/$name.png"; done

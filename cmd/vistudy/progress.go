@@ -446,6 +446,7 @@ const (
 	sgrReset = "\x1b[0m"
 	sgrBold  = "\x1b[1m"
 	sgrDim   = "\x1b[90m"
+	sgrTrack = "\x1b[38;5;238m" // a dark grey, for the part of a bar still to do
 )
 
 var styleColour = map[string]string{"running": "\x1b[36m", "finished": "\x1b[32m", "stopped": "\x1b[33m", "waiting": sgrDim, "all": "\x1b[36m"}
@@ -615,7 +616,8 @@ func bar(r row, w int, color bool) string {
 	if !color {
 		return strings.Repeat("█", fill) + strings.Repeat("░", w-fill)
 	}
-	return styleColour[r.style] + strings.Repeat("█", fill) + sgrDim + strings.Repeat("░", w-fill) + sgrReset
+	// Seven-eighths blocks leave a gap between the rows; the track is the same block, dimmed.
+	return styleColour[r.style] + strings.Repeat("▇", fill) + sgrTrack + strings.Repeat("▇", w-fill) + sgrReset
 }
 
 // truncate cuts s to w runes, with an ellipsis.
