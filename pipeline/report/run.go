@@ -32,6 +32,9 @@ type Run struct {
 // The run directory's files the header links to (the pipeline's names).
 const (
 	resultsFile  = "results.parquet"
+	resultsCSV   = "results.csv"
+	metricsFile  = "metrics.parquet"
+	summaryFile  = "summary.json"
 	errorsFile   = "errors.parquet"
 	manifestFile = "manifest.json"
 	runFile      = "run.json"
@@ -139,7 +142,16 @@ func runHeader(run Run, reportDir string, stages []StageInfo) header {
 		h.SkippedHref = rel(errorsFile)
 	}
 	if exists(resultsFile) || run.Results > 0 {
-		h.Links = append(h.Links, link{resultsFile, rel(resultsFile), "every number of this page, tidy (model, stage, metric, group, value, n)"})
+		h.Links = append(h.Links, link{resultsFile, rel(resultsFile), "every number of this page, tidy (model, stage, metric, group, value, n, a typed column per group key)"})
+	}
+	for _, f := range []struct{ name, note string }{
+		{resultsCSV, "the same table as CSV"},
+		{metricsFile, "what each metric means: unit, range, which way is better"},
+		{summaryFile, "the leaderboard (vistudy summary): a row per model, a column per headline number"},
+	} {
+		if exists(f.name) {
+			h.Links = append(h.Links, link{f.name, rel(f.name), f.note})
+		}
 	}
 	if exists(errorsFile) {
 		h.Links = append(h.Links, link{errorsFile, rel(errorsFile), fmt.Sprintf("inputs skipped: %d", run.Skipped)})
