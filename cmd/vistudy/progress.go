@@ -661,7 +661,7 @@ func (w *lineWriter) tick(s pipeline.Snapshot, rate float64, final bool) {
 			if st.Units {
 				unit = "units"
 			}
-			log.Info("stage finished", "stage", stageLabel(st), unit, st.Done, "elapsed", clock(st.Elapsed))
+			log.Info("stage finished", "stage", stageLabel(st), unit, st.Done, "seconds", fmt.Sprintf("%.1f", st.Elapsed.Seconds()))
 		}
 	}
 	if !final && s.Elapsed-w.lastLine < w.every {

@@ -167,7 +167,7 @@ func TestLineWriter(t *testing.T) {
 	}{
 		{2 * time.Second, 0, false, nil},
 		{10 * time.Second, 0, false, []string{`level=INFO msg=progress done=16% images=500/3000 img_per_s=50.0 elapsed=0:10 eta=0:50 running="stage00 25%, stage01 25%"`}},
-		{12 * time.Second, 1, false, []string{`level=INFO msg="stage finished" stage="infer stage00 · 4 models × 7 points" images=1000 elapsed=0:30`}},
+		{12 * time.Second, 1, false, []string{`level=INFO msg="stage finished" stage="infer stage00 · 4 models × 7 points" images=1000 seconds=30.0`}},
 		{15 * time.Second, 1, false, nil},
 		{21 * time.Second, 1, true, []string{`level=INFO msg=stopped done=41% images=1250/3000 img_per_s=50.0 elapsed=0:21 running="stage01 25%"`}},
 	}
