@@ -53,6 +53,7 @@ type display struct {
 
 	mu      sync.Mutex
 	t       *pipeline.Tracker
+	started time.Time // when the tracker started counting
 	last    pipeline.Snapshot
 	frame   []string // modeBars: the rows on screen
 	meters  []meter  // per stage, then the whole run
@@ -71,7 +72,7 @@ func newDisplay(f *os.File, noProgress bool) *display {
 // Start begins drawing (or logging) the run t counts.
 func (d *display) Start(t *pipeline.Tracker) {
 	d.mu.Lock()
-	d.t, d.last = t, t.Snapshot()
+	d.t, d.last, d.started = t, t.Snapshot(), time.Now().Add(-t.Snapshot().Elapsed)
 	d.meters = make([]meter, len(d.last.Stages)+1)
 	d.lines = lineWriter{every: d.every, log: d.log}
 	d.stop, d.stopped = make(chan struct{}), make(chan struct{})
@@ -302,7 +303,7 @@ func eta(left int64, rate float64) string {
 
 // clock formats a duration as m:ss, h:mm:ss, or days and hours.
 func clock(d time.Duration) string {
-	s := int64(d.Round(time.Second) / time.Second)
+	s := int64(d / time.Second) // whole seconds gone: 47.5 s is 0:47
 	switch {
 	case s < 0:
 		return "–"
@@ -700,9 +701,10 @@ func (w *lineWriter) tick(s pipeline.Snapshot, rate float64, final bool) {
 	log.Info(msg, args...)
 }
 
-// summary is the closing lines of a run: wall time, throughput, units, and the inputs skipped
-// (skipped: -1 to take the snapshot's count; errorsPath: where the reasons are).
-func summary(s pipeline.Snapshot, outcome string, skipped int64, errorsPath string) []string {
+// summary is the closing lines of a run: wall time (total: with the results and report written
+// after the work), throughput, units, and the inputs skipped (skipped: -1 to take the snapshot's
+// count; errorsPath: where the reasons are).
+func summary(s pipeline.Snapshot, total time.Duration, outcome string, skipped int64, errorsPath string) []string {
 	wall := s.Elapsed.Seconds()
 	var inferred, inferTotal, passes int64
 	models := 0
@@ -717,7 +719,7 @@ func summary(s pipeline.Snapshot, outcome string, skipped int64, errorsPath stri
 			models = max(models, st.Models)
 		}
 	}
-	_, total, _ := overall(s)
+	_, all, _ := overall(s)
 	perSec := func(n int64) string { return rateNumber(float64(n) / max(wall, 1e-3)) }
 	units := fmt.Sprintf("%s of %s units written", thousands(int64(s.Committed)), thousands(int64(s.Units-s.Resumed)))
 	if s.Resumed > 0 {
@@ -730,13 +732,17 @@ func summary(s pipeline.Snapshot, outcome string, skipped int64, errorsPath stri
 			thousands(inferred), plural(models, "model"), perSec(inferred), thousands(passes), plural(len(s.Stages), "stage"), perSec(passes))
 	case inferred > 0:
 		work = fmt.Sprintf("%s of %s images inferred (%s images/s); %s of %s image passes in %s",
-			thousands(inferred), thousands(inferTotal), perSec(inferred), thousands(passes), thousands(total), plural(len(s.Stages), "stage"))
+			thousands(inferred), thousands(inferTotal), perSec(inferred), thousands(passes), thousands(all), plural(len(s.Stages), "stage"))
 	case outcome == "finished":
 		work = fmt.Sprintf("%s image passes in %s (%s images/s)", thousands(passes), plural(len(s.Stages), "stage"), perSec(passes))
 	default:
-		work = fmt.Sprintf("%s of %s image passes in %s (%s images/s)", thousands(passes), thousands(total), plural(len(s.Stages), "stage"), perSec(passes))
+		work = fmt.Sprintf("%s of %s image passes in %s (%s images/s)", thousands(passes), thousands(all), plural(len(s.Stages), "stage"), perSec(passes))
 	}
-	out := []string{fmt.Sprintf("%s in %s (%.1f s); %s", outcome, clock(s.Elapsed), wall, units), work}
+	took := fmt.Sprintf("%.1f s", total.Seconds())
+	if after := total - s.Elapsed; after >= time.Second {
+		took += fmt.Sprintf(", %.1f s of it writing the results", after.Seconds())
+	}
+	out := []string{fmt.Sprintf("%s in %s (%s); %s", outcome, clock(total), took, units), work}
 	if skipped < 0 {
 		skipped = s.Skipped
 	}
@@ -785,7 +791,7 @@ func closingSummary(w io.Writer, d *display, output string, shard pipeline.Shard
 			skipped = int64(len(rows)) // every input skipped, resumed units' too
 		}
 	}
-	for _, l := range summary(s, outcome, skipped, errorsPath) {
+	for _, l := range summary(s, time.Since(d.started), outcome, skipped, errorsPath) {
 		fmt.Fprintln(w, "vistudy: "+l)
 	}
 }

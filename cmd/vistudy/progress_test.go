@@ -201,24 +201,25 @@ func TestSummary(t *testing.T) {
 	cases := []struct {
 		name    string
 		s       pipeline.Snapshot
+		total   time.Duration
 		outcome string
 		skipped int64
 		want    []string
 	}{
-		{"finished", done, "finished", 3, []string{
-			"finished in 0:47 (47.2 s); 400 of 400 units written (56 resumed from an earlier run)",
+		{"finished", done, 51 * time.Second, "finished", 3, []string{
+			"finished in 0:51 (51.0 s, 3.8 s of it writing the results); 400 of 400 units written (56 resumed from an earlier run)",
 			"1,588 images inferred over 4 models (33.6 images/s); 1,988 image passes in 3 stages (42.1/s)",
 			"warning: 3 inputs skipped (unreadable or invalid); why, for each: runs/x/errors.parquet"}},
-		{"nothing skipped", done, "finished", 0, []string{
-			"finished in 0:47 (47.2 s); 400 of 400 units written (56 resumed from an earlier run)",
+		{"nothing skipped", done, 47500 * time.Millisecond, "finished", 0, []string{
+			"finished in 0:47 (47.5 s); 400 of 400 units written (56 resumed from an earlier run)",
 			"1,588 images inferred over 4 models (33.6 images/s); 1,988 image passes in 3 stages (42.1/s)"}},
-		{"interrupted", stopped, "interrupted", -1, []string{
+		{"interrupted", stopped, 47200 * time.Millisecond, "interrupted", -1, []string{
 			"interrupted in 0:47 (47.2 s); 100 of 400 units written (56 resumed from an earlier run)",
 			"800 of 1,600 images inferred (16.9 images/s); 1,200 of 2,000 image passes in 2 stages",
 			"warning: 2 inputs skipped (unreadable or invalid); why, for each: runs/x/errors.parquet"}},
 	}
 	for _, c := range cases {
-		got := summary(c.s, c.outcome, c.skipped, "runs/x/errors.parquet")
+		got := summary(c.s, c.total, c.outcome, c.skipped, "runs/x/errors.parquet")
 		if strings.Join(got, "\n") != strings.Join(c.want, "\n") {
 			t.Errorf("%s:\n%s\nwant\n%s", c.name, strings.Join(got, "\n"), strings.Join(c.want, "\n"))
 		}
