@@ -1,12 +1,14 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -120,14 +122,6 @@ func (ex *executor) run(ctx context.Context) (err error) {
 	procs := NewProcs(ex.opts.Catalog, ex.opts.Mem, ex.opts.Log)
 	defer procs.Close()
 	ex.env = &Env{Study: ex.plan.Study, Plan: ex.plan, Procs: procs, Mem: ex.opts.Mem, Log: ex.opts.Log, rd: ex.rd, srcs: ex.sources}
-	runners := map[*Instance]any{}
-	for _, in := range ex.active {
-		r, err := ex.start(ctx, in)
-		if err != nil {
-			return fmt.Errorf("stage %s (%s): %w", in.Stage.ID, in.Dir(), err)
-		}
-		runners[in] = r
-	}
 	ex.slots = make(chan struct{}, 2*runtime.GOMAXPROCS(0)+2)
 	ex.inbox = map[*Instance]chan msg{}
 	for _, in := range ex.active {
@@ -135,12 +129,38 @@ func (ex *executor) run(ctx context.Context) (err error) {
 			ex.inbox[in] = make(chan msg, 2)
 		}
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)
-	for _, in := range ex.active {
+	launched := map[*Instance]bool{}
+	// Sources start first and decode while the other instances start their plugin processes
+	// (loading a model takes as long as decoding a few batches; bench/README.md).
+	order := slices.Clone(ex.active)
+	rank := func(in *Instance) int {
+		if specOf(in.Stage).Flow == FlowSource {
+			return 0
+		}
+		return 1
+	}
+	slices.SortStableFunc(order, func(a, b *Instance) int { return cmp.Compare(rank(a), rank(b)) })
+	for _, in := range order {
+		r, err := ex.start(ctx, in)
+		if err != nil {
+			cancel()
+			for _, other := range ex.active {
+				if !launched[other] {
+					ex.closeOutputs(other)
+				}
+			}
+			g.Wait()
+			ex.drain()
+			return fmt.Errorf("stage %s (%s): %w", in.Stage.ID, in.Dir(), err)
+		}
+		launched[in] = true
 		g.Go(func() error {
 			defer ex.closeOutputs(in)
 			var err error
-			switch r := runners[in].(type) {
+			switch r := r.(type) {
 			case Sourcer:
 				err = ex.runSource(gctx, in, r)
 			case Transformer:

@@ -180,7 +180,7 @@ func (s *slot) setPin(sum string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.pin = strings.ToLower(sum)
-	if err := s.hash(); err != nil {
+	if err := s.hash(false); err != nil {
 		return err
 	}
 	if !equalHex(s.entry.SHA256, s.pin) {
@@ -191,14 +191,20 @@ func (s *slot) setPin(sum string) error {
 }
 
 // hash computes the digest of the slot's binaries once; binaries of one name must be the same
-// bytes. The caller holds s.mu.
-func (s *slot) hash() error {
+// bytes. With seal (the check before the first launch) the copy launches run is made in the same
+// pass; a pin only hashes, so that the first launch compares the file with the pin again. The
+// caller holds s.mu.
+func (s *slot) hash(seal bool) error {
 	if s.entry.SHA256 != "" {
 		return nil
 	}
 	var first string
 	for i, p := range s.paths {
-		sum, err := FileSHA256(p)
+		hash := FileSHA256
+		if i == 0 && seal {
+			hash = sealAndHash // the binary launches run
+		}
+		sum, err := hash(p)
 		if err != nil {
 			return fmt.Errorf("plugins: %w", err)
 		}
@@ -227,7 +233,7 @@ func (s *slot) open(ctx context.Context) (*Entry, error) {
 }
 
 func (s *slot) describe(ctx context.Context) error {
-	if err := s.hash(); err != nil {
+	if err := s.hash(true); err != nil {
 		return err
 	}
 	e := s.entry
@@ -238,7 +244,12 @@ func (s *slot) describe(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer p.kill()
+	kept := false
+	defer func() {
+		if !kept {
+			p.kill()
+		}
+	}()
 	info, err := p.info(ctx)
 	if err != nil {
 		return err
@@ -254,6 +265,8 @@ func (s *slot) describe(ctx context.Context) error {
 		return fmt.Errorf("plugins: %s: %w", e.Path, err)
 	}
 	e.Info = in
+	keepSpare(e, p) // the run that asked starts the plugin next
+	kept = true
 	return nil
 }
 
@@ -339,7 +352,7 @@ func (c *Catalog) Entries() []*Entry {
 	var out []*Entry
 	for _, s := range all {
 		s.mu.Lock()
-		if err := s.hash(); err != nil {
+		if err := s.hash(false); err != nil {
 			logger.Error("plugin unusable", "kind", s.entry.Kind, "name", s.entry.Info.Name, "error", err)
 		}
 		s.mu.Unlock()

@@ -53,9 +53,43 @@ func sealedImage(path, want string) (*os.File, error) {
 	if img, ok := images.byKey[key]; ok {
 		return img, nil
 	}
+	img, got, err := seal(path)
+	if err != nil {
+		return nil, err
+	}
+	if !equalHex(got, want) {
+		img.Close()
+		return nil, &ChangedError{Path: path, Got: got, Want: want}
+	}
+	images.byKey[key] = img
+	return img, nil
+}
+
+// sealAndHash returns the SHA-256 of the binary at path, making the sealed copy launches run in
+// the same pass: hashing the file and copying it again at the first launch read it twice, on
+// the critical path of every run's start (bench/README.md).
+func sealAndHash(path string) (string, error) {
+	images.Lock()
+	defer images.Unlock()
+	img, sum, err := seal(path)
+	if err != nil {
+		return "", err
+	}
+	key := path + "\x00" + sum
+	if old, ok := images.byKey[key]; ok {
+		img.Close()
+		img = old
+	}
+	images.byKey[key] = img
+	return sum, nil
+}
+
+// seal copies the file at path into a sealed memory file while hashing it, and returns a
+// read-only descriptor of the copy and the digest (hex).
+func seal(path string) (*os.File, string, error) {
 	src, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, "", fmt.Errorf("open %s: %w", path, err)
 	}
 	defer src.Close()
 	name := filepath.Base(path)
@@ -64,28 +98,24 @@ func sealedImage(path, want string) (*os.File, error) {
 		fd, err = unix.MemfdCreate(name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("copy %s into memory: %w", path, err)
+		return nil, "", fmt.Errorf("copy %s into memory: %w", path, err)
 	}
 	mem := os.NewFile(uintptr(fd), "memfd:"+name)
 	defer mem.Close()
 	h := sha256.New()
 	if _, err := io.Copy(io.MultiWriter(mem, h), src); err != nil {
-		return nil, fmt.Errorf("copy %s into memory: %w", path, err)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); !equalHex(got, want) {
-		return nil, &ChangedError{Path: path, Got: got, Want: want}
+		return nil, "", fmt.Errorf("copy %s into memory: %w", path, err)
 	}
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS,
 		unix.F_SEAL_SEAL|unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_WRITE); err != nil {
-		return nil, fmt.Errorf("seal the copy of %s: %w", path, err)
+		return nil, "", fmt.Errorf("seal the copy of %s: %w", path, err)
 	}
 	// A file open for writing cannot be executed (ETXTBSY): children get a read-only descriptor.
 	ro, err := os.Open("/proc/self/fd/" + strconv.Itoa(fd))
 	if err != nil {
-		return nil, fmt.Errorf("reopen the copy of %s: %w", path, err)
+		return nil, "", fmt.Errorf("reopen the copy of %s: %w", path, err)
 	}
-	images.byKey[key] = ro
-	return ro, nil
+	return ro, hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // alive tells whether process pid still runs (a zombie does not); known is false where the

@@ -180,6 +180,12 @@ func (p *process) hang() {
 	}
 }
 
+// gone tells whether the process has exited (or cannot be told to run).
+func (p *process) gone() bool {
+	running, known := alive(p.pid())
+	return known && !running
+}
+
 // pid is the operating-system process id of the plugin.
 func (p *process) pid() int {
 	if rc := p.client.ReattachConfig(); rc != nil {
@@ -234,9 +240,12 @@ type supervised struct {
 }
 
 func newSupervised(e *Entry, replay func(context.Context, *process) error) (*supervised, error) {
-	p, err := launch(e)
-	if err != nil {
-		return nil, err
+	p := takeSpare(e)
+	if p == nil {
+		var err error
+		if p, err = launch(e); err != nil {
+			return nil, err
+		}
 	}
 	return &supervised{entry: e, proc: p, replay: replay}, nil
 }
