@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -144,7 +145,7 @@ func (d *display) update(final bool) {
 // redraw replaces the rows on screen by next (the caller holds mu).
 func (d *display) redraw(next []string) {
 	var b strings.Builder
-	if n := len(d.frame); n > 0 {
+	if n := d.frameRows(); n > 0 {
 		fmt.Fprintf(&b, "\r\x1b[%dA", n)
 	}
 	for _, l := range next {
@@ -167,13 +168,37 @@ func (d *display) Write(p []byte) (int, error) {
 	// whole screen into the scrollback when it is cleared from the top left corner.
 	frame := d.frame
 	var b strings.Builder
-	fmt.Fprintf(&b, "\r\x1b[%dA", len(frame))
+	fmt.Fprintf(&b, "\r\x1b[%dA", d.frameRows())
 	b.WriteString(strings.ReplaceAll(string(p), "\n", "\x1b[K\n"))
 	io.WriteString(d.out, b.String())
 	d.frame = nil
 	d.redraw(frame)
 	return len(p), nil
 }
+
+// frameRows is how many rows the frame on screen takes: one a line, unless the terminal has
+// since been narrowed and has wrapped its lines (as most terminals do when they reflow).
+func (d *display) frameRows() int {
+	w, _, err := term.GetSize(d.fd)
+	return rowsAt(d.frame, w, err == nil)
+}
+
+// rowsAt counts the rows lines take at width w (known: whether w could be read).
+func rowsAt(lines []string, w int, known bool) int {
+	n := 0
+	for _, l := range lines {
+		c := utf8.RuneCountInString(sgr.ReplaceAllString(l, ""))
+		if !known || w <= 0 || c <= w {
+			n++
+			continue
+		}
+		n += (c + w - 1) / w
+	}
+	return n
+}
+
+// sgr matches the colour sequences of a line, which take no columns.
+var sgr = regexp.MustCompile("\x1b\\[[0-9;]*m")
 
 // final returns the counts at the end of the run; false when the run never started.
 func (d *display) final() (pipeline.Snapshot, bool) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -36,8 +35,6 @@ func rates(s pipeline.Snapshot, r float64) []float64 {
 	}
 	return out
 }
-
-var sgr = regexp.MustCompile("\x1b\\[[0-9;]*m")
 
 // TestRenderFits: the display never takes more rows than it has, nor more columns than the
 // terminal less one; stages that do not fit fold into "done", "more running" and "waiting" lines.
@@ -243,6 +240,21 @@ func TestChooseMode(t *testing.T) {
 	for _, c := range cases {
 		if got := chooseMode(c.terminal, c.term, c.noProgress); got != c.want {
 			t.Errorf("chooseMode(%v, %q, %v) = %v, want %v", c.terminal, c.term, c.noProgress, got, c.want)
+		}
+	}
+}
+
+// TestRowsAt: a frame's lines take a row each, or more once a narrowed terminal wraps them.
+func TestRowsAt(t *testing.T) {
+	lines := []string{"\x1b[36m▸\x1b[0m " + strings.Repeat("x", 98), strings.Repeat("y", 40), ""}
+	cases := []struct {
+		w     int
+		known bool
+		want  int
+	}{{120, true, 3}, {100, true, 3}, {60, true, 4}, {30, true, 7}, {30, false, 3}, {0, true, 3}}
+	for _, c := range cases {
+		if got := rowsAt(lines, c.w, c.known); got != c.want {
+			t.Errorf("rowsAt(width %d, known %v) = %d, want %d", c.w, c.known, got, c.want)
 		}
 	}
 }
