@@ -98,7 +98,7 @@ func (ex *executor) runSource(ctx context.Context, in *Instance, src Sourcer) er
 func (ex *executor) runTransform(ctx context.Context, in *Instance, tr Transformer) error {
 	bar := ex.track.counter(in)
 	bounded := specOf(in.Stage).Produces == Images
-	seed := ex.plan.Study.Seed
+	seed := StageSeed(ex.plan.Study.Seed, in) // plugins mix it with sample ids (sdk.RowSeeds)
 	var (
 		pw    *arrowio.PartWriter
 		start time.Time
@@ -140,7 +140,7 @@ func (ex *executor) runTransform(ctx context.Context, in *Instance, tr Transform
 				return err
 			}
 		}
-		out, err := tr.Apply(ctx, m.rec, batchSeed(seed, in, m.unit, m.batch))
+		out, err := tr.Apply(ctx, m.rec, seed)
 		n := m.rec.NumRows()
 		m.rec.Release()
 		m.slot.done()

@@ -101,13 +101,6 @@ func (ex *executor) drain() {
 	}
 }
 
-// batchSeed derives the seed of one batch from the study seed, instance, unit and batch.
-func batchSeed(study uint64, in *Instance, unit, batch int) uint64 {
-	h := fnv.New64a()
-	fmt.Fprintf(h, "%d\x00%s\x00%d\x00%d", study, in.Key(), unit, batch)
-	return h.Sum64()
-}
-
 // StageSeed derives an instance's seed from the study seed (for kinds that draw per instance).
 func StageSeed(study uint64, in *Instance) uint64 {
 	h := fnv.New64a()

@@ -2,6 +2,8 @@ package sdk
 
 import (
 	"context"
+	"encoding/binary"
+	"hash/fnv"
 	"fmt"
 	"sync"
 
@@ -27,10 +29,33 @@ type Perturbation interface {
 
 // Env is what Apply gets besides the batch.
 type Env struct {
-	Seed   uint64 // derived from (study seed, stage, unit, batch): same study, same numbers
+	Seed   uint64 // derived from (study seed, stage instance): mix it with each sample's id (RowSeeds) so numbers do not depend on batching
 	Model  Model  // the attacked model (zero for model-free perturbations)
 	Oracle Oracle // nil unless Info.NeedsModel
 	Mem    memory.Allocator
+}
+
+// RowSeeds returns one seed per row of batch: seed mixed with the row's sample_id, so that a
+// sample draws the same randomness whatever batch, unit or shard it falls in (a batch without a
+// sample_id column mixes in the row index instead).
+func RowSeeds(seed uint64, batch arrow.RecordBatch) []uint64 {
+	out := make([]uint64, batch.NumRows())
+	ids, err := arrowio.StringColumn(batch, arrowio.ColSampleID)
+	for i := range out {
+		h := fnv.New64a()
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], seed)
+		h.Write(b[:])
+		if err == nil {
+			h.Write([]byte(ids[i]))
+		} else {
+			binary.LittleEndian.PutUint64(b[:], uint64(i))
+			h.Write([]byte{0})
+			h.Write(b[:])
+		}
+		out[i] = h.Sum64()
+	}
+	return out
 }
 
 // Logits are a batch of model outputs, row-major n × K.

@@ -95,10 +95,11 @@ func (criticalband) Apply(ctx context.Context, p params.Values, batch arrow.Reco
 			cfg.band, cfg.band+1, shape.H, shape.W, n, n-1)
 	}
 	all := make([]stats, batch.NumRows())
+	seeds := sdk.RowSeeds(env.Seed, batch)
 	out, err := imagemap.Map(ctx, batch, env.Mem, func(s imagemap.Shape) (imagemap.Func, error) {
 		return func(row int, dst, src []float32) error {
 			img := contrastReduced(greyscale(src, s, cfg.quantize), cfg.contrast, cfg.mean)
-			st, err := mask(img, cfg, rand.New(rand.NewPCG(env.Seed, uint64(row))))
+			st, err := mask(img, cfg, rand.New(rand.NewPCG(seeds[row], 0)))
 			if err != nil {
 				return err
 			}

@@ -115,6 +115,7 @@ func (a Attack) config(p params.Values) config {
 
 // Apply attacks every correctly classified labelled sample of the batch.
 func (a Attack) Apply(ctx context.Context, p params.Values, batch arrow.RecordBatch, env *sdk.Env) (arrow.RecordBatch, error) {
+	seeds := sdk.RowSeeds(env.Seed, batch) // per sample: the same draws in any batch
 	c := a.config(p)
 	images, err := arrowio.TensorColumn(batch, arrowio.ColImage)
 	if err != nil {
@@ -159,7 +160,7 @@ func (a Attack) Apply(ctx context.Context, p params.Values, batch arrow.RecordBa
 		x := make([]float32, len(adv))
 		copy(x, clean)
 		for _, i := range active {
-			rng := rand.New(rand.NewPCG(env.Seed, uint64(i)<<16|uint64(r)))
+			rng := rand.New(rand.NewPCG(seeds[i], uint64(r)))
 			if c.randomStart && c.eps > 0 {
 				randomStart(x[i*size:(i+1)*size], clean[i*size:(i+1)*size], c, rng)
 			}

@@ -57,6 +57,7 @@ type sample struct {
 }
 
 func (randsol) Apply(ctx context.Context, p params.Values, batch arrow.RecordBatch, env *sdk.Env) (arrow.RecordBatch, error) {
+	seeds := sdk.RowSeeds(env.Seed, batch) // per sample: the same draws in any batch
 	iterations, k := p.Int(paramIterations), p.Int(paramTopK)
 	images, err := arrowio.TensorColumn(batch, arrowio.ColImage)
 	if err != nil {
@@ -76,7 +77,7 @@ func (randsol) Apply(ctx context.Context, p params.Values, batch arrow.RecordBat
 	var active []int // rows still correct, the only ones redrawn and re-evaluated
 	for i, y := range labels {
 		if y >= 0 {
-			samples[i].rng = rand.New(rand.NewPCG(env.Seed, uint64(i)))
+			samples[i].rng = rand.New(rand.NewPCG(seeds[i], 0))
 			active = append(active, i)
 		}
 	}

@@ -66,7 +66,7 @@ func correct(r int, t float64, k int) bool {
 // expected replays the documented random stream (PCG seeded with (seed, row), one Float64 per
 // round) against the known answers: final threshold, thresholds drawn, broken.
 func expected(seed uint64, r, iterations, k int) (float64, int32, bool) {
-	rng := rand.New(rand.NewPCG(seed, uint64(r)))
+	rng := rand.New(rand.NewPCG(seed, 0))
 	var t float64
 	for round := 1; round <= iterations; round++ {
 		t = rng.Float64()
@@ -145,7 +145,7 @@ func TestRandSolThroughTheBroker(t *testing.T) {
 				}
 				continue
 			}
-			wt, wu, wb := expected(tc.seed, r, tc.iterations, tc.topk)
+			wt, wu, wb := expected(sdk.RowSeeds(tc.seed, batch)[r], r, tc.iterations, tc.topk)
 			if thr.Value(r) != wt || used[r] != wu || broken.Value(r) != wb {
 				t.Errorf("seed %d %v row %d: threshold %v used %d broken %v, want %v %d %v",
 					tc.seed, raw, r, thr.Value(r), used[r], broken.Value(r), wt, wu, wb)

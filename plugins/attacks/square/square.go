@@ -75,6 +75,7 @@ type state struct {
 }
 
 func (square) Apply(ctx context.Context, p params.Values, batch arrow.RecordBatch, env *sdk.Env) (arrow.RecordBatch, error) {
+	seeds := sdk.RowSeeds(env.Seed, batch) // per sample: the same draws in any batch
 	eps, budget, restarts, pInit := p.Float(gradattack.ParamEps), p.Int(paramQueries), p.Int(gradattack.ParamRestarts), p.Float(paramPInit)
 	ce := p.String(gradattack.ParamLoss) == "cross_entropy"
 	images, err := arrowio.TensorColumn(batch, arrowio.ColImage)
@@ -125,7 +126,7 @@ func (square) Apply(ctx context.Context, p params.Values, batch arrow.RecordBatc
 		// stripe initialisation: x + eps·(±1) per channel and column
 		for _, i := range active {
 			s := &states[i]
-			s.rng = rand.New(rand.NewPCG(env.Seed, uint64(i)<<16|uint64(r)))
+			s.rng = rand.New(rand.NewPCG(seeds[i], uint64(r)))
 			s.best = make([]float32, size)
 			x0 := clean[i*size : (i+1)*size]
 			for c := 0; c < C; c++ {
