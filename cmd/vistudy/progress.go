@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -75,6 +76,8 @@ func (d *display) Start(t *pipeline.Tracker) {
 	d.mu.Lock()
 	d.t, d.last, d.started = t, t.Snapshot(), time.Now().Add(-t.Snapshot().Elapsed)
 	d.meters = make([]meter, len(d.last.Stages)+1)
+	// The whole run's ETA looks back a minute: its stages take turns, so its pace comes in waves.
+	d.meters[len(d.last.Stages)].window = time.Minute
 	d.lines = lineWriter{every: d.every, log: d.log}
 	d.stop, d.stopped = make(chan struct{}), make(chan struct{})
 	d.mu.Unlock()
@@ -209,19 +212,22 @@ func (d *display) final() (pipeline.Snapshot, bool) {
 
 // meter estimates a rate over the last window of samples.
 type meter struct {
-	at []time.Duration
-	n  []int64
+	window time.Duration // rateWindow when zero
+	at     []time.Duration
+	n      []int64
 }
 
-// rateWindow is how far back a rate looks: long enough to smooth batches, short enough to follow a stage.
+// rateWindow is how far back a rate looks by default: long enough to smooth batches, short
+// enough to follow a change of pace.
 const rateWindow = 15 * time.Second
 
 // observe records count n at time at and returns the rate per second over the window (0 until
 // there are two samples a tenth of a second apart).
 func (m *meter) observe(at time.Duration, n int64) float64 {
 	m.at, m.n = append(m.at, at), append(m.n, n)
+	window := cmp.Or(m.window, rateWindow)
 	i := 0
-	for i < len(m.at)-2 && at-m.at[i+1] >= rateWindow {
+	for i < len(m.at)-2 && at-m.at[i+1] >= window {
 		i++
 	}
 	m.at, m.n = m.at[i:], m.n[i:]

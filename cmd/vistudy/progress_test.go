@@ -142,6 +142,13 @@ func TestMeter(t *testing.T) {
 	if len(m.at) > 17 {
 		t.Errorf("the meter keeps %d samples of a 15 s window at 1/s", len(m.at))
 	}
+	long := meter{window: time.Minute}
+	for i := 0; i <= 120; i++ { // 10/s for a minute, then stalled for a minute
+		n := int64(min(i, 60) * 10)
+		if r := long.observe(time.Duration(i)*time.Second, n); i == 90 && (r < 4.99 || r > 5.01) {
+			t.Errorf("a minute's window, half of it stalled: rate %v, want 5", r)
+		}
+	}
 }
 
 // TestLineWriter: without a terminal the progress is a line every period, one per finished
