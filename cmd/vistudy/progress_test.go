@@ -265,3 +265,23 @@ func TestRowsAt(t *testing.T) {
 		}
 	}
 }
+
+// TestDisplayWrite: a log line is written over the frame's first row, each row cleared to its
+// end, and the frame is drawn again below it; the screen is never cleared from the frame's top.
+func TestDisplayWrite(t *testing.T) {
+	var buf bytes.Buffer
+	d := &display{mode: modeBars, out: &buf, fd: -1, frame: []string{"a", "b", "c"}}
+	if _, err := d.Write([]byte("time=x level=WARN msg=late\n")); err != nil {
+		t.Fatal(err)
+	}
+	want := "\r\x1b[3Atime=x level=WARN msg=late\x1b[K\na\x1b[K\nb\x1b[K\nc\x1b[K\n\x1b[J"
+	if got := buf.String(); got != want {
+		t.Errorf("wrote %q, want %q", got, want)
+	}
+	buf.Reset()
+	d.frame = nil // after Wait: lines go below the last frame as they are
+	d.Write([]byte("after\n"))
+	if got := buf.String(); got != "after\n" {
+		t.Errorf("after the run: wrote %q", got)
+	}
+}
