@@ -774,6 +774,10 @@ func summary(s pipeline.Snapshot, total time.Duration, outcome string, skipped i
 		took += fmt.Sprintf(", %.1f s of it writing the results", after.Seconds())
 	}
 	out := []string{fmt.Sprintf("%s in %s (%s); %s", outcome, clock(total), took, units), work}
+	if len(s.Stages) == 0 && s.Committed == 0 {
+		out = []string{fmt.Sprintf("%s in %s (%s): nothing left to run, all %s units were written by an earlier run",
+			outcome, clock(total), took, thousands(int64(s.Resumed)))}
+	}
 	if skipped < 0 {
 		skipped = s.Skipped
 	}

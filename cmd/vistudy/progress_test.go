@@ -217,6 +217,8 @@ func TestSummary(t *testing.T) {
 		{"nothing skipped", done, 47500 * time.Millisecond, "finished", 0, []string{
 			"finished in 0:47 (47.5 s); 400 of 400 units written (56 resumed from an earlier run)",
 			"1,588 images inferred over 4 models (33.6 images/s); 1,988 image passes in 3 stages (42.1/s)"}},
+		{"nothing to do", pipeline.Snapshot{Units: 477, Resumed: 477, Elapsed: 200 * time.Millisecond}, 1500 * time.Millisecond, "finished", 0, []string{
+			"finished in 0:01 (1.5 s, 1.3 s of it writing the results): nothing left to run, all 477 units were written by an earlier run"}},
 		{"interrupted", stopped, 47200 * time.Millisecond, "interrupted", -1, []string{
 			"interrupted in 0:47 (47.2 s); 100 of 400 units written (56 resumed from an earlier run)",
 			"800 of 1,600 images inferred (16.9 images/s); 1,200 of 2,000 image passes in 2 stages",
