@@ -252,7 +252,7 @@ func TestValidateProblems(t *testing.T) {
 			`stage "preds" is part of a cycle: preds → acc2 → preds`},
 		{"unknown plugin", "metric: accuracy", "metric: acuracy", `:18:29: stage "acc": unknown metric plugin "acuracy" (installed: accuracy)`},
 		{"wrong param type", "topk: [1, 2, 3]", "topk: five", `:18:56: stage "acc": parameter "topk": element 0: want a number (int), got the string "five"`},
-		{"unknown param", "topk: [1, 2, 3]", "top: [1]", `parameter "top": is not a parameter of this plugin (it takes: topk, classes)`},
+		{"unknown param", "topk: [1, 2, 3]", "top: [1]", `parameter "top": is not a parameter of this plugin (it takes: topk, classes, group_by)`},
 		{"missing model", "path: " + w.Model, "path: /nowhere/m.onnx", `:7:5: model "colour": model file /nowhere/m.onnx does not exist`},
 		{"missing input", "infer: {input: images}", "infer: {input: imagez}", `stage "preds": input "imagez" is not a stage of this study`},
 		{"wrong input kind", "measure: {input: preds", "measure: {input: images", `a measure stage reads infer stages, but "images" is a load stage`},
