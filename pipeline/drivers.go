@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/vistudy/vistudy/arrowio"
 )
@@ -94,23 +95,94 @@ func (ex *executor) runSource(ctx context.Context, in *Instance, src Sourcer) er
 }
 
 // runTransform applies a transform to every needed batch of its input and passes the results
-// on; image batches hold a slot until every consumer is done with them.
+// on; image batches hold a slot until every consumer is done with them. Applying runs one batch
+// ahead of writing and sending: the plugin call of the next batch overlaps the Parquet write and
+// hand-off of the last (bench/README.md).
 func (ex *executor) runTransform(ctx context.Context, in *Instance, tr Transformer) error {
 	bar := ex.track.counter(in)
 	bounded := specOf(in.Stage).Produces == Images
 	seed := StageSeed(ex.plan.Study.Seed, in) // plugins mix it with sample ids (sdk.RowSeeds)
+	applied := make(chan msg, 1)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(applied)
+		for {
+			var m msg
+			select {
+			case next, ok := <-ex.inbox[in]:
+				if !ok {
+					return nil
+				}
+				m = next
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			if !m.end {
+				if !ex.needed[in][m.unit] {
+					m.rec.Release()
+					m.slot.done()
+					continue
+				}
+				var sl *slot
+				if bounded {
+					var err error
+					if sl, err = ex.acquire(gctx); err != nil {
+						m.rec.Release()
+						m.slot.done()
+						return err
+					}
+				}
+				out, err := tr.Apply(gctx, m.rec, seed)
+				n := m.rec.NumRows()
+				m.rec.Release()
+				m.slot.done()
+				if err != nil {
+					sl.release()
+					return err
+				}
+				bar.add(int(n))
+				m = msg{unit: m.unit, batch: m.batch, rec: out, slot: sl}
+			}
+			select {
+			case applied <- m:
+			case <-gctx.Done():
+				if m.rec != nil {
+					m.rec.Release()
+				}
+				m.slot.release()
+				return gctx.Err()
+			}
+		}
+	})
+	g.Go(func() error {
+		err := ex.emitTransformed(gctx, in, applied)
+		if err != nil {
+			for m := range applied { // the applier stops at the cancellation; free what it sent
+				if m.rec != nil {
+					m.rec.Release()
+				}
+				m.slot.release()
+			}
+		}
+		return err
+	})
+	return g.Wait()
+}
+
+// emitTransformed writes a transform's results (when the instance saves them), commits its units
+// and sends both on, in order.
+func (ex *executor) emitTransformed(ctx context.Context, in *Instance, applied <-chan msg) error {
 	var (
 		pw    *arrowio.PartWriter
 		start time.Time
 		rows  int64
-		err   error
 	)
 	defer func() {
 		if pw != nil {
 			pw.Abort()
 		}
 	}()
-	for m := range ex.inbox[in] {
+	for m := range applied {
 		if m.end {
 			if ex.own[in][m.unit] {
 				rec := &UnitRecord{Unit: unitName(m.unit), NumRows: rows, Seconds: time.Since(start).Seconds()}
@@ -124,43 +196,21 @@ func (ex *executor) runTransform(ctx context.Context, in *Instance, tr Transform
 			}
 			continue
 		}
-		if !ex.needed[in][m.unit] {
-			m.rec.Release()
-			m.slot.done()
-			continue
-		}
 		if start.IsZero() {
 			start = time.Now()
 		}
-		var sl *slot
-		if bounded {
-			if sl, err = ex.acquire(ctx); err != nil {
-				m.rec.Release()
-				m.slot.done()
-				return err
-			}
-		}
-		out, err := tr.Apply(ctx, m.rec, seed)
-		n := m.rec.NumRows()
-		m.rec.Release()
-		m.slot.done()
-		if err != nil {
-			sl.release()
-			return err
-		}
-		bar.add(int(n))
-		rows += out.NumRows()
+		rows += m.rec.NumRows()
 		if ex.own[in][m.unit] && saves(in) {
 			if pw == nil {
 				pw = ex.rd.PartWriter(in, unitName(m.unit), ex.opts.Mem)
 			}
-			if err := pw.Write(out); err != nil {
-				out.Release()
-				sl.release()
+			if err := pw.Write(m.rec); err != nil {
+				m.rec.Release()
+				m.slot.release()
 				return err
 			}
 		}
-		if err := ex.send(ctx, in, msg{unit: m.unit, batch: m.batch, rec: out, slot: sl}); err != nil {
+		if err := ex.send(ctx, in, m); err != nil {
 			return err
 		}
 	}
