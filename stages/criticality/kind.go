@@ -126,7 +126,7 @@ func (r *runner) RunUnit(ctx context.Context, unit string, _ *pipeline.UnitOut) 
 			return nil, err
 		}
 		r.ref = ref
-		r.env.Log.Info("criticality: clean pass", "model", r.in.Model.Name, "samples", ref.N, "seconds", ref.Seconds)
+		r.env.Log.Info("criticality: clean pass", "model", r.in.Model.Name, "samples", ref.N, "seconds", fmt.Sprintf("%.2f", ref.Seconds))
 	}
 	var i int
 	if _, err := fmt.Sscanf(unit, "l%d", &i); err != nil || i >= len(r.prep.layers) {
@@ -137,7 +137,7 @@ func (r *runner) RunUnit(ctx context.Context, unit string, _ *pipeline.UnitOut) 
 	if err != nil {
 		return nil, fmt.Errorf("layer %s: %w", layer.Name, err)
 	}
-	r.env.Log.Info("criticality", "model", r.in.Model.Name, "layer", layer.Name, "criticality", res.Criticality, "seconds", res.Seconds)
+	r.env.Log.Debug("criticality", "model", r.in.Model.Name, "layer", layer.Name, "criticality", fmt.Sprintf("%.2f", res.Criticality), "seconds", fmt.Sprintf("%.2f", res.Seconds))
 	return &pipeline.UnitRecord{Rows: res.Rows(), NumRows: int64(r.ref.N), Seconds: res.Seconds,
 		Timings: map[string]float64{"clean_pass": r.ref.Seconds, "trials": float64(res.Trials)}}, nil
 }
