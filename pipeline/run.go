@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -61,6 +62,12 @@ func errSourceState(in *Instance) error {
 // every committed unit.
 func Run(ctx context.Context, plan *Plan, opts Options) error {
 	opts.defaults()
+	if os.Getenv("GOGC") == "" {
+		// Image batches are large pointer-free buffers, so a collection costs little, while Go's
+		// default (100) lets the heap reach twice the batches in flight and its peak grow with the
+		// length of the run (bench/README.md: peak memory at 10× the dataset).
+		defer debug.SetGCPercent(debug.SetGCPercent(25))
+	}
 	defer plan.Close()
 	s := plan.Study
 	rd, err := OpenRunDir(s, opts.Overrides)
