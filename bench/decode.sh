@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 count=${COUNT:-3}
 go test -c -o /tmp/vistudy-bench-decode.test ./bench # one build; then rounds alternate vistudy and PIL
-out=$(cd bench && for _ in $(seq "$count"); do /tmp/vistudy-bench-decode.test -test.run '^$' -test.bench 'DecodeResizeCrop(Draft)?$' -test.benchtime 1x; done | tee /dev/stderr)
+out=$(cd bench && for _ in $(seq "$count"); do /tmp/vistudy-bench-decode.test -test.run '^$' -test.bench 'DecodeResizeCrop(Draft)?$' -test.benchtime 1x; done | tee >(cat >&2))
 awk '
   function metric(unit,   i) { for (i = 1; i <= NF; i++) if ($i == unit) return $(i-1); return 0 }
   /^Benchmark/ {

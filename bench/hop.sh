@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-go test -run '^$' -bench '^BenchmarkHop$' -benchtime "${ROUNDS:-10}x" ./bench | tee /dev/stderr | awk '
+go test -run '^$' -bench '^BenchmarkHop$' -benchtime "${ROUNDS:-10}x" ./bench | tee >(cat >&2) | awk '
   function metric(unit,   i) { for (i = 1; i <= NF; i++) if ($i == unit) return $(i-1); return 0 }
   /hop-ms-shm/ {
     printf "inference %.1f ms per batch; hop: shared memory %.2f ms (ratio %.4f), Arrow IPC over gRPC %.2f ms (ratio %.4f)\n",

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-go test -run '^$' -bench '^BenchmarkPeakRSS$' -benchtime "${COUNT:-1}x" ./bench | tee /dev/stderr | awk '
+go test -run '^$' -bench '^BenchmarkPeakRSS$' -benchtime "${COUNT:-1}x" ./bench | tee >(cat >&2) | awk '
   function metric(unit,   i) { for (i = 1; i <= NF; i++) if ($i == unit) return $(i-1); return 0 }
   /peak-10x\/1x/ {
     printf "process tree: %.0f MB at 1x, %.0f MB at 10x, ratio %.3f | largest process: %.0f MB, %.0f MB, ratio %.3f\n",

@@ -16,7 +16,7 @@ go test -c -o /tmp/vistudy-bench-run.test ./bench
 echo "machine: $cores cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 out=$(cd bench && for _ in $(seq "$count"); do
   /tmp/vistudy-bench-run.test -test.run '^$' -test.bench '^(BenchmarkRun|BenchmarkBareORT1|BenchmarkPILDecodeResizeCrop)$' -test.benchtime 1x
-done | tee /dev/stderr)
+done | tee >(cat >&2))
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 awk -v cores="$cores" '
   function metric(unit,   i) { for (i = 1; i <= NF; i++) if ($i == unit) return $(i-1); return 0 }

@@ -46,7 +46,7 @@ type session struct {
 	mu        sync.Mutex           // guards current and serialises runs that feed overrides
 	current   map[string]ort.Value // replacements in force (nil entries: original)
 	shapeOnce sync.Once            // sets outShape on the first run only: Infer calls run concurrently
-	inputs    sync.Pool            // *[]float32 buffers of mapped inputs, reused across batches
+	inputs    chan []float32       // buffers of mapped inputs, reused across batches (not a sync.Pool: a collection would drop them)
 
 	providers []string
 	warnings  []string
@@ -60,7 +60,7 @@ func loadSession(req sdk.LoadSpec) (*session, error) {
 	if _, err := initEnvironment(); err != nil {
 		return nil, err
 	}
-	s := &session{name: req.Name, probs: req.Output == "probabilities", scale: 1, std: [3]float32{1, 1, 1},
+	s := &session{name: req.Name, probs: req.Output == "probabilities", scale: 1, std: [3]float32{1, 1, 1}, inputs: make(chan []float32, 2),
 		overInfo: map[string]onnx.TensorInfo{}, originals: map[string]ort.Value{}, current: map[string]ort.Value{}, req: req}
 	if err := s.setMapping(req.Input); err != nil {
 		return nil, err
@@ -381,8 +381,8 @@ func (s *session) run(pixels []float32, n int) ([]float32, int, error) {
 		shape = ort.NewShape(int64(n), int64(s.h), int64(s.w), 3)
 	}
 	mapped := s.inputBuffer(len(pixels))
-	defer s.inputs.Put(mapped)
-	in, err := ort.NewTensor(shape, s.mapPixelsInto(*mapped, pixels, n))
+	defer s.putInputBuffer(mapped)
+	in, err := ort.NewTensor(shape, s.mapPixelsInto(mapped, pixels, n))
 	if err != nil {
 		return nil, 0, fmt.Errorf("input tensor: %w", err)
 	}
@@ -424,13 +424,23 @@ func (s *session) run(pixels []float32, n int) ([]float32, int, error) {
 
 // inputBuffer returns a reused buffer of at least n values for a batch's mapped input: a fresh
 // 19 MB buffer per 32-image batch would cost page faults and garbage collections (bench/).
-func (s *session) inputBuffer(n int) *[]float32 {
-	if p, ok := s.inputs.Get().(*[]float32); ok && cap(*p) >= n {
-		*p = (*p)[:n]
-		return p
+func (s *session) inputBuffer(n int) []float32 {
+	select {
+	case b := <-s.inputs:
+		if cap(b) >= n {
+			return b[:n]
+		}
+	default:
 	}
-	buf := make([]float32, n)
-	return &buf
+	return make([]float32, n)
+}
+
+// putInputBuffer keeps b for a later batch, or drops it when enough are kept (concurrent runs).
+func (s *session) putInputBuffer(b []float32) {
+	select {
+	case s.inputs <- b:
+	default:
+	}
 }
 
 // mapPixels applies channel order, scale, mean and std, in the model's layout.
