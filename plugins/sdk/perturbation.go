@@ -3,8 +3,8 @@ package sdk
 import (
 	"context"
 	"encoding/binary"
-	"hash/fnv"
 	"fmt"
+	"hash/fnv"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
