@@ -47,7 +47,7 @@ type Instance struct {
 	Dataset  *Dataset    // sources
 }
 
-// Dir is the instance's folder below its stage: hive partitions model=<m> (or geometry=...) and k=v per sweep.
+// Dir is the instance's folder below its stage in units/: model=<m> (or geometry=...) and k=v per sweep (tables use TablePath).
 func (in *Instance) Dir() string {
 	parts := []string{}
 	if in.Model != nil {

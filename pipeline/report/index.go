@@ -107,7 +107,7 @@ ul.toc { columns: 2; font-size: 0.95em; } ul.toc li { break-inside: avoid; }
 <h2 id="files">Files</h2>
 <ul class="files">
 {{range .Run.Links}}<li><a href="{{.Href}}"><code>{{.Name}}</code></a> — {{.Note}}</li>
-{{end}}{{if .Run.Tables}}<li>per-sample tables, one folder per stage (Parquet, hive-partitioned):{{range $i, $t := .Run.Tables}}{{if $i}},{{end}} <a href="{{$t.Href}}"><code>{{$t.Name}}</code></a>{{end}}</li>
+{{end}}{{if .Run.Tables}}<li>per-sample tables, one folder per stage (Parquet; stage, model and sweep values are typed columns of every row):{{range $i, $t := .Run.Tables}}{{if $i}},{{end}} <a href="{{$t.Href}}"><code>{{$t.Name}}</code></a>{{end}}</li>
 {{end}}</ul>
 <p class="meta">Every figure below has a CSV file of its numbers next to it (the link under the figure).</p>
 <h2 id="results">Results per analysis</h2>
