@@ -51,28 +51,26 @@ func (c ConstColumn) array(mem memory.Allocator, n int) (arrow.Field, arrow.Arra
 		}
 		return arrow.Field{Name: c.Name, Type: ModelType}, b.NewArray(), nil
 	case float64:
-		b := array.NewFloat64Builder(mem)
-		defer b.Release()
-		for range n {
-			b.Append(v)
-		}
-		return arrow.Field{Name: c.Name, Type: arrow.PrimitiveTypes.Float64}, b.NewArray(), nil
+		return arrow.Field{Name: c.Name, Type: arrow.PrimitiveTypes.Float64}, repeat(array.NewFloat64Builder(mem), v, n), nil
 	case int64:
-		b := array.NewInt64Builder(mem)
-		defer b.Release()
-		for range n {
-			b.Append(v)
-		}
-		return arrow.Field{Name: c.Name, Type: arrow.PrimitiveTypes.Int64}, b.NewArray(), nil
+		return arrow.Field{Name: c.Name, Type: arrow.PrimitiveTypes.Int64}, repeat(array.NewInt64Builder(mem), v, n), nil
 	case bool:
-		b := array.NewBooleanBuilder(mem)
-		defer b.Release()
-		for range n {
-			b.Append(v)
-		}
-		return arrow.Field{Name: c.Name, Type: arrow.FixedWidthTypes.Boolean}, b.NewArray(), nil
+		return arrow.Field{Name: c.Name, Type: arrow.FixedWidthTypes.Boolean}, repeat(array.NewBooleanBuilder(mem), v, n), nil
 	}
 	return arrow.Field{}, nil, fmt.Errorf("arrowio: column %s: a constant of type %T", c.Name, c.Value)
+}
+
+// repeat builds an array of n copies of v with b (released).
+func repeat[T any, B interface {
+	Append(T)
+	NewArray() arrow.Array
+	Release()
+}](b B, v T, n int) arrow.Array {
+	defer b.Release()
+	for range n {
+		b.Append(v)
+	}
+	return b.NewArray()
 }
 
 // withConst returns rec with the constant columns it lacks appended (the caller releases both).
