@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -138,6 +139,7 @@ func TestDefaultStudyTidy(t *testing.T) {
 		t.Errorf("only %d summary numbers found among the overall rows of results.parquet", matched)
 	}
 
+	checkDuckDBSnippet(t, db, root, run, want)
 	checkPandasSnippet(t, root, work, want)
 }
 
@@ -209,5 +211,45 @@ print("CHECK" + json.dumps(out))
 	}
 	if compared < 40 {
 		t.Errorf("the pandas snippet's table holds only %d of the summary's numbers", compared)
+	}
+}
+
+// checkDuckDBSnippet runs the README's DuckDB snippet on the run (its path put in for
+// runs/default) and checks each model's top-1 per ε against the summary's PGD columns.
+func checkDuckDBSnippet(t *testing.T, db *sql.DB, root, run string, want map[string]float64) {
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "<!-- duckdb snippet")
+	if !ok {
+		t.Fatal("README.md has no <!-- duckdb snippet --> marker")
+	}
+	_, after, _ = strings.Cut(after, "```sql\n")
+	query, _, ok := strings.Cut(after, "```")
+	if !ok {
+		t.Fatal("README.md: the DuckDB snippet's code block is not closed")
+	}
+	query = strings.ReplaceAll(query, "runs/default", run)
+	rows, err := db.Query(query)
+	if err != nil {
+		t.Fatalf("README DuckDB snippet: %v\n%s", err, query)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var stage, model string
+		var eps, top1 float64
+		if err := rows.Scan(&stage, &model, &eps, &top1); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		k := fmt.Sprintf("%s/acc_pgd/top1@eps=%s", model, strconv.FormatFloat(eps, 'g', -1, 64))
+		if w, ok := want[k]; !ok || math.Abs(w-top1) > 1e-12 {
+			t.Errorf("README DuckDB snippet: %s = %v, summary %v (present %v)", k, top1, w, ok)
+		}
+	}
+	if n != 16 {
+		t.Errorf("README DuckDB snippet gave %d rows, want 4 models × 4 ε", n)
 	}
 }

@@ -399,7 +399,8 @@ func TestPlanEstimate(t *testing.T) {
 	study := zooStudy(t, t.TempDir())
 	out := mustRun(t, bin, "plan", "--estimate", "--tasks", "4", "--model-load", "1s", study)
 	for _, want := range []string{
-		"units        80 ", "part files   32\n", "inferences   256 ", "tasks        4 (at most 16 get work",
+		// part files: preds and acc (accuracy saves its per-sample ranks) × 2 models × 16 units
+		"units        80 ", "part files   64\n", "inferences   256 ", "tasks        4 (at most 16 get work",
 		"task length  2s ", // 256/1000 + 128/800 decodes = 0.42 s of work over 4 tasks, plus 2 model loads of 1 s
 	} {
 		if !strings.Contains(out, want) {
