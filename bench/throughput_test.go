@@ -59,7 +59,14 @@ func BenchmarkBareORT(b *testing.B) { benchBareORT(b, threads) }
 // BenchmarkBareORT1 is BenchmarkBareORT on one intra-op thread: t_ORT of the serial-sum bound.
 func BenchmarkBareORT1(b *testing.B) { benchBareORT(b, 1) }
 
-func benchBareORT(b *testing.B, threads int) {
+// BenchmarkBareORTConcurrent runs the batches on as many goroutines as the machine has cores,
+// each Run on one intra-op thread (inter-batch instead of intra-op parallelism): the measurement
+// behind the next step of issue 15 (two batches in flight).
+func BenchmarkBareORTConcurrent(b *testing.B) { benchBareORTWith(b, 1, runtime.NumCPU()) }
+
+func benchBareORT(b *testing.B, threads int) { benchBareORTWith(b, threads, 1) }
+
+func benchBareORTWith(b *testing.B, threads, workers int) {
 	ort.SetSharedLibraryPath(testenv.ORTLibrary(b))
 	if err := ort.InitializeEnvironment(); err != nil {
 		b.Fatal(err)
@@ -125,21 +132,44 @@ func benchBareORT(b *testing.B, threads int) {
 	if len(cur) > 0 {
 		tensors = append(tensors, cur)
 	}
+	run := func(t []float32) error {
+		n := int64(len(t) / (3 * plane))
+		x, err := ort.NewTensor(ort.NewShape(n, 3, 224, 224), t)
+		if err != nil {
+			return err
+		}
+		defer x.Destroy()
+		outs := []ort.Value{nil}
+		if err := sess.Run([]ort.Value{x}, outs); err != nil {
+			return err
+		}
+		outs[0].Destroy()
+		return nil
+	}
 	b.ResetTimer()
 	cpu0 := cpuSeconds(b)
 	for i := 0; i < b.N; i++ {
+		next := make(chan []float32)
+		errs := make(chan error, workers)
+		for range workers {
+			go func() {
+				var first error
+				for t := range next {
+					if err := run(t); err != nil && first == nil {
+						first = err
+					}
+				}
+				errs <- first
+			}()
+		}
 		for _, t := range tensors {
-			n := int64(len(t) / (3 * plane))
-			x, err := ort.NewTensor(ort.NewShape(n, 3, 224, 224), t)
-			if err != nil {
+			next <- t
+		}
+		close(next)
+		for range workers {
+			if err := <-errs; err != nil {
 				b.Fatal(err)
 			}
-			outs := []ort.Value{nil}
-			if err := sess.Run([]ort.Value{x}, outs); err != nil {
-				b.Fatal(err)
-			}
-			x.Destroy()
-			outs[0].Destroy()
 		}
 	}
 	cpu := cpuSeconds(b) - cpu0
