@@ -2,8 +2,12 @@ package host_test
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -93,7 +97,12 @@ func TestRuntimeCrashRetried(t *testing.T) {
 		defer close(done)
 		got, inferErr = rt.Infer(ctx, batch)
 	}()
-	time.Sleep(300 * time.Millisecond) // the 48-image batch takes seconds on one thread
+	// Kill the plugin while it computes the 48-image batch (about a quarter of a second on one
+	// thread, seconds under load): once its CPU time has grown by 20 ms since the call began.
+	base := cpuTicks(t, pid)
+	for deadline := time.Now().Add(20 * time.Second); cpuTicks(t, pid) < base+2 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -112,6 +121,23 @@ func TestRuntimeCrashRetried(t *testing.T) {
 			t.Fatalf("logit %d: %v after the restart, %v before", i, b.Values()[i], v)
 		}
 	}
+}
+
+// cpuTicks is the CPU time (user + system, in clock ticks) process pid has used, from /proc.
+func cpuTicks(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return math.MaxInt64 // gone: nothing to wait for
+	}
+	_, rest, _ := strings.Cut(string(b), ") ") // after the command name, which may hold spaces
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		t.Fatalf("/proc/%d/stat: %q", pid, b)
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + s
 }
 
 // TestMetricCrashRetried kills the metric plugin between calls: the next call restarts it.
