@@ -25,6 +25,9 @@ type MetricInfo struct {
 	Meaning  string  `json:"meaning"`            // one line
 	Headline bool    `json:"headline,omitempty"` // a column of the leaderboard (`vistudy summary`)
 	Label    string  `json:"label,omitempty"`    // the leaderboard's short header ("top-1"); "" for the name
+	// Diagnostic marks a number about the computation rather than the model (a count, a fit
+	// parameter): the report shows it folded away under the analysis table.
+	Diagnostic bool `json:"diagnostic,omitempty"`
 }
 
 // Matches reports whether the entry declares metric (exactly, or by its trailing-* prefix).
@@ -65,6 +68,7 @@ var MetricsSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "max", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
 	{Name: "higher_is_better", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
 	{Name: "headline", Type: arrow.FixedWidthTypes.Boolean},
+	{Name: "diagnostic", Type: arrow.FixedWidthTypes.Boolean},
 	{Name: "label", Type: arrow.BinaryTypes.String},
 	{Name: "meaning", Type: arrow.BinaryTypes.String},
 	{Name: "source", Type: arrow.BinaryTypes.String},
@@ -94,9 +98,10 @@ func WriteMetrics(p string, entries []CatalogEntry, mem memory.Allocator) error 
 			b.Field(5).AppendNull()
 		}
 		b.Field(6).(*array.BooleanBuilder).Append(e.Headline)
-		b.Field(7).(*array.StringBuilder).Append(e.Label)
-		b.Field(8).(*array.StringBuilder).Append(e.Meaning)
-		b.Field(9).(*array.StringBuilder).Append(e.Source)
+		b.Field(7).(*array.BooleanBuilder).Append(e.Diagnostic)
+		b.Field(8).(*array.StringBuilder).Append(e.Label)
+		b.Field(9).(*array.StringBuilder).Append(e.Meaning)
+		b.Field(10).(*array.StringBuilder).Append(e.Source)
 	}
 	rec := b.NewRecordBatch()
 	defer rec.Release()
@@ -116,8 +121,9 @@ func ReadMetrics(p string, mem memory.Allocator) ([]CatalogEntry, error) {
 	str := func(c, i int) string { return rec.Column(c).(*array.String).Value(i) }
 	out := make([]CatalogEntry, rec.NumRows())
 	for i := range out {
-		e := CatalogEntry{Stage: str(0, i), Metric: str(1, i), Source: str(9, i)}
-		e.Name, e.Unit, e.Label, e.Meaning = e.Metric, str(2, i), str(7, i), str(8, i)
+		e := CatalogEntry{Stage: str(0, i), Metric: str(1, i), Source: str(10, i)}
+		e.Name, e.Unit, e.Label, e.Meaning = e.Metric, str(2, i), str(8, i), str(9, i)
+		e.Diagnostic = rec.Column(7).(*array.Boolean).Value(i)
 		if mn := rec.Column(3).(*array.Float64); !mn.IsNull(i) {
 			e.Min, e.Max = mn.Value(i), rec.Column(4).(*array.Float64).Value(i)
 		}

@@ -41,9 +41,37 @@ var builtinFigures = map[[2]string][]sdk.Figure{
 	{"filters", ""}:     {{Kind: "filters"}, {Kind: "divergence"}},
 }
 
-// stage is a StageInfo with the figures its built-in component declares (none for others).
+// builtinMetrics are the metric declarations of the built-in components, as far as the report
+// reads them (name, order, diagnostic): what the pipeline passes from each Info.Metrics or kind.
+var builtinMetrics = map[[2]string][]sdk.MetricInfo{
+	{"measure", "accuracy"}: metricDecls("top1", "top*", "-unlabelled"),
+	{"measure", "calibration"}: metricDecls("ece", "mce", "nll", "brier", "overconfidence", "-underconfidence", "accuracy",
+		"-mean_confidence", "-unlabelled", "-bin_count", "-bin_accuracy", "-bin_confidence", "-bin_lower", "-bin_upper"),
+	{"measure", "shapebias"}: metricDecls("shape_bias", "cue_accuracy", "-shape_fraction", "-texture_fraction", "-other_fraction",
+		"-*_count", "-excluded", "-shape_bias_undefined", "-unlabelled"),
+	{"aggregate", "spectralbias"}: metricDecls("spectral_bias", "lpp", "hpp", "-*_ratio"),
+	{"aggregate", "criticalband"}: metricDecls("bandwidth", "center_frequency", "peak_noise_sensitivity", "-threshold", "fit_failed", "-fit_*"),
+	{"aggregate", "solarization"}: metricDecls("min_accuracy", "argmin_threshold", "accuracy_drop"),
+	{"aggregate", "mce"}:          metricDecls("mce", "relative_mce", "mean_accuracy", "ce", "relative_ce", "accuracy", "severity_accuracy", "cell_accuracy"),
+	{"criticality", ""}: metricDecls("criticality", "-criticality_max", "-layers", "-cosine", "-l1", "-l2", "-top1_reset", "-top5_reset",
+		"-top1_original", "-top5_original", "-recovered_accuracy", "-nonfinite_outputs", "-*_undefined"),
+	{"filters", ""}: metricDecls("sparsity", "variance_entropy", "variance_entropy_nonsparse", "orthogonality", "filters",
+		"divergence", "explained_variance", "-*_undefined"),
+}
+
+// metricDecls declares metrics by name; a leading "-" marks a diagnostic.
+func metricDecls(names ...string) []sdk.MetricInfo {
+	out := make([]sdk.MetricInfo, len(names))
+	for i, n := range names {
+		out[i] = sdk.MetricInfo{Name: strings.TrimPrefix(n, "-"), Diagnostic: strings.HasPrefix(n, "-")}
+	}
+	return out
+}
+
+// stage is a StageInfo with the figures and metrics its built-in component declares (none for others).
 func stage(id, kind, plugin string) StageInfo {
-	return StageInfo{ID: id, Kind: kind, Plugin: plugin, Figures: builtinFigures[[2]string{kind, plugin}]}
+	k := [2]string{kind, plugin}
+	return StageInfo{ID: id, Kind: kind, Plugin: plugin, Figures: builtinFigures[k], Metrics: builtinMetrics[k]}
 }
 
 // fakeStudy is two models' rows for every stage kind the report draws, with hand-made values.

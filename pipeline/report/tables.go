@@ -42,31 +42,15 @@ func hasCI(r arrowio.Result) bool {
 	return r.N > 0 && proportionMetric.MatchString(r.Metric) && r.Value >= 0 && r.Value <= 1
 }
 
-// headlineMetrics are, per built-in component (plugin, or stage kind when it has none), the overall
-// metrics the report's analysis tables lead with (more than the leaderboard's headline numbers); for
-// other components the metric catalogue's headline flag decides, the rest are diagnostics.
-var headlineMetrics = map[string][]string{
-	"accuracy":     {"top1", "top2", "top3", "top5"},
-	"shapebias":    {"shape_bias", "cue_accuracy"},
-	"calibration":  {"accuracy", "ece", "mce", "brier", "nll"},
-	"spectralbias": {"spectral_bias", "lpp", "hpp"},
-	"criticalband": {"bandwidth", "center_frequency", "peak_noise_sensitivity", "fit_failed"},
-	"solarization": {"min_accuracy", "accuracy_drop", "argmin_threshold"},
-	"criticality":  {"criticality"},
-}
-
-// diagnosticMetric matches, for components the catalogue above does not know, the overall metrics
-// that describe the computation rather than the model: counts, fit parameters, exclusions.
+// diagnosticMetric matches, for metrics their component does not declare, the overall metrics that
+// describe the computation rather than the model: counts, fit parameters, exclusions.
 var diagnosticMetric = regexp.MustCompile(`(_count|_undefined|^excluded|^unlabelled|^fit_(a|mu|sigma|rmse)|^layers|^bin_\w+)$`)
 
-// isHeadline reports whether metric is one of st's headline numbers.
+// isHeadline reports whether metric leads st's analysis table: what its component declares
+// (sdk.MetricInfo.Diagnostic), else whether its name looks like a diagnostic.
 func isHeadline(st StageInfo, metric string) bool {
-	comp := cmp.Or(st.Plugin, st.Kind)
-	if hs, ok := headlineMetrics[comp]; ok {
-		return slices.Contains(hs, metric) || strings.HasPrefix(metric, "top") && comp == "accuracy" && !strings.Contains(metric, "_")
-	}
 	if d, ok := arrowio.Lookup(st.Metrics, metric); ok {
-		return d.Headline
+		return !d.Diagnostic
 	}
 	return !diagnosticMetric.MatchString(metric)
 }
@@ -154,10 +138,8 @@ func analysisTables(s *study, stages []StageInfo) []analysisTable {
 				diag = append(diag, m)
 			}
 		}
-		if hs, ok := headlineMetrics[cmp.Or(st.Plugin, st.Kind)]; ok {
-			// The catalogue's order: the main number first.
-			slices.SortStableFunc(head, func(a, b string) int { return cmp.Compare(indexOr(hs, a), indexOr(hs, b)) })
-		}
+		// The component's declaration order: the main number first.
+		slices.SortStableFunc(head, func(a, b string) int { return cmp.Compare(declared(st, a), declared(st, b)) })
 		at := analysisTable{Stage: id, Component: componentOf(st), Headline: s.modelTable(head, cells), Diagnostics: s.modelTable(diag, cells)}
 		var chance []string
 		for _, m := range head {
@@ -173,12 +155,14 @@ func analysisTables(s *study, stages []StageInfo) []analysisTable {
 	return out
 }
 
-// indexOr is the index of v in vs, len(vs) when absent.
-func indexOr(vs []string, v string) int {
-	if i := slices.Index(vs, v); i >= 0 {
-		return i
+// declared is the index of the first of st's metric declarations that matches metric, len when none.
+func declared(st StageInfo, metric string) int {
+	for i, d := range st.Metrics {
+		if d.Matches(metric) {
+			return i
+		}
 	}
-	return len(vs)
+	return len(st.Metrics)
 }
 
 // modelTable lays metrics out as columns, one row per model that has one of them.

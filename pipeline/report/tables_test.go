@@ -52,14 +52,14 @@ func TestIsHeadline(t *testing.T) {
 		metric string
 		want   bool
 	}{
-		{StageInfo{Kind: "measure", Plugin: "accuracy"}, "top1", true},
-		{StageInfo{Kind: "measure", Plugin: "accuracy"}, "top10", true},
-		{StageInfo{Kind: "measure", Plugin: "accuracy"}, "unlabelled", false},
-		{StageInfo{Kind: "measure", Plugin: "shapebias"}, "shape_bias", true},
-		{StageInfo{Kind: "measure", Plugin: "shapebias"}, "shape_count", false},
-		{StageInfo{Kind: "measure", Plugin: "calibration"}, "mean_confidence", false},
-		{StageInfo{Kind: "aggregate", Plugin: "criticalband"}, "fit_failed", true},
-		{StageInfo{Kind: "aggregate", Plugin: "criticalband"}, "fit_sigma", false},
+		{stage("", "measure", "accuracy"), "top1", true},
+		{stage("", "measure", "accuracy"), "top10", true},
+		{stage("", "measure", "accuracy"), "unlabelled", false},
+		{stage("", "measure", "shapebias"), "shape_bias", true},
+		{stage("", "measure", "shapebias"), "shape_count", false},
+		{stage("", "measure", "calibration"), "mean_confidence", false},
+		{stage("", "aggregate", "criticalband"), "fit_failed", true},
+		{stage("", "aggregate", "criticalband"), "fit_sigma", false},
 		{StageInfo{Kind: "measure", Plugin: "mystery"}, "loss", true},
 		{StageInfo{Kind: "measure", Plugin: "mystery"}, "other_count", false},
 		{StageInfo{Kind: "measure", Plugin: "mystery"}, "fit_rmse", false},

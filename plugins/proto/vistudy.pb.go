@@ -391,7 +391,10 @@ type MetricInfo struct {
 	// a column of the leaderboard (`vistudy summary`).
 	Headline bool `protobuf:"varint,7,opt,name=headline,proto3" json:"headline,omitempty"`
 	// the short header of its leaderboard column (e.g. "top-1").
-	Label         string `protobuf:"bytes,8,opt,name=label,proto3" json:"label,omitempty"`
+	Label string `protobuf:"bytes,8,opt,name=label,proto3" json:"label,omitempty"`
+	// describes the computation rather than the model (a count, a fit parameter): the report folds it
+	// under its analysis table's diagnostics.
+	Diagnostic    bool `protobuf:"varint,9,opt,name=diagnostic,proto3" json:"diagnostic,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -480,6 +483,13 @@ func (x *MetricInfo) GetLabel() string {
 		return x.Label
 	}
 	return ""
+}
+
+func (x *MetricInfo) GetDiagnostic() bool {
+	if x != nil {
+		return x.Diagnostic
+	}
+	return false
 }
 
 // Figure asks the report for one figure of a registered kind over a stage's rows.
@@ -2295,7 +2305,7 @@ const file_vistudy_proto_rawDesc = "" +
 	"\afigures\x18\n" +
 	" \x03(\v2\x19.vistudy.plugin.v1.FigureR\afigures\x12%\n" +
 	"\x0eneeds_gradient\x18\v \x01(\bR\rneedsGradient\x127\n" +
-	"\ametrics\x18\f \x03(\v2\x1d.vistudy.plugin.v1.MetricInfoR\ametrics\"\xbc\x01\n" +
+	"\ametrics\x18\f \x03(\v2\x1d.vistudy.plugin.v1.MetricInfoR\ametrics\"\xdc\x01\n" +
 	"\n" +
 	"MetricInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
@@ -2305,7 +2315,10 @@ const file_vistudy_proto_rawDesc = "" +
 	"\x06better\x18\x05 \x01(\tR\x06better\x12\x18\n" +
 	"\ameaning\x18\x06 \x01(\tR\ameaning\x12\x1a\n" +
 	"\bheadline\x18\a \x01(\bR\bheadline\x12\x14\n" +
-	"\x05label\x18\b \x01(\tR\x05label\"J\n" +
+	"\x05label\x18\b \x01(\tR\x05label\x12\x1e\n" +
+	"\n" +
+	"diagnostic\x18\t \x01(\bR\n" +
+	"diagnostic\"J\n" +
 	"\x06Figure\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x16\n" +
 	"\x06metric\x18\x02 \x01(\tR\x06metric\x12\x14\n" +

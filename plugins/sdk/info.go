@@ -64,7 +64,7 @@ func MetricsToProto(ms []MetricInfo) []*pb.MetricInfo {
 	var out []*pb.MetricInfo
 	for _, m := range ms {
 		out = append(out, &pb.MetricInfo{Name: m.Name, Unit: m.Unit, Min: m.Min, Max: m.Max, Better: m.Better,
-			Meaning: m.Meaning, Headline: m.Headline, Label: m.Label})
+			Meaning: m.Meaning, Headline: m.Headline, Label: m.Label, Diagnostic: m.Diagnostic})
 	}
 	return out
 }
@@ -74,7 +74,7 @@ func MetricsFromProto(ps []*pb.MetricInfo) []MetricInfo {
 	var out []MetricInfo
 	for _, m := range ps {
 		out = append(out, MetricInfo{Name: m.Name, Unit: m.Unit, Min: m.Min, Max: m.Max, Better: m.Better,
-			Meaning: m.Meaning, Headline: m.Headline, Label: m.Label})
+			Meaning: m.Meaning, Headline: m.Headline, Label: m.Label, Diagnostic: m.Diagnostic})
 	}
 	return out
 }

@@ -56,9 +56,9 @@ func init() {
 			{Name: "center_frequency", Unit: "cycles/image", Headline: true, Label: "centre",
 				Meaning: "the fitted Gaussian's peak frequency: base · 2^μ"},
 			{Name: "peak_noise_sensitivity", Unit: "1/SD", Meaning: "the fitted peak, 2^(a − 4): sensitivity to noise at the band centre"},
-			{Name: "threshold", Unit: "index", Meaning: "per band: index of the noise SD at which accuracy falls to the threshold"},
+			{Name: "threshold", Diagnostic: true, Unit: "index", Meaning: "per band: index of the noise SD at which accuracy falls to the threshold"},
 			{Name: "fit_failed", Unit: "flag", Meaning: "1 when the Gaussian fit failed; reason=… says why"},
-			{Name: "fit_*", Unit: "parameter", Meaning: "the fitted Gaussian's a, μ, σ and RMSE (diagnostics)"},
+			{Name: "fit_*", Diagnostic: true, Unit: "parameter", Meaning: "the fitted Gaussian's a, μ, σ and RMSE (diagnostics)"},
 		},
 		Check: inputParams(cbClean, cbNoisy),
 	})

@@ -39,7 +39,7 @@ func init() {
 				Meaning: "HPP / (LPP + HPP): above 0.5, a model relies more on high frequencies than on low"},
 			{Name: "lpp", Unit: "ratio", Meaning: "mean low-pass accuracy relative to clean accuracy over c in range"},
 			{Name: "hpp", Unit: "ratio", Meaning: "mean high-pass accuracy relative to clean accuracy over c in range"},
-			{Name: "*_ratio", Unit: "ratio", Meaning: "filtered accuracy / clean accuracy at one filter size c"},
+			{Name: "*_ratio", Diagnostic: true, Unit: "ratio", Meaning: "filtered accuracy / clean accuracy at one filter size c"},
 		},
 		Check: inputParams(sbClean, sbLowpass, sbHighpass),
 	})

@@ -157,7 +157,7 @@ func (kind) Metrics(*pipeline.Stage) []sdk.MetricInfo {
 		{Name: MetricFilters, Unit: "count", Meaning: "per layer: 3×3 filters (c_out · c_in)"},
 		{Name: MetricDivergence, Unit: "nats", Meaning: "symmetric KL divergence of two layers' filter distributions (other=…)"},
 		{Name: MetricExplainedVariance, Unit: "fraction", Min: 0, Max: 1, Meaning: "explained variance ratio of one PCA component of all filters"},
-		{Name: "*_undefined", Unit: "flag", Meaning: "1 where the metric of that name is undefined"},
+		{Name: "*_undefined", Diagnostic: true, Unit: "flag", Meaning: "1 where the metric of that name is undefined"},
 	}
 }
 

@@ -53,7 +53,7 @@ func (accuracy) Info() sdk.Info {
 				Meaning: "fraction of samples whose label is the arg-max class"},
 			{Name: "top*", Unit: "fraction", Min: 0, Max: 1, Better: sdk.Higher,
 				Meaning: "fraction of samples whose label ranks among the first k classes"},
-			{Name: "unlabelled", Unit: "count", Meaning: "samples without a label (not counted in the accuracies)"},
+			{Name: "unlabelled", Diagnostic: true, Unit: "count", Meaning: "samples without a label (not counted in the accuracies)"},
 		},
 	}
 }
