@@ -229,7 +229,7 @@ func correct(row []float32, y int32) bool { return int(y) < len(row) && sdk.Rank
 func randomStart(x, x0 []float32, c config, rng *rand.Rand) {
 	if !c.l2 {
 		for k := range x {
-			x[k] = clip01(x0[k] + float32(c.eps*(2*rng.Float64()-1)))
+			x[k] = Clip01(x0[k] + float32(c.eps*(2*rng.Float64()-1)))
 		}
 		return
 	}
@@ -241,7 +241,7 @@ func randomStart(x, x0 []float32, c config, rng *rand.Rand) {
 	}
 	r := c.eps * math.Pow(rng.Float64(), 1/float64(len(x))) / math.Sqrt(norm)
 	for k := range x {
-		x[k] = clip01(x0[k] + float32(r*d[k]))
+		x[k] = Clip01(x0[k] + float32(r*d[k]))
 	}
 }
 
@@ -251,7 +251,7 @@ func step(x, x0, g []float32, c config) {
 		for k := range x {
 			v := float64(x[k]) + c.step*sign(g[k])
 			v = math.Min(math.Max(v, float64(x0[k])-c.eps), float64(x0[k])+c.eps)
-			x[k] = clip01(float32(v))
+			x[k] = Clip01(float32(v))
 		}
 		return
 	}
@@ -276,7 +276,7 @@ func step(x, x0, g []float32, c config) {
 		f = c.eps / dn
 	}
 	for k := range x {
-		x[k] = clip01(x0[k] + float32(f*float64(x[k]-x0[k])))
+		x[k] = Clip01(x0[k] + float32(f*float64(x[k]-x0[k])))
 	}
 }
 
@@ -290,7 +290,8 @@ func sign(v float32) float64 {
 	return 0
 }
 
-func clip01(v float32) float32 { return min(1, max(0, v)) }
+// Clip01 clamps a pixel value to the valid range [0, 1].
+func Clip01(v float32) float32 { return min(1, max(0, v)) }
 
 // oracle gathers the rows of a flat image buffer for the model oracle.
 type oracle struct {

@@ -134,7 +134,7 @@ func (square) Apply(ctx context.Context, p params.Values, batch arrow.RecordBatc
 					d := float32(eps * randSign(s.rng))
 					for row := 0; row < H; row++ {
 						k := (c*H+row)*W + col
-						s.best[k] = clip01(x0[k] + d)
+						s.best[k] = gradattack.Clip01(x0[k] + d)
 					}
 				}
 			}
@@ -163,7 +163,7 @@ func (square) Apply(ctx context.Context, p params.Values, batch arrow.RecordBatc
 							k := (c*H+row)*W + col
 							v := float64(x[k]) + d
 							v = math.Min(math.Max(v, float64(x0[k])-eps), float64(x0[k])+eps)
-							x[k] = clip01(float32(v))
+							x[k] = gradattack.Clip01(float32(v))
 						}
 					}
 				}
@@ -243,8 +243,6 @@ func randSign(rng *rand.Rand) float64 {
 	}
 	return 1
 }
-
-func clip01(v float32) float32 { return min(1, max(0, v)) }
 
 // querier sends the rows of a flat image buffer to the model oracle.
 type querier struct {
