@@ -39,9 +39,10 @@ build: deps
 	@for a in $(ATTACKS); do mv $(BIN)/.build/$$a $(BIN)/vistudy-perturbation-$$a; done
 	@rm -rf $(BIN)/.build
 
-# The default study: pipeline.yaml on stimuli and models the repository ships or generates.
+# The default study: pipeline.yaml on stimuli and models the repository ships or generates. A
+# rebuilt plugin (or zoo) after a pull redoes what it affects instead of refusing the old run.
 run: build
-	$(BIN)/vistudy run pipeline.yaml
+	$(BIN)/vistudy run pipeline.yaml --redo
 
 # The packages with concurrency run a second time under the race detector (-short: their long
 # known-answer tests already ran above).

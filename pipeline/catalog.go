@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/arrowio/pqfile"
 	"github.com/vistudy/vistudy/pipeline/export"
 	"github.com/vistudy/vistudy/pipeline/report"
 )
@@ -61,7 +62,7 @@ func Catalog(plan *Plan, infos []report.StageInfo, rows []arrowio.Result) []arro
 // writeTidy writes metrics.parquet, results.csv and summary.json beside results.parquet.
 func writeTidy(plan *Plan, rd *RunDir, opts Options, infos []report.StageInfo, rows []arrowio.Result) error {
 	cat := Catalog(plan, infos, rows)
-	if err := arrowio.WriteMetrics(rd.path(MetricsFile), cat, opts.Mem); err != nil {
+	if err := pqfile.WriteMetrics(rd.path(MetricsFile), cat, opts.Mem); err != nil {
 		return err
 	}
 	sorted := slices.Clone(rows)

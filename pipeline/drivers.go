@@ -10,11 +10,12 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/arrowio/pqfile"
 )
 
 // commitWithTable renames the unit's part file into place (when *pw wrote one), names it in
 // the record and commits the record; *pw is cleared.
-func (ex *executor) commitWithTable(in *Instance, rec *UnitRecord, pw **arrowio.PartWriter) error {
+func (ex *executor) commitWithTable(in *Instance, rec *UnitRecord, pw **pqfile.PartWriter) error {
 	if *pw != nil {
 		path, err := (*pw).Commit()
 		*pw = nil
@@ -51,7 +52,7 @@ func (ex *executor) runSource(ctx context.Context, in *Instance, src Sourcer) er
 			errs []arrowio.ErrorRow
 			bi   int
 			rows int64
-			pw   *arrowio.PartWriter
+			pw   *pqfile.PartWriter
 		)
 		save := ex.own[in][k] && saves(in)
 		err := src.RunUnit(ctx, k, func(rec arrow.RecordBatch) error {
@@ -95,17 +96,33 @@ func (ex *executor) runSource(ctx context.Context, in *Instance, src Sourcer) er
 }
 
 // runTransform applies a transform to every needed batch of its input and passes the results
-// on; image batches hold a slot until every consumer is done with them. Applying runs one batch
-// ahead of writing and sending: the plugin call of the next batch overlaps the Parquet write and
-// hand-off of the last (bench/README.md).
+// on; image batches hold a slot until every consumer is done with them. Applying runs ahead of
+// writing and sending, on up to Concurrency() batches at once for a Concurrent transformer: the
+// plugin calls of the next batches overlap each other and the Parquet write and hand-off of the
+// last (bench/README.md).
 func (ex *executor) runTransform(ctx context.Context, in *Instance, tr Transformer) error {
 	bar := ex.track.counter(in)
 	bounded := specOf(in.Stage).Produces == Images
 	seed := StageSeed(ex.plan.Study.Seed, in) // plugins mix it with sample ids (sdk.RowSeeds)
+	streams := 1
+	if c, ok := tr.(Concurrent); ok {
+		streams = max(1, c.Concurrency())
+	}
+	// The reader starts an Apply per batch, at most streams at once (running), and queues its
+	// result, in stream order, for the collector; the next batch is read while earlier ones are
+	// applied or written. Every queued result is written exactly once.
+	type result struct {
+		m    msg
+		skip bool
+		err  error
+	}
+	queue := make(chan chan result, streams+1)
+	running := make(chan struct{}, streams)
+	var appliers sync.WaitGroup
 	applied := make(chan msg, 1)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		defer close(applied)
+		defer close(queue)
 		for {
 			var m msg
 			select {
@@ -117,47 +134,88 @@ func (ex *executor) runTransform(ctx context.Context, in *Instance, tr Transform
 			case <-gctx.Done():
 				return gctx.Err()
 			}
-			if !m.end {
-				if !ex.needed[in][m.unit] {
-					m.rec.Release()
-					m.slot.done()
-					continue
-				}
-				var sl *slot
-				if bounded {
-					var err error
-					if sl, err = ex.acquire(gctx); err != nil {
-						m.rec.Release()
-						m.slot.done()
-						return err
-					}
-				}
-				out, err := tr.Apply(gctx, m.rec, seed)
-				n := m.rec.NumRows()
-				m.rec.Release()
-				m.slot.done()
-				if err != nil {
-					sl.release()
-					return err
-				}
-				bar.add(int(n))
-				m = msg{unit: m.unit, batch: m.batch, rec: out, slot: sl}
-			}
-			select {
-			case applied <- m:
-			case <-gctx.Done():
+			drop := func() {
 				if m.rec != nil {
 					m.rec.Release()
 				}
-				m.slot.release()
+				m.slot.done()
+			}
+			res := make(chan result, 1)
+			select {
+			case queue <- res:
+			case <-gctx.Done():
+				drop()
+				return gctx.Err()
+			}
+			switch {
+			case m.end:
+				res <- result{m: m}
+				continue
+			case !ex.needed[in][m.unit]:
+				drop()
+				res <- result{skip: true}
+				continue
+			}
+			var sl *slot
+			if bounded {
+				var err error
+				if sl, err = ex.acquire(gctx); err != nil {
+					drop()
+					res <- result{err: err}
+					return err
+				}
+			}
+			select {
+			case running <- struct{}{}:
+			case <-gctx.Done():
+				drop()
+				sl.release()
+				res <- result{err: gctx.Err()}
+				return gctx.Err()
+			}
+			appliers.Add(1)
+			go func() {
+				defer appliers.Done()
+				defer func() { <-running }()
+				out, err := tr.Apply(gctx, m.rec, seed)
+				n := m.rec.NumRows()
+				drop()
+				if err != nil {
+					sl.release()
+					res <- result{err: err}
+					return
+				}
+				bar.add(int(n))
+				res <- result{m: msg{unit: m.unit, batch: m.batch, rec: out, slot: sl}}
+			}()
+		}
+	})
+	g.Go(func() error {
+		defer close(applied)
+		for res := range queue {
+			r := <-res
+			switch {
+			case r.err != nil:
+				return r.err
+			case r.skip:
+				continue
+			}
+			select {
+			case applied <- r.m:
+			case <-gctx.Done():
+				if r.m.rec != nil {
+					r.m.rec.Release()
+				}
+				r.m.slot.release()
 				return gctx.Err()
 			}
 		}
+		return nil
 	})
 	g.Go(func() error {
 		err := ex.emitTransformed(gctx, in, applied)
 		if err != nil {
-			for m := range applied { // the applier stops at the cancellation; free what it sent
+			for m := range applied { // the collector stops at the cancellation; free what it sent
 				if m.rec != nil {
 					m.rec.Release()
 				}
@@ -166,14 +224,20 @@ func (ex *executor) runTransform(ctx context.Context, in *Instance, tr Transform
 		}
 		return err
 	})
-	return g.Wait()
+	err := g.Wait()
+	appliers.Wait()
+	for res := range queue { // results nobody collected after a failure
+		if r := <-res; r.m.rec != nil {
+			r.m.rec.Release()
+			r.m.slot.release()
+		}
+	}
+	return err
 }
 
-// emitTransformed writes a transform's results (when the instance saves them), commits its units
-// and sends both on, in order.
 func (ex *executor) emitTransformed(ctx context.Context, in *Instance, applied <-chan msg) error {
 	var (
-		pw    *arrowio.PartWriter
+		pw    *pqfile.PartWriter
 		start time.Time
 		rows  int64
 	)
@@ -223,7 +287,7 @@ func (ex *executor) runSink(ctx context.Context, in *Instance, f Folder) error {
 	var (
 		state   []byte
 		started bool
-		pw      *arrowio.PartWriter
+		pw      *pqfile.PartWriter
 		start   time.Time
 		rows    int64
 	)
@@ -237,6 +301,7 @@ func (ex *executor) runSink(ctx context.Context, in *Instance, f Folder) error {
 			if m.rec != nil {
 				m.rec.Release()
 			}
+			m.slot.done()
 			continue
 		}
 		if !started {
@@ -260,6 +325,7 @@ func (ex *executor) runSink(ctx context.Context, in *Instance, f Folder) error {
 		newState, samples, err := f.Accumulate(ctx, state, m.rec)
 		rows += m.rec.NumRows()
 		m.rec.Release()
+		m.slot.done() // a transform's image batch: its slot is free once every consumer is done
 		if err != nil {
 			return err
 		}
@@ -305,9 +371,9 @@ func (ex *executor) runModel(ctx context.Context, in *Instance, r ModelRunner) e
 		}
 	}
 	for _, unit := range ex.pendingUnits[in] {
-		out := &UnitOut{new: func() *arrowio.PartWriter {
+		out := &UnitOut{new: func() *pqfile.PartWriter {
 			if !saves(in) {
-				return arrowio.NewPartWriter("", ex.opts.Mem) // save: false: the table is discarded
+				return pqfile.NewPartWriter("", ex.opts.Mem) // save: false: the table is discarded
 			}
 			return ex.rd.PartWriter(in, unit, ex.opts.Mem)
 		}}

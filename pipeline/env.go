@@ -6,7 +6,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/arrowio/pqfile"
 	"github.com/vistudy/vistudy/plugins/sdk"
 )
 
@@ -56,12 +56,12 @@ func (e *Env) ModelContext(in *Instance) sdk.Model {
 
 // UnitOut is where a model-level unit writes its table (a part file committed with the unit).
 type UnitOut struct {
-	new func() *arrowio.PartWriter
-	pw  *arrowio.PartWriter
+	new func() *pqfile.PartWriter
+	pw  *pqfile.PartWriter
 }
 
 // Table returns the unit's part writer, created on first use.
-func (o *UnitOut) Table() *arrowio.PartWriter {
+func (o *UnitOut) Table() *pqfile.PartWriter {
 	if o.pw == nil {
 		o.pw = o.new()
 	}

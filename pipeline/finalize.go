@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/arrowio/pqfile"
 	"github.com/vistudy/vistudy/pipeline/report"
 )
 
@@ -175,14 +176,14 @@ func Finalize(ctx context.Context, plan *Plan, opts Options) error {
 		}
 		add(in.Stage, rows)
 	}
-	if err := arrowio.WriteErrors(rd.path(ErrorsFile), errRows, opts.Mem); err != nil {
+	if err := pqfile.WriteErrors(rd.path(ErrorsFile), errRows, opts.Mem); err != nil {
 		return err
 	}
 	if len(empty) > 0 {
 		// No number of such a stage could be stood behind: fail instead of reporting n = 0.
 		return fmt.Errorf("%s\n(why each input was skipped: %s)", strings.Join(empty, "\n"), rd.path(ErrorsFile))
 	}
-	if err := arrowio.WriteResults(rd.path(ResultsFile), results, opts.Mem); err != nil {
+	if err := pqfile.WriteResults(rd.path(ResultsFile), results, opts.Mem); err != nil {
 		return err
 	}
 	infos := StageInfos(plan)

@@ -109,6 +109,13 @@ type Transformer interface {
 	Apply(ctx context.Context, rec arrow.RecordBatch, seed uint64) (arrow.RecordBatch, error)
 }
 
+// Concurrent is a Transformer whose Apply may run on several batches at once (a model runtime's
+// streams): the executor applies up to Concurrency() batches of the instance together and emits
+// them in order. A Transformer without it gets one batch at a time.
+type Concurrent interface {
+	Concurrency() int
+}
+
 // Folder is the runner of a FlowSink instance.
 type Folder interface {
 	// Init returns the empty state of a unit.

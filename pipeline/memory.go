@@ -6,6 +6,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 // batchesInFlight is how many image batches of one geometry a run holds at once, at least: the
@@ -52,3 +55,71 @@ func (v *validator) checkBatchMemory() {
 }
 
 func gib(b uint64) string { return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30)) }
+
+// recycler is the allocator of a wave's batches: the buffer of a batch's pixels, freed back when
+// every consumer released the batch, serves a later batch of any stage and unit instead of
+// becoming garbage (a fresh 19 MB buffer per 32-image batch costs zeroing, page faults and
+// garbage collections, and the peak memory they leave grows with the dataset; bench/README.md).
+// It keeps at most as many buffers as the wave has image batches in flight, so it holds no more
+// than the wave's peak. Small buffers go to the allocator underneath.
+type recycler struct {
+	memory.Allocator
+
+	mu     sync.Mutex
+	free   map[int][][]byte // freed large buffers by size, exactly as the allocator underneath made them
+	kept   int
+	keep   int  // most buffers kept at once
+	closed bool // the run ended: frees pass through
+}
+
+// Buffers of at least recycleMin bytes are recycled.
+const recycleMin = 1 << 20
+
+// newRecycler recycles over mem, keeping up to keep buffers.
+func newRecycler(mem memory.Allocator, keep int) *recycler {
+	return &recycler{Allocator: mem, free: map[int][][]byte{}, keep: keep}
+}
+
+// Allocate returns a kept buffer of the size, else a new one.
+func (r *recycler) Allocate(size int) []byte {
+	if size >= recycleMin {
+		r.mu.Lock()
+		if bs := r.free[size]; len(bs) > 0 {
+			b := bs[len(bs)-1]
+			r.free[size] = bs[:len(bs)-1]
+			r.kept--
+			r.mu.Unlock()
+			return b
+		}
+		r.mu.Unlock()
+	}
+	return r.Allocator.Allocate(size)
+}
+
+// Free keeps a large buffer for a later batch (while the run lasts), else frees it.
+func (r *recycler) Free(b []byte) {
+	if len(b) >= recycleMin {
+		r.mu.Lock()
+		if !r.closed && r.kept < r.keep {
+			r.free[len(b)] = append(r.free[len(b)], b)
+			r.kept++
+			r.mu.Unlock()
+			return
+		}
+		r.mu.Unlock()
+	}
+	r.Allocator.Free(b)
+}
+
+// close frees the kept buffers; batches still in flight free theirs when released.
+func (r *recycler) close() {
+	r.mu.Lock()
+	free := r.free
+	r.free, r.kept, r.closed = nil, 0, true
+	r.mu.Unlock()
+	for _, bs := range free {
+		for _, b := range bs {
+			r.Allocator.Free(b)
+		}
+	}
+}

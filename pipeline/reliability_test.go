@@ -19,6 +19,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/arrowio/pqfile"
 	"github.com/vistudy/vistudy/internal/testenv"
 	"github.com/vistudy/vistudy/pipeline"
 	"github.com/vistudy/vistudy/runtimes/onnx"
@@ -399,7 +400,7 @@ func TestLabelSpacesMapByName(t *testing.T) {
 	parts, _ := filepath.Glob(filepath.Join(out, "tables", "preds", "model-squeezenet", "part-*.parquet"))
 	var recs []arrow.RecordBatch
 	for _, p := range parts {
-		rec, err := arrowio.ReadParquet(p, memory.DefaultAllocator)
+		rec, err := pqfile.ReadParquet(p, memory.DefaultAllocator)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -126,10 +126,12 @@ func (ex *executor) run(ctx context.Context) (err error) {
 	if len(ex.active) == 0 {
 		return nil
 	}
-	procs := NewProcs(ex.opts.Catalog, ex.opts.Mem, ex.opts.Log)
-	defer procs.Close()
-	ex.env = &Env{Study: ex.plan.Study, Plan: ex.plan, Procs: procs, Mem: ex.opts.Mem, Log: ex.opts.Log, rd: ex.rd, srcs: ex.sources}
 	ex.slots = make(chan struct{}, 2*runtime.GOMAXPROCS(0)+2)
+	mem := newRecycler(ex.opts.Mem, cap(ex.slots)+batchesInFlight) // closed after the processes and every batch are gone
+	defer mem.close()
+	procs := NewProcs(ex.opts.Catalog, mem, ex.opts.Log)
+	defer procs.Close()
+	ex.env = &Env{Study: ex.plan.Study, Plan: ex.plan, Procs: procs, Mem: mem, Log: ex.opts.Log, rd: ex.rd, srcs: ex.sources}
 	ex.inbox = map[*Instance]chan msg{}
 	for _, in := range ex.active {
 		if in.Input != nil {

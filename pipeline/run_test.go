@@ -18,6 +18,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/arrowio/pqfile"
 	"github.com/vistudy/vistudy/internal/testenv"
 	"github.com/vistudy/vistudy/plugins/host"
 )
@@ -85,7 +86,7 @@ func plan(t *testing.T, path string, cat *host.Catalog) *pipeline.Plan {
 
 func results(t *testing.T, dir string) []arrowio.Result {
 	t.Helper()
-	rows, err := arrowio.ReadResults(filepath.Join(dir, pipeline.ResultsFile), memory.DefaultAllocator)
+	rows, err := pqfile.ReadResults(filepath.Join(dir, pipeline.ResultsFile), memory.DefaultAllocator)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +112,7 @@ func TestRunKnownAnswer(t *testing.T) {
 			t.Errorf("%s = %+v, want value %v over 52 samples", metric, r, want)
 		}
 	}
-	errs, err := arrowio.ReadErrors(filepath.Join(out, pipeline.ErrorsFile), memory.DefaultAllocator)
+	errs, err := pqfile.ReadErrors(filepath.Join(out, pipeline.ErrorsFile), memory.DefaultAllocator)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +128,7 @@ func TestRunKnownAnswer(t *testing.T) {
 	}
 	var rows int64
 	for _, part := range parts {
-		rec, err := arrowio.ReadParquet(part, mem)
+		rec, err := pqfile.ReadParquet(part, mem)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/arrowio/pqfile"
 	"github.com/vistudy/vistudy/plugins/params"
 )
 
@@ -246,21 +247,21 @@ func (rd *RunDir) Units(in *Instance) ([]*UnitRecord, error) {
 
 // PartWriter prepares the part file of in's unit: its rows carry the stage, dataset, model and
 // swept values as columns (tableColumns).
-func (rd *RunDir) PartWriter(in *Instance, unit string, mem memory.Allocator) *arrowio.PartWriter {
-	pw := arrowio.NewPartWriter(rd.TablePath(in, unit), mem)
+func (rd *RunDir) PartWriter(in *Instance, unit string, mem memory.Allocator) *pqfile.PartWriter {
+	pw := pqfile.NewPartWriter(rd.TablePath(in, unit), mem)
 	pw.Const = tableColumns(in)
 	return pw
 }
 
 // tableColumns are the columns of one value the rows of in's table carry, where its batches lack
 // them: stage, dataset, model and each swept value, typed as the study gives it.
-func tableColumns(in *Instance) []arrowio.ConstColumn {
-	cols := []arrowio.ConstColumn{{Name: arrowio.ColStage, Value: in.Stage.ID}}
+func tableColumns(in *Instance) []pqfile.ConstColumn {
+	cols := []pqfile.ConstColumn{{Name: arrowio.ColStage, Value: in.Stage.ID}}
 	if in.Root != nil && in.Root.Dataset != nil {
-		cols = append(cols, arrowio.ConstColumn{Name: arrowio.ColDataset, Value: in.Root.Dataset.Name})
+		cols = append(cols, pqfile.ConstColumn{Name: arrowio.ColDataset, Value: in.Root.Dataset.Name})
 	}
 	if in.Model != nil {
-		cols = append(cols, arrowio.ConstColumn{Name: arrowio.ColModel, Value: in.Model.Name})
+		cols = append(cols, pqfile.ConstColumn{Name: arrowio.ColModel, Value: in.Model.Name})
 	}
 	for _, s := range in.Sweep {
 		var v any
@@ -279,7 +280,7 @@ func tableColumns(in *Instance) []arrowio.ConstColumn {
 		default:
 			v = formatValue(x)
 		}
-		cols = append(cols, arrowio.ConstColumn{Name: s.Key, Value: v})
+		cols = append(cols, pqfile.ConstColumn{Name: s.Key, Value: v})
 	}
 	return cols
 }
@@ -302,12 +303,12 @@ func intParam(in *Instance, key string) bool {
 
 // TablePath is where a unit's part file of in goes: tables/<stage>/model-<m>/<key>-<value>/….
 func (rd *RunDir) TablePath(in *Instance, unit string) string {
-	var parts []arrowio.Partition
+	var parts []pqfile.Partition
 	for _, seg := range strings.Split(in.Dir(), "/") {
 		k, v, _ := strings.Cut(seg, "=")
-		parts = append(parts, arrowio.Partition{Key: k, Value: v})
+		parts = append(parts, pqfile.Partition{Key: k, Value: v})
 	}
-	return arrowio.PartPath(rd.Root, in.Stage.ID, parts, unit)
+	return pqfile.PartPath(rd.Root, in.Stage.ID, parts, unit)
 }
 
 // rel makes path relative to the run directory.

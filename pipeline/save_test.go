@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/arrowio/pqfile"
 	"github.com/vistudy/vistudy/internal/testenv"
 	"github.com/vistudy/vistudy/pipeline"
 )
@@ -63,7 +64,7 @@ stages:
 	}
 	var rows int64
 	for _, p := range parts("images") {
-		rec, err := arrowio.ReadParquet(p, mem)
+		rec, err := pqfile.ReadParquet(p, mem)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/arrowio/pqfile"
 	"github.com/vistudy/vistudy/internal/testenv"
 	"github.com/vistudy/vistudy/pipeline"
 	"github.com/vistudy/vistudy/plugins/host"
@@ -57,7 +58,7 @@ stages:
 		got := map[string][]float32{}
 		parts, _ := filepath.Glob(filepath.Join(out, "tables", stage, "*", "part-*.parquet"))
 		for _, part := range parts {
-			rec, err := arrowio.ReadParquet(part, mem)
+			rec, err := pqfile.ReadParquet(part, mem)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -51,6 +51,7 @@ type PluginsConfig struct {
 type RuntimeConfig struct {
 	Plugin    string   // runtime plugin name (default onnxruntime)
 	Threads   int      // intra-op threads (0: runtime default)
+	Streams   int      // batches of a stage run at once (0: auto, see Model.Streams)
 	Providers []string // execution providers in order (default [cpu])
 	Fallback  bool     // skip providers that cannot be set up instead of failing
 	Library   string   // ONNX Runtime shared library (else ONNXRUNTIME_LIB, else the installed one)
@@ -300,6 +301,8 @@ func (r *RuntimeConfig) parse(d *decoder, n *yaml.Node, what string, s *Study) {
 			r.Plugin = d.str(f.value, what+".plugin")
 		case "threads":
 			r.Threads = d.integer(f.value, what+".threads")
+		case "streams":
+			r.Streams = d.integer(f.value, what+".streams")
 		case "providers":
 			r.Providers = d.strs(f.value, what+".providers")
 		case "fallback":
@@ -326,6 +329,8 @@ func (r RuntimeConfig) merged(over RuntimeConfig) RuntimeConfig {
 			out.Plugin = over.Plugin
 		case "threads":
 			out.Threads = over.Threads
+		case "streams":
+			out.Streams = over.Streams
 		case "providers":
 			out.Providers = over.Providers
 		case "fallback":

@@ -1,6 +1,8 @@
 package pipeline_test
 
 import (
+	"runtime"
+
 	"github.com/vistudy/vistudy/pipeline"
 	"github.com/vistudy/vistudy/plugins/params"
 	_ "github.com/vistudy/vistudy/stages/builtin"
@@ -156,5 +158,36 @@ func TestSweepGroups(t *testing.T) {
 	}
 	if got := params.ExpandGroups(specs, "severity", []any{1.0}); len(got) != 1 {
 		t.Errorf("a parameter without groups changed: %v", got)
+	}
+}
+
+// TestModelStreams checks how many batches of a stage go to a model's runtime at once: the
+// study's runtime.streams, else 2 on the CPU provider alone with threads left to the runtime on
+// a machine of 2+ cores, else 1.
+func TestModelStreams(t *testing.T) {
+	cores := runtime.GOMAXPROCS(0)
+	auto := 1
+	if cores >= 2 {
+		auto = 2
+	}
+	for _, tc := range []struct {
+		name string
+		rt   pipeline.RuntimeConfig
+		want int
+	}{
+		{"defaults", pipeline.RuntimeConfig{}, auto},
+		{"cpu listed", pipeline.RuntimeConfig{Providers: []string{"cpu"}}, auto},
+		{"set", pipeline.RuntimeConfig{Streams: 3}, 3},
+		{"set with threads", pipeline.RuntimeConfig{Streams: 4, Threads: 2}, 4},
+		{"threads set", pipeline.RuntimeConfig{Threads: 2}, 1},
+		{"a GPU provider", pipeline.RuntimeConfig{Providers: []string{"cuda", "cpu"}}, 1},
+	} {
+		m := &pipeline.Model{Runtime: tc.rt}
+		if got := m.Streams(); got != tc.want {
+			t.Errorf("%s: %d streams, want %d", tc.name, got, tc.want)
+		}
+		if got := m.LoadSpec().Streams; got != tc.want {
+			t.Errorf("%s: load spec asks for %d streams, want %d", tc.name, got, tc.want)
+		}
 	}
 }

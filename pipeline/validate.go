@@ -26,6 +26,9 @@ var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 func Validate(s *Study, cat *host.Catalog) error {
 	var probs Problems
 	v := &validator{s: s, cat: cat, probs: &probs}
+	if cat != nil {
+		cat.Prefetch(context.Background(), studyPlugins(s))
+	}
 	v.models()
 	v.checkBatchMemory()
 	for _, d := range s.Datasets {
@@ -48,6 +51,18 @@ func Validate(s *Study, cat *host.Catalog) error {
 		return a.Col < b.Col
 	})
 	return probs.err()
+}
+
+// studyPlugins names the plugins the study uses: its models' runtimes and its stages' plugins.
+func studyPlugins(s *Study) []string {
+	var names []string
+	for _, m := range s.Models {
+		names = append(names, m.Runtime.Plugin)
+	}
+	for _, st := range s.Stages {
+		names = append(names, st.Plugin)
+	}
+	return names
 }
 
 type validator struct {
@@ -146,6 +161,8 @@ func (v *validator) runtimeParams(what string, rt RuntimeConfig, specs []params.
 		switch k {
 		case "threads":
 			raw[k] = float64(rt.Threads)
+		case "streams":
+			raw[k] = float64(rt.Streams)
 		case "providers":
 			list := make([]any, len(rt.Providers))
 			for i, p := range rt.Providers {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/arrowio/pqfile"
 	"github.com/vistudy/vistudy/internal/testenv"
 )
 
@@ -41,7 +41,7 @@ func TestDefaultStudyShards(t *testing.T) {
 	if b := readFile(t, filepath.Join(sharded, "results.parquet")); !bytes.Equal(a, b) {
 		t.Error("results.parquet of three merged shards differs from the whole run's")
 	}
-	rows, err := arrowio.ReadResults(filepath.Join(whole, "results.parquet"), memory.DefaultAllocator)
+	rows, err := pqfile.ReadResults(filepath.Join(whole, "results.parquet"), memory.DefaultAllocator)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/arrowio/pqfile"
 	"github.com/vistudy/vistudy/internal/testenv"
 	"github.com/vistudy/vistudy/stages/load/synth"
 )
@@ -22,7 +23,7 @@ func TestFishExample(t *testing.T) {
 	bin := vistudyBin(t)
 	out := t.TempDir()
 	mustRun(t, bin, "run", filepath.Join(testenv.Root(t), "examples", "fish.yaml"), "--output", out)
-	rec, err := arrowio.ReadParquet(filepath.Join(out, "tables", "preds", "model-squeezenet", "part-u00000.parquet"), memory.DefaultAllocator)
+	rec, err := pqfile.ReadParquet(filepath.Join(out, "tables", "preds", "model-squeezenet", "part-u00000.parquet"), memory.DefaultAllocator)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/arrowio/pqfile"
 	"github.com/vistudy/vistudy/internal/testenv"
 )
 
@@ -78,7 +79,7 @@ stages:
       params: {corrupted: acc, name_key: corruption, baseline_errors: ["fog/3=0.5", "fog/5=0.8", "snow/1=0.4"]}
 `)
 	mustRun(t, vistudy, "run", all, "--no-progress")
-	rows, err := arrowio.ReadResults(filepath.Join(dir, "runs", "all", "results.parquet"), memory.DefaultAllocator)
+	rows, err := pqfile.ReadResults(filepath.Join(dir, "runs", "all", "results.parquet"), memory.DefaultAllocator)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,7 @@ stages:
 		p := write(name, fmt.Sprintf("{kind: imagenet-c, path: %s, corruptions: [%s], severities: [%s]}", root, c, s),
 			"  - id: acc\n    measure: {input: preds, metric: accuracy, params: {topk: [1]}}\n")
 		mustRun(t, vistudy, "run", p, "--no-progress")
-		one, err := arrowio.ReadResults(filepath.Join(dir, "runs", name, "results.parquet"), memory.DefaultAllocator)
+		one, err := pqfile.ReadResults(filepath.Join(dir, "runs", name, "results.parquet"), memory.DefaultAllocator)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,7 +122,7 @@ stages:
 	parts, _ := filepath.Glob(filepath.Join(dir, "runs", "all", "tables", "preds", "*", "part-*.parquet"))
 	seen := 0
 	for _, p := range parts {
-		rec, err := arrowio.ReadParquet(p, memory.DefaultAllocator)
+		rec, err := pqfile.ReadParquet(p, memory.DefaultAllocator)
 		if err != nil {
 			t.Fatal(err)
 		}

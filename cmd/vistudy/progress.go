@@ -19,7 +19,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"golang.org/x/term"
 
-	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/arrowio/pqfile"
 	"github.com/vistudy/vistudy/pipeline"
 )
 
@@ -822,7 +822,7 @@ func closingSummary(w io.Writer, d *display, output string, shard pipeline.Shard
 	case !shard.Whole():
 		outcome, errorsPath = "shard "+shard.String()+" finished", errorsPath+" (written by vistudy merge)"
 	default:
-		if rows, err := arrowio.ReadErrors(errorsPath, memory.DefaultAllocator); err == nil {
+		if rows, err := pqfile.ReadErrors(errorsPath, memory.DefaultAllocator); err == nil {
 			skipped = int64(len(rows)) // every input skipped, resumed units' too
 		}
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
-	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/arrowio/pqfile"
 	"github.com/vistudy/vistudy/pipeline"
 	"github.com/vistudy/vistudy/pipeline/report"
 )
@@ -32,7 +32,7 @@ func newReportCmd(*viper.Viper) *cobra.Command {
 			if err := json.Unmarshal(data, &man); err != nil {
 				return fmt.Errorf("%s: %w", filepath.Join(dir, pipeline.ManifestName), err)
 			}
-			rows, err := arrowio.ReadResults(filepath.Join(dir, pipeline.ResultsFile), memory.DefaultAllocator)
+			rows, err := pqfile.ReadResults(filepath.Join(dir, pipeline.ResultsFile), memory.DefaultAllocator)
 			if err != nil {
 				return fmt.Errorf("%w (run `vistudy merge` first if the run was sharded)", err)
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/arrowio/pqfile"
 	"github.com/vistudy/vistudy/pipeline"
 	"github.com/vistudy/vistudy/pipeline/export"
 )
@@ -68,7 +69,7 @@ func newResultsCmd(*viper.Viper) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rows, err := arrowio.ReadResults(path, memory.DefaultAllocator)
+			rows, err := pqfile.ReadResults(path, memory.DefaultAllocator)
 			if err != nil {
 				return err
 			}
@@ -77,7 +78,7 @@ func newResultsCmd(*viper.Viper) *cobra.Command {
 			if format == "parquet" {
 				return writeResultsParquet(out, rows)
 			}
-			cat, _ := arrowio.ReadMetrics(filepath.Join(args[0], pipeline.MetricsFile), memory.DefaultAllocator) // older runs have none
+			cat, _ := pqfile.ReadMetrics(filepath.Join(args[0], pipeline.MetricsFile), memory.DefaultAllocator) // older runs have none
 			t, err := export.ResultsTable(rows, export.NewCatalog(cat))
 			if err != nil {
 				return err
@@ -88,7 +89,7 @@ func newResultsCmd(*viper.Viper) *cobra.Command {
 			if format != "table" {
 				return nil
 			}
-			errs, err := arrowio.ReadErrors(filepath.Join(args[0], pipeline.ErrorsFile), memory.DefaultAllocator)
+			errs, err := pqfile.ReadErrors(filepath.Join(args[0], pipeline.ErrorsFile), memory.DefaultAllocator)
 			if err == nil && len(errs) > 0 {
 				fmt.Fprintf(out, "\n%d skipped input(s) (%s):\n", len(errs), filepath.Join(args[0], pipeline.ErrorsFile))
 				for _, e := range errs {
@@ -117,7 +118,7 @@ func writeResultsParquet(w io.Writer, rows []arrowio.Result) error {
 	}
 	defer os.RemoveAll(tmp)
 	p := filepath.Join(tmp, "results.parquet")
-	if err := arrowio.WriteResults(p, rows, memory.DefaultAllocator); err != nil {
+	if err := pqfile.WriteResults(p, rows, memory.DefaultAllocator); err != nil {
 		return err
 	}
 	f, err := os.Open(p)

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/arrowio/pqfile"
 )
 
 // TestResultsAndSummaryCommands runs SqueezeNet on 64 images and reads the run back through
@@ -21,7 +22,7 @@ func TestResultsAndSummaryCommands(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "run")
 	mustRun(t, bin, "run", squeezenetStudy(t, dir, out), "--no-progress")
-	rows, err := arrowio.ReadResults(filepath.Join(out, "results.parquet"), memory.DefaultAllocator)
+	rows, err := pqfile.ReadResults(filepath.Join(out, "results.parquet"), memory.DefaultAllocator)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +59,7 @@ func TestResultsAndSummaryCommands(t *testing.T) {
 	if err := os.WriteFile(pq, []byte(mustRun(t, bin, "results", out, "--format", "parquet", "--metric", "top5")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if back, err := arrowio.ReadResults(pq, memory.DefaultAllocator); err != nil || len(back) != 1 || back[0].Metric != "top5" {
+	if back, err := pqfile.ReadResults(pq, memory.DefaultAllocator); err != nil || len(back) != 1 || back[0].Metric != "top5" {
 		t.Errorf("results --format parquet: %+v, %v", back, err)
 	}
 	if o, code := run(t, bin, "results", out, "--format", "xml"); code != 2 || !strings.Contains(o, "csv") {

@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/arrowio/pqfile"
 	"github.com/vistudy/vistudy/internal/testenv"
 )
 
@@ -49,7 +50,7 @@ func goldenRun(t *testing.T) (reportDir string, rows []arrowio.Result) {
 	golden := filepath.Join(testenv.Root(t), "testdata", "goldens", "libjpeg", "pipeline.results.parquet")
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	rows, err := arrowio.ReadResults(golden, mem)
+	rows, err := pqfile.ReadResults(golden, mem)
 	if err != nil {
 		t.Fatal(err)
 	}

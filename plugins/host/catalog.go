@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -305,11 +306,26 @@ func (c *Catalog) Lookup(kind sdk.Kind, name string) (*Entry, bool) {
 
 // Describe opens every plugin of the catalog (for listings), concurrently.
 func (c *Catalog) Describe(ctx context.Context) error {
+	return c.openWhere(ctx, func(string) bool { return true })
+}
+
+// Prefetch opens, concurrently, the plugins of any kind with one of the names, so that the Open
+// calls that follow (a study's validation, one plugin after another) find them open: hashing the
+// binaries and reading their Info no longer add up at the start of a run. Failures are kept for
+// Open to report.
+func (c *Catalog) Prefetch(ctx context.Context, names []string) {
+	_ = c.openWhere(ctx, func(name string) bool { return slices.Contains(names, name) })
+}
+
+// openWhere opens the plugins whose names match, concurrently.
+func (c *Catalog) openWhere(ctx context.Context, match func(name string) bool) error {
 	c.mu.Lock()
 	var all []*slot
 	for _, byName := range c.slots {
-		for _, s := range byName {
-			all = append(all, s)
+		for name, s := range byName {
+			if match(name) {
+				all = append(all, s)
+			}
 		}
 	}
 	c.mu.Unlock()

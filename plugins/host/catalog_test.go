@@ -202,3 +202,32 @@ func TestCheckSHA256(t *testing.T) {
 		t.Error("a missing file passed")
 	}
 }
+
+// TestPrefetch: Prefetch opens the named plugins (any kind) and no other, keeping each outcome
+// for Open: a prefetched plugin opens after its file is gone, a failure is reported by Open.
+func TestPrefetch(t *testing.T) {
+	built := testenv.Plugins(t, "plugins/metrics/accuracy")
+	dir, marks := t.TempDir(), t.TempDir()
+	copyFile(t, filepath.Join(built, "vistudy-metric-accuracy"), filepath.Join(dir, "vistudy-metric-accuracy"), 0o755)
+	named, unused := filepath.Join(marks, "named"), filepath.Join(marks, "unused")
+	spy(t, dir, "vistudy-perturbation-named", named)
+	spy(t, dir, "vistudy-metric-unused", unused)
+	cat := host.NewCatalog()
+	if err := cat.Discover(context.Background(), []string{dir}); err != nil {
+		t.Fatal(err)
+	}
+	cat.Prefetch(context.Background(), []string{"accuracy", "named", "absent", ""})
+	if !ran(named) || ran(unused) {
+		t.Fatalf("prefetch ran the named spy: %v, the other: %v; want true, false", ran(named), ran(unused))
+	}
+	if err := os.Remove(filepath.Join(dir, "vistudy-metric-accuracy")); err != nil {
+		t.Fatal(err)
+	}
+	e, err := cat.Open(context.Background(), sdk.KindMetric, "accuracy")
+	if err != nil || e.Info.Version == "" {
+		t.Fatalf("open after prefetch: %+v, %v", e, err)
+	}
+	if _, err := cat.Open(context.Background(), sdk.KindPerturbation, "named"); err == nil {
+		t.Error("open of the prefetched non-plugin succeeded")
+	}
+}

@@ -47,13 +47,14 @@ func verifiedCommand(path, want string) (*exec.Cmd, *os.File, error) {
 // sealedImage returns the read-only sealed copy of the binary at path with digest want, making it
 // (and checking the digest) the first time.
 func sealedImage(path, want string) (*os.File, error) {
-	images.Lock()
-	defer images.Unlock()
 	key := path + "\x00" + want
-	if img, ok := images.byKey[key]; ok {
+	images.Lock()
+	img, ok := images.byKey[key]
+	images.Unlock()
+	if ok {
 		return img, nil
 	}
-	img, got, err := seal(path)
+	img, got, err := seal(path) // outside the lock: plugins are sealed concurrently
 	if err != nil {
 		return nil, err
 	}
@@ -61,27 +62,31 @@ func sealedImage(path, want string) (*os.File, error) {
 		img.Close()
 		return nil, &ChangedError{Path: path, Got: got, Want: want}
 	}
-	images.byKey[key] = img
-	return img, nil
+	return keepImage(key, img), nil
 }
 
 // sealAndHash returns the SHA-256 of the binary at path, making the sealed copy launches run in
 // the same pass: hashing the file and copying it again at the first launch read it twice, on
 // the critical path of every run's start (bench/README.md).
 func sealAndHash(path string) (string, error) {
-	images.Lock()
-	defer images.Unlock()
 	img, sum, err := seal(path)
 	if err != nil {
 		return "", err
 	}
-	key := path + "\x00" + sum
+	keepImage(path+"\x00"+sum, img)
+	return sum, nil
+}
+
+// keepImage records img under key and returns the image kept there (an earlier one wins).
+func keepImage(key string, img *os.File) *os.File {
+	images.Lock()
+	defer images.Unlock()
 	if old, ok := images.byKey[key]; ok {
 		img.Close()
-		img = old
+		return old
 	}
 	images.byKey[key] = img
-	return sum, nil
+	return img
 }
 
 // seal copies the file at path into a sealed memory file while hashing it, and returns a

@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -89,7 +90,7 @@ type process struct {
 	entry  *Entry
 	client *plugin.Client
 	conn   *conn
-	shm    *sharedMem // runtimes: the memory file image batches go through (nil: over the socket)
+	shm    *sharedPool // runtimes: the memory files image batches go through (nil: over the socket)
 
 	done     chan struct{} // closed by kill: releases the thread that started the process
 	killOnce sync.Once
@@ -107,14 +108,18 @@ func launch(e *Entry) (*process, error) {
 		return nil, fmt.Errorf("plugins: %w", err)
 	}
 	cmd.Env = append(cmd.Env, sdk.EnvBinary+"="+e.Path)
-	var shm *sharedMem
+	var shm *sharedPool
 	if e.Kind == sdk.KindRuntime && os.Getenv(sdk.EnvSharedMem) != "off" {
-		if shm, err = newSharedMem(); err != nil {
+		if shm, err = newSharedPool(sharedFiles); err != nil {
 			logger.Warn("image batches go over the socket", "plugin", e.Info.Name, "error", err)
 		}
-		if shm != nil && shm.f != nil {
-			cmd.ExtraFiles = append(cmd.ExtraFiles, shm.f) // the child's descriptor 3 + index
-			cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", sdk.EnvSharedMemFD, 2+len(cmd.ExtraFiles)))
+		if shm != nil {
+			fds := make([]string, 0, sharedFiles)
+			for _, f := range shm.osFiles() {
+				cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+				fds = append(fds, strconv.Itoa(2+len(cmd.ExtraFiles))) // the child's descriptor 3 + index
+			}
+			cmd.Env = append(cmd.Env, sdk.EnvSharedMemFD+"="+strings.Join(fds, ","))
 		}
 	}
 	cfg := &plugin.ClientConfig{

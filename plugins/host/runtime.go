@@ -113,12 +113,18 @@ func (rt *Runtime) InferTimed(ctx context.Context, images arrow.RecordBatch) (ar
 	err = rt.sup.doSized(ctx, "infer", 4*len(img.Values()), func(p *process) error {
 		req := &pb.InferRequest{Session: rt.sessionID()}
 		var err error
-		if rt.Desc().SharedMemory && p.shm.tryAcquire() {
-			defer p.shm.release()
-			shared, err := writeShared(p.shm, img)
+		var m *sharedMem
+		var file int
+		if rt.Desc().SharedMemory {
+			m, file = p.shm.acquire()
+		}
+		if m != nil {
+			defer m.release()
+			shared, err := writeShared(m, img)
 			if err != nil {
 				return err
 			}
+			shared.File = int32(file)
 			req.Shared = shared
 		} else {
 			if data == nil {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"os"
 	"slices"
+	"sync"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/vistudy/vistudy/arrowio"
@@ -68,5 +70,72 @@ func TestSharedMemoryMatchesSocket(t *testing.T) {
 				t.Fatalf("logits through shared memory (%d rows) differ from those over the socket (%d rows)", la.Len(), lb.Len())
 			}
 		})
+	}
+}
+
+// TestSharedMemoryConcurrentCalls sends six batches at once to one runtime process: they go
+// through several of its memory files (and over the socket once all are busy), and every batch's
+// logits equal those of the same batch sent alone over the socket.
+func TestSharedMemoryConcurrentCalls(t *testing.T) {
+	cat := catalog(t, "runtimes/onnxruntime")
+	e, ok := cat.Lookup(sdk.KindRuntime, "onnxruntime")
+	if !ok {
+		t.Fatal("runtime plugin not discovered")
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx := context.Background()
+	t.Setenv(sdk.EnvSharedMem, "on")
+	shared, err := host.StartRuntime(ctx, e, squeezenetLoad(t), mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shared.Close()
+	t.Setenv(sdk.EnvSharedMem, "off")
+	socket, err := host.StartRuntime(ctx, e, squeezenetLoad(t), mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer socket.Close()
+	const calls = 6
+	batches := make([]arrow.RecordBatch, calls)
+	for i := range batches {
+		batches[i] = imageBatch(t, mem, 2+i%3, float32(i)/calls)
+		defer batches[i].Release()
+	}
+	got := make([][]float32, calls)
+	errs := make([]error, calls)
+	var wg sync.WaitGroup
+	for i, b := range batches {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := shared.Infer(ctx, b)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer out.Release()
+			lg, _ := arrowio.TensorColumn(out, arrowio.ColLogits)
+			got[i] = slices.Clone(lg.Values())
+		}()
+	}
+	wg.Wait()
+	for i, b := range batches {
+		if errs[i] != nil {
+			t.Fatalf("call %d: %v", i, errs[i])
+		}
+		want, err := socket.Infer(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lw, _ := arrowio.TensorColumn(want, arrowio.ColLogits)
+		if !slices.Equal(got[i], lw.Values()) {
+			t.Errorf("call %d: logits through shared memory differ from the socket's", i)
+		}
+		want.Release()
+	}
+	if n := host.SharedFilesUsed(shared); n < 2 {
+		t.Errorf("%d memory files held a batch during %d concurrent calls, want 2 or more", n, calls)
 	}
 }

@@ -1624,7 +1624,9 @@ type LoadRequest struct {
 	ProviderOptions map[string]string `protobuf:"bytes,11,rep,name=provider_options,json=providerOptions,proto3" json:"provider_options,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	DeviceId        int32             `protobuf:"varint,12,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
 	// Conv zero padding rewritten to reflect, replicate or circular before the model runs ("" or zeros: as trained).
-	Padding       string `protobuf:"bytes,13,opt,name=padding,proto3" json:"padding,omitempty"`
+	Padding string `protobuf:"bytes,13,opt,name=padding,proto3" json:"padding,omitempty"`
+	// batches the host sends at once; with intra_threads 0 the runtime shares the cores among them.
+	Streams       int32 `protobuf:"varint,14,opt,name=streams,proto3" json:"streams,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1748,6 +1750,13 @@ func (x *LoadRequest) GetPadding() string {
 		return x.Padding
 	}
 	return ""
+}
+
+func (x *LoadRequest) GetStreams() int32 {
+	if x != nil {
+		return x.Streams
+	}
+	return 0
 }
 
 type TensorDesc struct {
@@ -1988,7 +1997,9 @@ type SharedBatch struct {
 	// per-row tensor shape: [C, H, W].
 	Shape []int32 `protobuf:"varint,3,rep,packed,name=shape,proto3" json:"shape,omitempty"`
 	// the file's size now: the runtime maps it again when it grew.
-	FileSize      int64 `protobuf:"varint,4,opt,name=file_size,json=fileSize,proto3" json:"file_size,omitempty"`
+	FileSize int64 `protobuf:"varint,4,opt,name=file_size,json=fileSize,proto3" json:"file_size,omitempty"`
+	// which of the host's memory files (in the order of the descriptors it passed) holds the batch.
+	File          int32 `protobuf:"varint,5,opt,name=file,proto3" json:"file,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2047,6 +2058,13 @@ func (x *SharedBatch) GetShape() []int32 {
 func (x *SharedBatch) GetFileSize() int64 {
 	if x != nil {
 		return x.FileSize
+	}
+	return 0
+}
+
+func (x *SharedBatch) GetFile() int32 {
+	if x != nil {
+		return x.File
 	}
 	return 0
 }
@@ -2395,7 +2413,7 @@ const file_vistudy_proto_rawDesc = "" +
 	"\x04mean\x18\x03 \x03(\x01R\x04mean\x12\x10\n" +
 	"\x03std\x18\x04 \x03(\x01R\x03std\x12\x16\n" +
 	"\x06height\x18\x05 \x01(\x05R\x06height\x12\x14\n" +
-	"\x05width\x18\x06 \x01(\x05R\x05width\"\xbb\x04\n" +
+	"\x05width\x18\x06 \x01(\x05R\x05width\"\xd5\x04\n" +
 	"\vLoadRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x125\n" +
@@ -2410,7 +2428,8 @@ const file_vistudy_proto_rawDesc = "" +
 	" \x03(\tR\voverridable\x12^\n" +
 	"\x10provider_options\x18\v \x03(\v23.vistudy.plugin.v1.LoadRequest.ProviderOptionsEntryR\x0fproviderOptions\x12\x1b\n" +
 	"\tdevice_id\x18\f \x01(\x05R\bdeviceId\x12\x18\n" +
-	"\apadding\x18\r \x01(\tR\apadding\x1aB\n" +
+	"\apadding\x18\r \x01(\tR\apadding\x12\x18\n" +
+	"\astreams\x18\x0e \x01(\x05R\astreams\x1aB\n" +
 	"\x14ProviderOptionsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"L\n" +
@@ -2432,12 +2451,13 @@ const file_vistudy_proto_rawDesc = "" +
 	"\fInferRequest\x12\x18\n" +
 	"\asession\x18\x01 \x01(\tR\asession\x12\x14\n" +
 	"\x05batch\x18\x02 \x01(\fR\x05batch\x126\n" +
-	"\x06shared\x18\x03 \x01(\v2\x1e.vistudy.plugin.v1.SharedBatchR\x06shared\"l\n" +
+	"\x06shared\x18\x03 \x01(\v2\x1e.vistudy.plugin.v1.SharedBatchR\x06shared\"\x80\x01\n" +
 	"\vSharedBatch\x12\x16\n" +
 	"\x06offset\x18\x01 \x01(\x03R\x06offset\x12\x12\n" +
 	"\x04rows\x18\x02 \x01(\x03R\x04rows\x12\x14\n" +
 	"\x05shape\x18\x03 \x03(\x05R\x05shape\x12\x1b\n" +
-	"\tfile_size\x18\x04 \x01(\x03R\bfileSize\"?\n" +
+	"\tfile_size\x18\x04 \x01(\x03R\bfileSize\x12\x12\n" +
+	"\x04file\x18\x05 \x01(\x05R\x04file\"?\n" +
 	"\rInferResponse\x12\x14\n" +
 	"\x05batch\x18\x01 \x01(\fR\x05batch\x12\x18\n" +
 	"\aseconds\x18\x02 \x01(\x01R\aseconds\"J\n" +

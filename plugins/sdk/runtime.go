@@ -43,6 +43,7 @@ type LoadSpec struct {
 	Overridable      []string // initializers SetOverrides may replace
 	ProviderOptions  map[string]string
 	DeviceID         int
+	Streams          int    // batches the host sends at once: with IntraThreads 0 the runtime shares the cores among them
 	Padding          string // Conv zero padding rewritten to reflect, replicate or circular ("" or zeros: as trained)
 }
 
@@ -124,7 +125,7 @@ func ServeRuntime(rt Runtime) {
 
 // NewRuntimeServer adapts rt to the gRPC service (exported for in-process tests).
 func NewRuntimeServer(rt Runtime) pb.RuntimeServer {
-	return &runtimeServer{rt: rt, mem: memory.DefaultAllocator, sessions: map[string]Session{}, shared: openSharedView()}
+	return &runtimeServer{rt: rt, mem: memory.DefaultAllocator, sessions: map[string]Session{}, shared: openSharedViews()}
 }
 
 type runtimeServer struct {
@@ -135,7 +136,7 @@ type runtimeServer struct {
 	mu       sync.Mutex
 	sessions map[string]Session
 	next     int
-	shared   *sharedView // the host's batch file (nil: batches come over the socket)
+	shared   sharedViews // the host's batch files (nil: batches come over the socket)
 }
 
 func (s *runtimeServer) Info(context.Context, *pb.Empty) (*pb.PluginInfo, error) {
@@ -321,7 +322,7 @@ func LoadSpecFromProto(p *pb.LoadRequest) LoadSpec {
 			Height: int(in.GetHeight()), Width: int(in.GetWidth())},
 		IntraThreads: int(p.IntraThreads), InterThreads: int(p.InterThreads), Providers: p.Providers,
 		ProviderFallback: p.ProviderFallback, Overridable: p.Overridable, ProviderOptions: p.ProviderOptions,
-		DeviceID: int(p.DeviceId), Padding: p.Padding}
+		DeviceID: int(p.DeviceId), Streams: int(p.Streams), Padding: p.Padding}
 }
 
 // OverridesFromProto reads wire overrides.

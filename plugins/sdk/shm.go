@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -17,23 +18,40 @@ import (
 	pb "github.com/vistudy/vistudy/plugins/proto"
 )
 
-// sharedView is the plugin's read-only mapping of the host's batch file.
+// sharedViews are the plugin's mappings of the host's batch files, in the order of the
+// descriptors the host passed.
+type sharedViews []*sharedView
+
+// openSharedViews returns the views of the descriptors the host passed (a comma-separated list),
+// or nil when it passed none or one is not an open file.
+func openSharedViews() sharedViews {
+	var vs sharedViews
+	for _, f := range strings.Split(os.Getenv(EnvSharedMemFD), ",") {
+		fd, err := strconv.Atoi(f)
+		if err != nil || fd < 3 {
+			return nil
+		}
+		if _, err := syscall.Seek(fd, 0, 1); err != nil { // not an open file after all
+			return nil
+		}
+		vs = append(vs, &sharedView{fd: fd})
+	}
+	return vs
+}
+
+// images returns the batch b locates in its file (see sharedView.images).
+func (vs sharedViews) images(b *pb.SharedBatch) (*arrowio.TensorArray, func(), error) {
+	if b.File < 0 || int(b.File) >= len(vs) {
+		return nil, nil, fmt.Errorf("shared batch: file %d of the %d the host passed", b.File, len(vs))
+	}
+	return vs[b.File].images(b)
+}
+
+// sharedView is the plugin's read-only mapping of one of the host's batch files.
 type sharedView struct {
 	mu  sync.RWMutex // read-held by each call on the mapping: mapping again waits for them
 	fd  int
 	buf []byte
-}
-
-// openSharedView returns the mapping of the descriptor the host passed, or nil when it passed none.
-func openSharedView() *sharedView {
-	fd, err := strconv.Atoi(os.Getenv(EnvSharedMemFD))
-	if err != nil || fd < 3 {
-		return nil
-	}
-	if _, err := syscall.Seek(fd, 0, 1); err != nil { // not an open file after all
-		return nil
-	}
-	return &sharedView{fd: fd}
 }
 
 // images returns the batch b locates as a tensor array over the mapping, without copying, and

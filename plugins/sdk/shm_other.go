@@ -9,11 +9,11 @@ import (
 	pb "github.com/vistudy/vistudy/plugins/proto"
 )
 
-// sharedView is Linux's mapping of the host's batch file; elsewhere batches come over the socket.
-type sharedView struct{}
+// sharedViews are Linux's mappings of the host's batch files; elsewhere batches come over the socket.
+type sharedViews []struct{}
 
-func openSharedView() *sharedView { return nil }
+func openSharedViews() sharedViews { return nil }
 
-func (*sharedView) images(*pb.SharedBatch) (*arrowio.TensorArray, func(), error) {
+func (sharedViews) images(*pb.SharedBatch) (*arrowio.TensorArray, func(), error) {
 	return nil, nil, errors.New("shared batch: no shared memory on this platform")
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -60,7 +61,7 @@ func loadSession(req sdk.LoadSpec) (*session, error) {
 	if _, err := initEnvironment(); err != nil {
 		return nil, err
 	}
-	s := &session{name: req.Name, probs: req.Output == "probabilities", scale: 1, std: [3]float32{1, 1, 1}, inputs: make(chan []float32, 2),
+	s := &session{name: req.Name, probs: req.Output == "probabilities", scale: 1, std: [3]float32{1, 1, 1}, inputs: make(chan []float32, max(2, req.Streams)),
 		overInfo: map[string]onnx.TensorInfo{}, originals: map[string]ort.Value{}, current: map[string]ort.Value{}, req: req}
 	if err := s.setMapping(req.Input); err != nil {
 		return nil, err
@@ -245,8 +246,8 @@ func (s *session) create(req sdk.LoadSpec, data []byte) error {
 		return fmt.Errorf("onnxruntime: session options: %w", err)
 	}
 	defer opts.Destroy()
-	if req.IntraThreads > 0 {
-		if err := opts.SetIntraOpNumThreads(int(req.IntraThreads)); err != nil {
+	if threads := intraThreads(req); threads > 0 {
+		if err := opts.SetIntraOpNumThreads(threads); err != nil {
 			return fmt.Errorf("onnxruntime: intra-op threads: %w", err)
 		}
 	}
@@ -286,6 +287,18 @@ func (s *session) create(req sdk.LoadSpec, data []byte) error {
 	}
 	s.ort = sess
 	return nil
+}
+
+// intraThreads is the inference session's intra-op thread count: the request's, or, when the host
+// sends several batches at once and left threads to the runtime, the cores shared among those
+// streams (0: ONNX Runtime's default, the physical cores). Several one-thread runs of a session
+// beat one run on all threads where decoders share the cores: a decoder that preempts one run
+// stalls only that run, not every thread at the next barrier (bench/README.md, Threads).
+func intraThreads(req sdk.LoadSpec) int {
+	if req.IntraThreads > 0 || req.Streams <= 1 {
+		return req.IntraThreads
+	}
+	return max(1, goruntime.NumCPU()/req.Streams)
 }
 
 // appendProviders adds the requested execution providers in order; a provider that cannot be

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/vistudy/vistudy/arrowio"
 	"github.com/vistudy/vistudy/internal/testenv"
 	pb "github.com/vistudy/vistudy/plugins/proto"
+	"github.com/vistudy/vistudy/plugins/sdk"
 )
 
 // externalLogits are the logits of testdata/external for the image whose pixel i (CHW order) is
@@ -161,5 +163,25 @@ func TestBadOverrideChangesNothing(t *testing.T) {
 	}
 	if got := inferOnce(t, s, resp.Session, rec)[0]; !slices.Equal(got, []float32{0, 0, 0}) {
 		t.Errorf("logits %v with zero weights, want zeros", got)
+	}
+}
+
+// TestIntraThreads: the inference session's intra-op threads are the request's, or the cores
+// shared among the host's streams when it left them to the runtime (0: ONNX Runtime's default).
+func TestIntraThreads(t *testing.T) {
+	cores := goruntime.NumCPU()
+	for _, tc := range []struct {
+		threads, streams, want int
+	}{
+		{0, 0, 0},
+		{0, 1, 0},
+		{3, 0, 3},
+		{3, 2, 3},
+		{0, 2, max(1, cores/2)},
+		{0, 2 * cores, 1},
+	} {
+		if got := intraThreads(sdk.LoadSpec{IntraThreads: tc.threads, Streams: tc.streams}); got != tc.want {
+			t.Errorf("threads %d, streams %d: %d intra-op threads, want %d", tc.threads, tc.streams, got, tc.want)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/arrowio/pqfile"
 	"github.com/vistudy/vistudy/internal/testenv"
 	"github.com/vistudy/vistudy/pipeline"
 	_ "github.com/vistudy/vistudy/stages/builtin"
@@ -176,7 +177,7 @@ func TestExternalKindEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	mem.AssertSize(t, 0)
-	rows, err := arrowio.ReadResults(filepath.Join(whole, pipeline.ResultsFile), memory.DefaultAllocator)
+	rows, err := pqfile.ReadResults(filepath.Join(whole, pipeline.ResultsFile), memory.DefaultAllocator)
 	if err != nil {
 		t.Fatal(err)
 	}

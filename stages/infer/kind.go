@@ -47,7 +47,8 @@ func (kind) Start(ctx context.Context, env *pipeline.Env, in *pipeline.Instance)
 	if err != nil {
 		return nil, err
 	}
-	t := transform{s: &Stage{Model: in.Model.Name, Dataset: in.Root.Dataset.Name, ClassNames: env.ModelContext(in).ClassNames, Runtime: rt, Mem: env.Mem}}
+	t := transform{s: &Stage{Model: in.Model.Name, Dataset: in.Root.Dataset.Name, ClassNames: env.ModelContext(in).ClassNames, Runtime: rt, Mem: env.Mem},
+		streams: in.Model.Streams()}
 	if lm != nil && lm.OK() && !lm.Identity() {
 		t.toModel = lm.ToModel
 		env.Log.Info("infer: dataset labels mapped onto the model's outputs", "model", in.Model.Name,
@@ -61,7 +62,11 @@ func (kind) Start(ctx context.Context, env *pipeline.Env, in *pipeline.Instance)
 type transform struct {
 	s       *Stage
 	toModel []int32
+	streams int // batches sent to the runtime at once
 }
+
+// Concurrency is the model's runtime streams (pipeline.Concurrent).
+func (t transform) Concurrency() int { return t.streams }
 
 func (t transform) Apply(ctx context.Context, rec arrow.RecordBatch, _ uint64) (arrow.RecordBatch, error) {
 	out, err := t.s.Apply(ctx, rec)

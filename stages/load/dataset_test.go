@@ -16,7 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/arrowio/pqfile"
 	"github.com/vistudy/vistudy/stages/labels"
 )
 
@@ -394,7 +394,7 @@ func TestManifest(t *testing.T) {
 		}
 		rec := b.NewRecordBatch()
 		b.Release()
-		err := arrowio.WriteParquet(filepath.Join(dir, c.name), schema, []arrow.RecordBatch{rec}, mem)
+		err := pqfile.WriteParquet(filepath.Join(dir, c.name), schema, []arrow.RecordBatch{rec}, mem)
 		rec.Release()
 		if err != nil {
 			t.Fatal(err)
@@ -416,7 +416,7 @@ func TestManifest(t *testing.T) {
 	nb.Field(0).(*array.Int32Builder).Append(1)
 	rec := nb.NewRecordBatch()
 	nb.Release()
-	if err := arrowio.WriteParquet(filepath.Join(dir, "nopath.parquet"), nopath, []arrow.RecordBatch{rec}, mem); err != nil {
+	if err := pqfile.WriteParquet(filepath.Join(dir, "nopath.parquet"), nopath, []arrow.RecordBatch{rec}, mem); err != nil {
 		t.Fatal(err)
 	}
 	rec.Release()

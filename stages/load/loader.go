@@ -76,9 +76,6 @@ func (l *Loader) Run(ctx context.Context, ds Dataset, samples []Sample, g Geomet
 	size := 3 * g.Height * g.Width
 	lookahead := 2 * workers // samples queued beyond those being decoded
 	buffers := newFreeList(lookahead+workers, size)
-	rec := newRecycler(mem)
-	defer rec.close()
-	mem = rec
 
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -188,75 +185,6 @@ func (f *freeList) put(v []float32) {
 	select {
 	case f.free <- v:
 	default:
-	}
-}
-
-// recycler is the allocator of a run's batches: the buffer of a batch's pixels, freed back when
-// every consumer released the batch, serves a later batch instead of becoming garbage (a fresh
-// 32 MB buffer per 32-image batch costs zeroing, page faults and garbage collections, and the
-// peak memory they leave grows with the dataset; bench/README.md). Small buffers go to the
-// allocator underneath.
-type recycler struct {
-	memory.Allocator
-
-	mu     sync.Mutex
-	free   map[int][][]byte // freed large buffers by size, exactly as the allocator underneath made them
-	kept   int
-	closed bool // the run ended: frees pass through
-}
-
-// Buffers of at least recycleMin bytes are recycled, at most recycleKeep of them at a time
-// (batches in flight come back at their pace).
-const (
-	recycleMin  = 1 << 20
-	recycleKeep = 2
-)
-
-func newRecycler(mem memory.Allocator) *recycler {
-	return &recycler{Allocator: mem, free: map[int][][]byte{}}
-}
-
-// Allocate returns a kept buffer of the size, else a new one.
-func (r *recycler) Allocate(size int) []byte {
-	if size >= recycleMin {
-		r.mu.Lock()
-		if bs := r.free[size]; len(bs) > 0 {
-			b := bs[len(bs)-1]
-			r.free[size] = bs[:len(bs)-1]
-			r.kept--
-			r.mu.Unlock()
-			return b
-		}
-		r.mu.Unlock()
-	}
-	return r.Allocator.Allocate(size)
-}
-
-// Free keeps a large buffer for a later batch (while the run lasts), else frees it.
-func (r *recycler) Free(b []byte) {
-	if len(b) >= recycleMin {
-		r.mu.Lock()
-		if !r.closed && r.kept < recycleKeep {
-			r.free[len(b)] = append(r.free[len(b)], b)
-			r.kept++
-			r.mu.Unlock()
-			return
-		}
-		r.mu.Unlock()
-	}
-	r.Allocator.Free(b)
-}
-
-// close frees the kept buffers; batches still in flight free theirs when released.
-func (r *recycler) close() {
-	r.mu.Lock()
-	free := r.free
-	r.free, r.kept, r.closed = nil, 0, true
-	r.mu.Unlock()
-	for _, bs := range free {
-		for _, b := range bs {
-			r.Allocator.Free(b)
-		}
 	}
 }
 

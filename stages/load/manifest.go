@@ -15,7 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/arrowio/pqfile"
 	"github.com/vistudy/vistudy/stages/labels"
 )
 
@@ -178,7 +178,7 @@ func readManifestCSV(file string) ([]manifestRow, error) {
 
 // readManifestParquet reads a Parquet manifest with a string path column and an integer or string label column.
 func readManifestParquet(file string) ([]manifestRow, error) {
-	rec, err := arrowio.ReadParquet(file, memory.DefaultAllocator)
+	rec, err := pqfile.ReadParquet(file, memory.DefaultAllocator)
 	if err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/vistudy/vistudy/arrowio"
+	"github.com/vistudy/vistudy/arrowio/pqfile"
 	"github.com/vistudy/vistudy/internal/testenv"
 	"github.com/vistudy/vistudy/pipeline"
 	"github.com/vistudy/vistudy/runtimes/clip"
@@ -55,7 +55,7 @@ func TestZooCLIPStudy(t *testing.T) {
 		mem.AssertSize(t, 0)
 	}
 	run()
-	rows, err := arrowio.ReadResults(filepath.Join(out, pipeline.ResultsFile), memory.DefaultAllocator)
+	rows, err := pqfile.ReadResults(filepath.Join(out, pipeline.ResultsFile), memory.DefaultAllocator)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ stages:
 		t.Fatal(err)
 	}
 	mem.AssertSize(t, 0)
-	rows, err := arrowio.ReadResults(filepath.Join(s.Output, pipeline.ResultsFile), memory.DefaultAllocator)
+	rows, err := pqfile.ReadResults(filepath.Join(s.Output, pipeline.ResultsFile), memory.DefaultAllocator)
 	if err != nil {
 		t.Fatal(err)
 	}

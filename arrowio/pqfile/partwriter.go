@@ -1,6 +1,8 @@
-package arrowio
+package pqfile
 
 import (
+	"github.com/vistudy/vistudy/arrowio"
+
 	"fmt"
 	"os"
 	"path/filepath"
@@ -42,14 +44,14 @@ type ConstColumn struct {
 func (c ConstColumn) array(mem memory.Allocator, n int) (arrow.Field, arrow.Array, error) {
 	switch v := c.Value.(type) {
 	case string:
-		b := array.NewDictionaryBuilder(mem, ModelType).(*array.BinaryDictionaryBuilder)
+		b := array.NewDictionaryBuilder(mem, arrowio.ModelType).(*array.BinaryDictionaryBuilder)
 		defer b.Release()
 		for range n {
 			if err := b.AppendString(v); err != nil {
 				return arrow.Field{}, nil, err
 			}
 		}
-		return arrow.Field{Name: c.Name, Type: ModelType}, b.NewArray(), nil
+		return arrow.Field{Name: c.Name, Type: arrowio.ModelType}, b.NewArray(), nil
 	case float64:
 		return arrow.Field{Name: c.Name, Type: arrow.PrimitiveTypes.Float64}, repeat(array.NewFloat64Builder(mem), v, n), nil
 	case int64:
@@ -77,7 +79,7 @@ func repeat[T any, B interface {
 func (p *PartWriter) withConst(rec arrow.RecordBatch) (arrow.RecordBatch, error) {
 	rec.Retain()
 	for _, c := range p.Const {
-		if _, ok := Field(rec.Schema(), c.Name); ok {
+		if _, ok := arrowio.Field(rec.Schema(), c.Name); ok {
 			continue
 		}
 		f, arr, err := c.array(p.mem, int(rec.NumRows()))
@@ -85,7 +87,7 @@ func (p *PartWriter) withConst(rec arrow.RecordBatch) (arrow.RecordBatch, error)
 			rec.Release()
 			return nil, err
 		}
-		next, err := SetColumn(rec, f, arr)
+		next, err := arrowio.SetColumn(rec, f, arr)
 		arr.Release()
 		rec.Release()
 		if err != nil {
@@ -102,7 +104,7 @@ func (p *PartWriter) Write(rec arrow.RecordBatch) error {
 		p.rows += rec.NumRows()
 		return nil
 	}
-	d := DropColumns(rec, p.drop...)
+	d := arrowio.DropColumns(rec, p.drop...)
 	c, err := p.withConst(d)
 	d.Release()
 	if err != nil {
@@ -115,11 +117,11 @@ func (p *PartWriter) Write(rec arrow.RecordBatch) error {
 		if err := os.MkdirAll(filepath.Dir(p.path), 0o755); err != nil {
 			return fmt.Errorf("arrowio: write %s: %w", p.path, err)
 		}
-		f, err := CreateTemp(filepath.Dir(p.path), ".tmp-"+filepath.Base(p.path)+"-*")
+		f, err := arrowio.CreateTemp(filepath.Dir(p.path), ".tmp-"+filepath.Base(p.path)+"-*")
 		if err != nil {
 			return fmt.Errorf("arrowio: write %s: %w", p.path, err)
 		}
-		props, aprops := writerProps(p.mem)
+		props, aprops := writerProps(p.mem, r.Schema())
 		w, err := pqarrow.NewFileWriter(r.Schema(), f, props, aprops)
 		if err != nil {
 			f.Close()

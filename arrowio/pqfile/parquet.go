@@ -1,6 +1,8 @@
-package arrowio
+package pqfile
 
 import (
+	"github.com/vistudy/vistudy/arrowio"
+
 	"context"
 	"fmt"
 	"os"
@@ -46,10 +48,22 @@ func pathEscape(s string) string {
 	return b.String()
 }
 
-// writerProps are the Parquet properties every vistudy table is written with.
-func writerProps(mem memory.Allocator) (*parquet.WriterProperties, pqarrow.ArrowWriterProperties) {
-	return parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithAllocator(mem)),
-		pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(mem))
+// writerProps are the Parquet properties every vistudy table of schema (as parquetView gives it)
+// is written with: zstd, and dictionary encoding except for floating-point values nested in a
+// row (logits, images): those are nearly all distinct, so the dictionary's hashing costs time
+// and memory for no smaller file (bench/README.md).
+func writerProps(mem memory.Allocator, schema *arrow.Schema) (*parquet.WriterProperties, pqarrow.ArrowWriterProperties) {
+	opts := []parquet.WriterProperty{parquet.WithCompression(compress.Codecs.Zstd), parquet.WithAllocator(mem)}
+	aprops := pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(mem))
+	if sc, err := pqarrow.ToParquet(schema, parquet.NewWriterProperties(), aprops); err == nil {
+		for i := 0; i < sc.NumColumns(); i++ {
+			c := sc.Column(i)
+			if t := c.PhysicalType(); c.MaxRepetitionLevel() > 0 && (t == parquet.Types.Float || t == parquet.Types.Double) {
+				opts = append(opts, parquet.WithDictionaryPath(c.ColumnPath(), false))
+			}
+		}
+	}
+	return parquet.NewWriterProperties(opts...), aprops
 }
 
 // WriteParquet writes the batches (all of schema) to path atomically: a temporary file renamed into place.
@@ -57,7 +71,7 @@ func WriteParquet(path string, schema *arrow.Schema, recs []arrow.RecordBatch, m
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("arrowio: write %s: %w", path, err)
 	}
-	tmp, err := CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	tmp, err := arrowio.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
 		return fmt.Errorf("arrowio: write %s: %w", path, err)
 	}
@@ -67,8 +81,9 @@ func WriteParquet(path string, schema *arrow.Schema, recs []arrow.RecordBatch, m
 			os.Remove(tmp.Name())
 		}
 	}()
-	props, aprops := writerProps(mem)
-	w, err := pqarrow.NewFileWriter(parquetSchema(schema), tmp, props, aprops)
+	ps := parquetSchema(schema)
+	props, aprops := writerProps(mem, ps)
+	w, err := pqarrow.NewFileWriter(ps, tmp, props, aprops)
 	if err != nil {
 		return fmt.Errorf("arrowio: write %s: %w", path, err)
 	}
@@ -153,12 +168,12 @@ func parquetView(rec arrow.RecordBatch) arrow.RecordBatch {
 	fields := append([]arrow.Field(nil), rec.Schema().Fields()...)
 	cols := append([]arrow.Array(nil), rec.Columns()...)
 	for i, f := range fields {
-		t, ok := f.Type.(*TensorType)
+		t, ok := f.Type.(*arrowio.TensorType)
 		if !ok {
 			continue
 		}
 		keys := append(f.Metadata.Keys(), extNameKey, extMetaKey)
-		vals := append(f.Metadata.Values(), TensorExtensionName, t.Serialize())
+		vals := append(f.Metadata.Values(), arrowio.TensorExtensionName, t.Serialize())
 		fields[i] = arrow.Field{Name: f.Name, Type: t.Storage, Nullable: f.Nullable, Metadata: arrow.NewMetadata(keys, vals)}
 		cols[i] = cols[i].(array.ExtensionArray).Storage()
 	}
@@ -176,9 +191,9 @@ const (
 func parquetSchema(s *arrow.Schema) *arrow.Schema {
 	fields := append([]arrow.Field(nil), s.Fields()...)
 	for i, f := range fields {
-		if t, ok := f.Type.(*TensorType); ok {
+		if t, ok := f.Type.(*arrowio.TensorType); ok {
 			keys := append(f.Metadata.Keys(), extNameKey, extMetaKey)
-			vals := append(f.Metadata.Values(), TensorExtensionName, t.Serialize())
+			vals := append(f.Metadata.Values(), arrowio.TensorExtensionName, t.Serialize())
 			fields[i] = arrow.Field{Name: f.Name, Type: t.Storage, Nullable: f.Nullable, Metadata: arrow.NewMetadata(keys, vals)}
 		}
 	}
