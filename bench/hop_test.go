@@ -20,9 +20,11 @@ import (
 
 // BenchmarkHop times the plugin hop of one 32-image batch (host → runtime plugin → host) against
 // that batch's inference: the host's wall time of Runtime.InferTimed minus the time the plugin
-// reports for the session's own work (input mapping, ONNX Runtime, output), with the batch sent
-// through shared memory and, in the same rounds, as Arrow IPC over gRPC (VISTUDY_SHM=off).
-// Reported: medians over b.N alternating rounds, in ms, and hop ÷ inference for each way.
+// reports for the session's own work (input mapping, ONNX Runtime, output). Three ways, in the
+// same alternating rounds: the batch made in the shared arena, as a run makes its batches (no
+// copy: the runtime reads the pixels where the load stage wrote them); the same pixels in ordinary
+// memory (one copy into a per-call memory file); and Arrow IPC over gRPC (VISTUDY_SHM=off).
+// Reported: medians over b.N rounds, in ms, and hop ÷ inference for each way.
 func BenchmarkHop(b *testing.B) {
 	dir := testenv.Plugins(b, "runtimes/onnxruntime")
 	cat := host.NewCatalog()
@@ -53,9 +55,15 @@ func BenchmarkHop(b *testing.B) {
 	if !shared.Desc().SharedMemory || ipc.Desc().SharedMemory {
 		b.Fatalf("shared memory: %v and %v, want on and off", shared.Desc().SharedMemory, ipc.Desc().SharedMemory)
 	}
+	arena := host.SharedArena()
+	if arena == nil {
+		b.Fatal("no shared arena")
+	}
 	batch := imageBatch(b, mem, batchSize)
 	defer batch.Release()
-	call := func(rt *host.Runtime) (hop, infer time.Duration) {
+	inArena := imageBatch(b, host.ArenaAllocator{Allocator: mem, Arena: arena}, batchSize)
+	defer inArena.Release()
+	call := func(rt *host.Runtime, batch arrow.RecordBatch) (hop, infer time.Duration) {
 		t0 := time.Now()
 		out, took, err := rt.InferTimed(ctx, batch)
 		wall := time.Since(t0)
@@ -69,21 +77,26 @@ func BenchmarkHop(b *testing.B) {
 		return wall - took, took
 	}
 	for range 2 { // warm up: first runs allocate ONNX Runtime's arenas and grow the shared file
-		call(shared)
-		call(ipc)
+		call(shared, inArena)
+		call(shared, batch)
+		call(ipc, batch)
 	}
-	var hs, hi, is, ii []float64
+	var ha, hs, hi, ia, is, ii []float64
 	b.ResetTimer()
 	for range b.N {
-		h, i := call(shared)
+		h, i := call(shared, inArena)
+		ha, ia = append(ha, ms(h)), append(ia, ms(i))
+		h, i = call(shared, batch)
 		hs, is = append(hs, ms(h)), append(is, ms(i))
-		h, i = call(ipc)
+		h, i = call(ipc, batch)
 		hi, ii = append(hi, ms(h)), append(ii, ms(i))
 	}
 	b.StopTimer()
+	b.ReportMetric(median(ha), "hop-ms-arena")
 	b.ReportMetric(median(hs), "hop-ms-shm")
 	b.ReportMetric(median(hi), "hop-ms-ipc")
-	b.ReportMetric(median(is), "infer-ms")
+	b.ReportMetric(median(ia), "infer-ms")
+	b.ReportMetric(median(ha)/median(ia), "hop/infer-arena")
 	b.ReportMetric(median(hs)/median(is), "hop/infer-shm")
 	b.ReportMetric(median(hi)/median(ii), "hop/infer-ipc")
 	b.ReportMetric(0, "ns/op")

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/vistudy/vistudy/plugins/host"
 )
 
 // batchesInFlight is how many image batches of one geometry a run holds at once, at least: the
@@ -61,28 +62,27 @@ func gib(b uint64) string { return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30)) }
 // becoming garbage (a fresh 19 MB buffer per 32-image batch costs zeroing, page faults and
 // garbage collections, and the peak memory they leave grows with the dataset; bench/README.md).
 // It keeps at most as many buffers as the wave has image batches in flight, so it holds no more
-// than the wave's peak. Small buffers go to the allocator underneath.
+// than the wave's peak. Underneath, large buffers come from the shared arena when there is one
+// (runtime plugins read them there without a copy).
 type recycler struct {
-	memory.Allocator
+	memory.Allocator             // a host.ArenaAllocator
+	arena            *host.Arena // its arena (nil: none)
 
 	mu     sync.Mutex
-	free   map[int][][]byte // freed large buffers by size, exactly as the allocator underneath made them
+	free   map[int][][]byte // freed large buffers by size, exactly as they were made
 	kept   int
 	keep   int  // most buffers kept at once
 	closed bool // the run ended: frees pass through
 }
 
-// Buffers of at least recycleMin bytes are recycled.
-const recycleMin = 1 << 20
-
-// newRecycler recycles over mem, keeping up to keep buffers.
-func newRecycler(mem memory.Allocator, keep int) *recycler {
-	return &recycler{Allocator: mem, free: map[int][][]byte{}, keep: keep}
+// newRecycler recycles over mem and arena (may be nil), keeping up to keep buffers.
+func newRecycler(mem memory.Allocator, arena *host.Arena, keep int) *recycler {
+	return &recycler{Allocator: host.ArenaAllocator{Allocator: mem, Arena: arena}, arena: arena, free: map[int][][]byte{}, keep: keep}
 }
 
 // Allocate returns a kept buffer of the size, else a new one.
 func (r *recycler) Allocate(size int) []byte {
-	if size >= recycleMin {
+	if size >= host.ArenaMin {
 		r.mu.Lock()
 		if bs := r.free[size]; len(bs) > 0 {
 			b := bs[len(bs)-1]
@@ -96,9 +96,12 @@ func (r *recycler) Allocate(size int) []byte {
 	return r.Allocator.Allocate(size)
 }
 
-// Free keeps a large buffer for a later batch (while the run lasts), else frees it.
+// Free keeps a large buffer for a later batch of its size (while the run lasts), else frees it.
 func (r *recycler) Free(b []byte) {
-	if len(b) >= recycleMin {
+	if r.arena.Owns(b) {
+		b = b[:cap(b)] // a trimmed batch's arena buffer is kept, and freed, whole
+	}
+	if len(b) >= host.ArenaMin {
 		r.mu.Lock()
 		if !r.closed && r.kept < r.keep {
 			r.free[len(b)] = append(r.free[len(b)], b)

@@ -1,8 +1,6 @@
 package pipeline
 
 import (
-	"runtime"
-	"slices"
 	"sync"
 
 	"github.com/vistudy/vistudy/plugins/sdk"
@@ -22,18 +20,10 @@ func (m *Model) LoadSpec() sdk.LoadSpec {
 }
 
 // Streams is how many batches of one stage the model's runtime is sent at once: runtime.streams,
-// or by default 2 where the model runs on the CPU provider alone with threads left to the runtime
-// on a machine of 2+ cores (each run then takes half the cores; bench/README.md, Threads), else 1.
-func (m *Model) Streams() int {
-	rt := m.Runtime
-	switch {
-	case rt.Streams > 0:
-		return rt.Streams
-	case rt.Threads == 0 && runtime.GOMAXPROCS(0) >= 2 && (len(rt.Providers) == 0 || slices.Equal(rt.Providers, []string{"cpu"})):
-		return 2
-	}
-	return 1
-}
+// else 1. Two streams of one-thread runs are 3 % faster on 2 cores than one run on both, but
+// hold two batches' activations, and ONNX Runtime's arena takes a long run to reach its peak
+// (bench/README.md, Threads): peak memory would grow with the dataset.
+func (m *Model) Streams() int { return max(1, m.Runtime.Streams) }
 
 var (
 	spacesMu sync.Mutex

@@ -127,7 +127,7 @@ func (ex *executor) run(ctx context.Context) (err error) {
 		return nil
 	}
 	ex.slots = make(chan struct{}, 2*runtime.GOMAXPROCS(0)+2)
-	mem := newRecycler(ex.opts.Mem, cap(ex.slots)+batchesInFlight) // closed after the processes and every batch are gone
+	mem := newRecycler(ex.opts.Mem, host.SharedArena(), cap(ex.slots)+batchesInFlight) // closed after the processes and every batch are gone
 	defer mem.close()
 	procs := NewProcs(ex.opts.Catalog, mem, ex.opts.Log)
 	defer procs.Close()

@@ -81,8 +81,8 @@ var (
 	}}
 	runtimeSection = Section{Path: "runtime", Doc: "how models are run; a model's own runtime: replaces keys one by one", Keys: []Key{
 		{Name: "plugin", Type: "string", Default: "onnxruntime", Doc: "runtime plugin"},
-		{Name: "threads", Type: "integer", Default: "0 (the cores shared among the streams)", Doc: "intra-op threads of each inference run"},
-		{Name: "streams", Type: "integer", Default: "0 (2 on the CPU provider with threads 0 and 2+ cores, else 1)", Doc: "batches of a stage a model runs at once"},
+		{Name: "threads", Type: "integer", Default: "0 (runtime default; with streams, the cores shared among them)", Doc: "intra-op threads of each inference run"},
+		{Name: "streams", Type: "integer", Default: "1", Doc: "batches of a stage a model runs at once (more: faster on few cores, more memory)"},
 		{Name: "providers", Type: "list of strings", Default: "[cpu]", Doc: "execution providers in order: tensorrt, cuda, cpu"},
 		{Name: "fallback", Type: "boolean", Default: "false", Doc: "skip providers that cannot be set up (with a warning) instead of failing"},
 		{Name: "library", Type: "path", Default: "ONNXRUNTIME_LIB, else the installed one", Doc: "ONNX Runtime shared library"},

@@ -51,7 +51,7 @@ type PluginsConfig struct {
 type RuntimeConfig struct {
 	Plugin    string   // runtime plugin name (default onnxruntime)
 	Threads   int      // intra-op threads (0: runtime default)
-	Streams   int      // batches of a stage run at once (0: auto, see Model.Streams)
+	Streams   int      // batches of a stage run at once (0: 1, see Model.Streams)
 	Providers []string // execution providers in order (default [cpu])
 	Fallback  bool     // skip providers that cannot be set up instead of failing
 	Library   string   // ONNX Runtime shared library (else ONNXRUNTIME_LIB, else the installed one)

@@ -271,19 +271,30 @@ func TestSlurmArrayEqualsSingleRun(t *testing.T) {
 	t.Run("kill and resume", func(t *testing.T) {
 		runDir := filepath.Join(dir, "killed")
 		mustRun(t, bin, "submit", "--slurm", "--shards", "4", "--cpus-per-task", "1", study, "--output", runDir)
-		// Freeze shard 2 right after its first commit, so that the scheduler kills it part-way
-		// (scancel sends SIGCONT and SIGTERM, then SIGKILL).
+		// Freeze shard 2 as soon as it runs, then let it on a millisecond at a time until it has
+		// committed a unit, so that the scheduler kills it part-way (scancel sends SIGCONT and
+		// SIGTERM, then SIGKILL). Its units are small enough that, left running while the test
+		// polls, it commits nearly all of them before it is stopped.
 		var pid int
 		deadline := time.Now().Add(45 * time.Second)
-		for ; time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		for ; time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 			if pid == 0 {
-				pid = shardProcess(runDir, "2/4")
-			}
-			if pid != 0 && shardRecords(runDir) > 0 {
+				if pid = shardProcess(runDir, "2/4"); pid == 0 {
+					continue
+				}
 				if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 					t.Fatalf("stop shard 2 (pid %d): %v", pid, err)
 				}
+			}
+			if shardRecords(runDir) > 0 {
 				break
+			}
+			if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+				t.Fatalf("continue shard 2 (pid %d): %v", pid, err)
+			}
+			time.Sleep(time.Millisecond)
+			if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+				t.Fatalf("stop shard 2 (pid %d): %v", pid, err)
 			}
 		}
 		if pid == 0 || time.Now().After(deadline) {

@@ -91,6 +91,7 @@ type process struct {
 	client *plugin.Client
 	conn   *conn
 	shm    *sharedPool // runtimes: the memory files image batches go through (nil: over the socket)
+	arena  int         // runtimes: the index of SharedArena among the files passed (-1: not passed)
 
 	done     chan struct{} // closed by kill: releases the thread that started the process
 	killOnce sync.Once
@@ -109,6 +110,7 @@ func launch(e *Entry) (*process, error) {
 	}
 	cmd.Env = append(cmd.Env, sdk.EnvBinary+"="+e.Path)
 	var shm *sharedPool
+	arenaFile := -1
 	if e.Kind == sdk.KindRuntime && os.Getenv(sdk.EnvSharedMem) != "off" {
 		if shm, err = newSharedPool(sharedFiles); err != nil {
 			logger.Warn("image batches go over the socket", "plugin", e.Info.Name, "error", err)
@@ -118,6 +120,11 @@ func launch(e *Entry) (*process, error) {
 			for _, f := range shm.osFiles() {
 				cmd.ExtraFiles = append(cmd.ExtraFiles, f)
 				fds = append(fds, strconv.Itoa(2+len(cmd.ExtraFiles))) // the child's descriptor 3 + index
+			}
+			if a := SharedArena(); a != nil {
+				arenaFile = len(fds)
+				cmd.ExtraFiles = append(cmd.ExtraFiles, a.file())
+				fds = append(fds, strconv.Itoa(2+len(cmd.ExtraFiles)))
 			}
 			cmd.Env = append(cmd.Env, sdk.EnvSharedMemFD+"="+strings.Join(fds, ","))
 		}
@@ -132,7 +139,7 @@ func launch(e *Entry) (*process, error) {
 		StartTimeout:     30 * time.Second,
 	}
 	client := plugin.NewClient(cfg)
-	p := &process{entry: e, client: client, done: make(chan struct{}), shm: shm}
+	p := &process{entry: e, client: client, done: make(chan struct{}), shm: shm, arena: arenaFile}
 	err = startPinned(client, p.done)
 	if img != nil {
 		img.Close()

@@ -116,6 +116,11 @@ func (rt *Runtime) InferTimed(ctx context.Context, images arrow.RecordBatch) (ar
 		var m *sharedMem
 		var file int
 		if rt.Desc().SharedMemory {
+			if shared, ok := arenaBatch(p, img); ok { // the pixels already live in shared memory
+				req.Shared = shared
+				resp, err = pb.NewRuntimeClient(p.conn.Conn).Infer(ctx, req)
+				return err
+			}
 			m, file = p.shm.acquire()
 		}
 		if m != nil {
@@ -151,6 +156,32 @@ func (rt *Runtime) InferTimed(ctx context.Context, images arrow.RecordBatch) (ar
 	return out, time.Duration(resp.Seconds * float64(time.Second)), nil
 }
 
+// arenaBatch locates the images in SharedArena when their pixels live there and the process maps it.
+func arenaBatch(p *process, img *arrowio.TensorArray) (*pb.SharedBatch, bool) {
+	vals := img.Values()
+	if p.arena < 0 || len(vals) == 0 {
+		return nil, false
+	}
+	a := SharedArena()
+	off, ok := a.offset(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(vals))), 4*len(vals)))
+	if !ok {
+		return nil, false
+	}
+	b := sharedBatch(img)
+	b.File, b.Offset, b.FileSize = int32(p.arena), off, a.size()
+	return b, true
+}
+
+// sharedBatch describes the images' rows and shape (the caller sets where they are).
+func sharedBatch(img *arrowio.TensorArray) *pb.SharedBatch {
+	shape := img.Shape()
+	dims := make([]int32, len(shape))
+	for i, d := range shape {
+		dims[i] = int32(d)
+	}
+	return &pb.SharedBatch{Rows: int64(img.Len()), Shape: dims}
+}
+
 // writeShared copies the images into the shared memory the caller holds (the one copy of the hop).
 func writeShared(m *sharedMem, img *arrowio.TensorArray) (*pb.SharedBatch, error) {
 	vals := img.Values()
@@ -161,12 +192,9 @@ func writeShared(m *sharedMem, img *arrowio.TensorArray) (*pb.SharedBatch, error
 	if len(vals) > 0 {
 		copy(unsafe.Slice((*float32)(unsafe.Pointer(&buf[0])), len(vals)), vals)
 	}
-	shape := img.Shape()
-	dims := make([]int32, len(shape))
-	for i, d := range shape {
-		dims[i] = int32(d)
-	}
-	return &pb.SharedBatch{Rows: int64(img.Len()), Shape: dims, FileSize: m.size()}, nil
+	b := sharedBatch(img)
+	b.FileSize = m.size()
+	return b, nil
 }
 
 // SetOverrides replaces the current weight overrides (empty: the original weights).

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -137,5 +138,72 @@ func TestSharedMemoryConcurrentCalls(t *testing.T) {
 	}
 	if n := host.SharedFilesUsed(shared); n < 2 {
 		t.Errorf("%d memory files held a batch during %d concurrent calls, want 2 or more", n, calls)
+	}
+}
+
+// TestArenaBatchesZeroCopy builds batches in the shared arena, as a run's batches are, and sends
+// them to a runtime: they reach it with none of its per-call memory files used (no copy), their
+// logits equal those of the same pixels over the socket, and every arena byte is free afterwards,
+// including a batch trimmed after it was made.
+func TestArenaBatchesZeroCopy(t *testing.T) {
+	cat := catalog(t, "runtimes/onnxruntime")
+	e, ok := cat.Lookup(sdk.KindRuntime, "onnxruntime")
+	if !ok {
+		t.Fatal("runtime plugin not discovered")
+	}
+	arena := host.SharedArena()
+	if arena == nil {
+		t.Skip("no shared arena on this platform")
+	}
+	checked := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer checked.AssertSize(t, 0)
+	inUse := arena.InUse()
+	mem := host.ArenaAllocator{Allocator: checked, Arena: arena}
+	ctx := context.Background()
+	t.Setenv(sdk.EnvSharedMem, "on")
+	shared, err := host.StartRuntime(ctx, e, squeezenetLoad(t), checked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shared.Close()
+	t.Setenv(sdk.EnvSharedMem, "off")
+	socket, err := host.StartRuntime(ctx, e, squeezenetLoad(t), checked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer socket.Close()
+	for _, rows := range []int{4, 3} {
+		batch := imageBatch(t, mem, rows, float32(rows)/4)
+		img, _ := arrowio.TensorColumn(batch, arrowio.ColImage)
+		vals := img.Values()
+		if !arena.Owns(unsafe.Slice((*byte)(unsafe.Pointer(&vals[0])), 4*len(vals))) {
+			t.Fatalf("a %d-image batch made with the arena allocator is not in the arena", rows)
+		}
+		a, err := shared.Infer(ctx, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := socket.Infer(ctx, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		la, _ := arrowio.TensorColumn(a, arrowio.ColLogits)
+		lb, _ := arrowio.TensorColumn(b, arrowio.ColLogits)
+		if la.Len() != rows || !slices.Equal(la.Values(), lb.Values()) {
+			t.Errorf("%d images: logits from the arena differ from those over the socket", rows)
+		}
+		a.Release()
+		b.Release()
+		batch.Release()
+	}
+	if n := host.SharedFilesUsed(shared); n != 0 {
+		t.Errorf("%d per-call memory files were used for arena batches, want none (no copy)", n)
+	}
+	// A buffer trimmed after it was made (the last, short batch of a unit) is freed whole.
+	buf := mem.Allocate(3 << 20)
+	buf = mem.Reallocate(2<<20, buf)
+	mem.Free(buf)
+	if got := arena.InUse(); got != inUse {
+		t.Errorf("arena holds %d bytes after every batch was released, want %d", got, inUse)
 	}
 }
