@@ -53,8 +53,8 @@ func BenchmarkPeakRSS(b *testing.B) {
 	var p1, p10, m1, m10 int64
 	b.ResetTimer()
 	for range b.N {
-		r1 := runStudy(b, dir, tmp, one)
-		r10 := runStudy(b, dir, tmp, ten)
+		r1 := runStudy(b, dir, tmp, one, true)
+		r10 := runStudy(b, dir, tmp, ten, true)
 		p1, p10 = max(p1, r1.peakTree), max(p10, r10.peakTree)
 		m1, m10 = max(m1, r1.maxRSS), max(m10, r10.maxRSS)
 	}

@@ -45,7 +45,7 @@ func BenchmarkRun(b *testing.B) {
 	var cpu time.Duration
 	b.ResetTimer()
 	for range b.N {
-		cpu += runStudy(b, dir, tmp, study).cpu
+		cpu += runStudy(b, dir, tmp, study, false).cpu
 	}
 	b.ReportMetric(float64(500*b.N)/b.Elapsed().Seconds(), "img/s")
 	b.ReportMetric(float64(500*b.N)/cpu.Seconds(), "img/cpu-s")

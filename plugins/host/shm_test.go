@@ -16,34 +16,40 @@ import (
 	"github.com/vistudy/vistudy/plugins/sdk"
 )
 
-// TestSharedMemoryMatchesSocket sends the same batches to a runtime through shared memory and,
-// with VISTUDY_SHM=off, as Arrow IPC over gRPC: the logits are equal bit for bit, including after
-// the shared file grew for a larger batch and for a smaller one after it.
-func TestSharedMemoryMatchesSocket(t *testing.T) {
+// sharedAndSocket starts two SqueezeNet runtimes of the runtime plugin: one with shared memory
+// and one with VISTUDY_SHM=off (Arrow IPC over gRPC); both stop when the test ends.
+func sharedAndSocket(t *testing.T, mem memory.Allocator) (shared, socket *host.Runtime) {
+	t.Helper()
 	cat := catalog(t, "runtimes/onnxruntime")
 	e, ok := cat.Lookup(sdk.KindRuntime, "onnxruntime")
 	if !ok {
 		t.Fatal("runtime plugin not discovered")
 	}
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	ctx := context.Background()
 	start := func(shm string) *host.Runtime {
 		t.Setenv(sdk.EnvSharedMem, shm) // read at launch
-		rt, err := host.StartRuntime(ctx, e, squeezenetLoad(t), mem)
+		rt, err := host.StartRuntime(context.Background(), e, squeezenetLoad(t), mem)
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(rt.Close)
 		return rt
 	}
-	shared := start("on")
-	defer shared.Close()
-	socket := start("off")
-	defer socket.Close()
+	shared, socket = start("on"), start("off")
 	os.Unsetenv(sdk.EnvSharedMem)
 	if !shared.Desc().SharedMemory || socket.Desc().SharedMemory {
 		t.Fatalf("shared memory in use: %v and %v, want true and false", shared.Desc().SharedMemory, socket.Desc().SharedMemory)
 	}
+	return shared, socket
+}
+
+// TestSharedMemoryMatchesSocket sends the same batches to a runtime through shared memory and,
+// with VISTUDY_SHM=off, as Arrow IPC over gRPC: the logits are equal bit for bit, including after
+// the shared file grew for a larger batch and for a smaller one after it.
+func TestSharedMemoryMatchesSocket(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx := context.Background()
+	shared, socket := sharedAndSocket(t, mem)
 	for _, tc := range []struct {
 		name string
 		rows int
@@ -78,26 +84,10 @@ func TestSharedMemoryMatchesSocket(t *testing.T) {
 // through several of its memory files (and over the socket once all are busy), and every batch's
 // logits equal those of the same batch sent alone over the socket.
 func TestSharedMemoryConcurrentCalls(t *testing.T) {
-	cat := catalog(t, "runtimes/onnxruntime")
-	e, ok := cat.Lookup(sdk.KindRuntime, "onnxruntime")
-	if !ok {
-		t.Fatal("runtime plugin not discovered")
-	}
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	ctx := context.Background()
-	t.Setenv(sdk.EnvSharedMem, "on")
-	shared, err := host.StartRuntime(ctx, e, squeezenetLoad(t), mem)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer shared.Close()
-	t.Setenv(sdk.EnvSharedMem, "off")
-	socket, err := host.StartRuntime(ctx, e, squeezenetLoad(t), mem)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer socket.Close()
+	shared, socket := sharedAndSocket(t, mem)
 	const calls = 6
 	batches := make([]arrow.RecordBatch, calls)
 	for i := range batches {
@@ -146,11 +136,6 @@ func TestSharedMemoryConcurrentCalls(t *testing.T) {
 // logits equal those of the same pixels over the socket, and every arena byte is free afterwards,
 // including a batch trimmed after it was made.
 func TestArenaBatchesZeroCopy(t *testing.T) {
-	cat := catalog(t, "runtimes/onnxruntime")
-	e, ok := cat.Lookup(sdk.KindRuntime, "onnxruntime")
-	if !ok {
-		t.Fatal("runtime plugin not discovered")
-	}
 	arena := host.SharedArena()
 	if arena == nil {
 		t.Skip("no shared arena on this platform")
@@ -160,18 +145,7 @@ func TestArenaBatchesZeroCopy(t *testing.T) {
 	inUse := arena.InUse()
 	mem := host.ArenaAllocator{Allocator: checked, Arena: arena}
 	ctx := context.Background()
-	t.Setenv(sdk.EnvSharedMem, "on")
-	shared, err := host.StartRuntime(ctx, e, squeezenetLoad(t), checked)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer shared.Close()
-	t.Setenv(sdk.EnvSharedMem, "off")
-	socket, err := host.StartRuntime(ctx, e, squeezenetLoad(t), checked)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer socket.Close()
+	shared, socket := sharedAndSocket(t, checked)
 	for _, rows := range []int{4, 3} {
 		batch := imageBatch(t, mem, rows, float32(rows)/4)
 		img, _ := arrowio.TensorColumn(batch, arrowio.ColImage)

@@ -1987,9 +1987,10 @@ func (x *InferRequest) GetShared() *SharedBatch {
 	return nil
 }
 
-// SharedBatch locates a batch of images the host wrote into the shared-memory file it passed the
-// runtime at launch (descriptor VISTUDY_SHM_FD): float32 little-endian [rows, shape...], row-major.
-// The host writes one batch at a time and keeps it until the answer comes.
+// SharedBatch locates a batch of images in one of the shared-memory files the host passed the
+// runtime at launch (descriptors VISTUDY_SHM_FD, comma-separated: per-call files the host copies
+// a batch into, then its arena, where the run's batches are made): float32 little-endian
+// [rows, shape...], row-major. The host leaves the batch unchanged until the answer comes.
 type SharedBatch struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Offset int64                  `protobuf:"varint,1,opt,name=offset,proto3" json:"offset,omitempty"`

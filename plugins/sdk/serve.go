@@ -89,7 +89,8 @@ func envOr(key, def string) string {
 }
 
 // EnvSharedMemFD names the environment variable through which the host tells a runtime plugin
-// the descriptor of the shared-memory file its image batches arrive in (InferRequest.shared).
+// the descriptors (comma-separated) of the shared-memory files its image batches arrive in
+// (InferRequest.shared, SharedBatch.file indexes them).
 const EnvSharedMemFD = "VISTUDY_SHM_FD"
 
 // EnvSharedMem set to "off" makes the host send image batches over the socket (Arrow IPC in
