@@ -95,8 +95,8 @@ func (o DecodeOptions) PreprocessFile(out []float32, path string, g Geometry) er
 	if len(out) != 3*g.Height*g.Width {
 		return fmt.Errorf("load: preprocess %s: output holds %d values, geometry %s needs %d", path, len(out), g.Key(), 3*g.Height*g.Width)
 	}
-	sc := scratches.Get().(*scratch)
-	defer scratches.Put(sc)
+	sc := scratches.get()
+	defer scratches.put(sc)
 	var err error
 	if sc.file, err = readFileInto(sc.file, path); err != nil {
 		return fmt.Errorf("load: decode %s: %w", path, err)
@@ -120,7 +120,7 @@ const maxKeptPixels = 64 << 20
 // scratch is the memory PreprocessFile reuses: the file's bytes and the decoded pixels.
 type scratch struct{ file, pix []byte }
 
-var scratches = sync.Pool{New: func() any { return new(scratch) }}
+var scratches = newPool(decodePool, func() *scratch { return new(scratch) })
 
 // readFileInto reads the file at path into buf's memory when it is large enough.
 func readFileInto(buf []byte, path string) ([]byte, error) {

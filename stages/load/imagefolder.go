@@ -2,11 +2,12 @@ package load
 
 import (
 	"fmt"
-	"github.com/vistudy/vistudy/plugins/params"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/vistudy/vistudy/plugins/params"
 
 	"github.com/vistudy/vistudy/stages/labels"
 )

@@ -75,7 +75,7 @@ func (l *Loader) Run(ctx context.Context, ds Dataset, samples []Sample, g Geomet
 	}
 	size := 3 * g.Height * g.Width
 	lookahead := 2 * workers // samples queued beyond those being decoded
-	buffers := newFreeList(lookahead+workers, size)
+	buffers := newPool(lookahead+workers, func() []float32 { return make([]float32, size) })
 
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -162,31 +162,39 @@ func (l *Loader) Run(ctx context.Context, ds Dataset, samples []Sample, g Geomet
 	return nil
 }
 
-// freeList recycles the per-sample tensors, so that a run allocates a bounded number of them.
-type freeList struct {
-	free chan []float32
-	size int
+// pool keeps up to n values for reuse (per-sample tensors, decoding scratch), so that a run
+// allocates a bounded number of them. Unlike a sync.Pool it is not emptied by each garbage
+// collection: at a run's GOGC=25 those came often enough that most images allocated their
+// decoding buffers afresh, and the garbage brought the next collection sooner (bench/README.md).
+type pool[T any] struct {
+	free  chan T
+	fresh func() T
 }
 
-func newFreeList(n, size int) *freeList { return &freeList{free: make(chan []float32, n), size: size} }
+func newPool[T any](n int, fresh func() T) *pool[T] {
+	return &pool[T]{free: make(chan T, n), fresh: fresh}
+}
 
-// get returns a recycled buffer or a new one.
-func (f *freeList) get() []float32 {
+// get returns a kept value or a fresh one.
+func (p *pool[T]) get() T {
 	select {
-	case v := <-f.free:
+	case v := <-p.free:
 		return v
 	default:
-		return make([]float32, f.size)
+		return p.fresh()
 	}
 }
 
-// put returns a buffer for reuse, dropping it when the list is full.
-func (f *freeList) put(v []float32) {
+// put keeps v for reuse, dropping it when the pool is full.
+func (p *pool[T]) put(v T) {
 	select {
-	case f.free <- v:
+	case p.free <- v:
 	default:
 	}
 }
+
+// decodePool is the size of the decoding pools: a worker per core holds one value each.
+var decodePool = 2 * runtime.GOMAXPROCS(0)
 
 // loadSample decodes (or renders) s and preprocesses it into vals; a panicking decoder is an error.
 func loadSample(ds Dataset, s Sample, g Geometry, decode DecodeOptions, vals []float32) (err error) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"slices"
 )
 
 // unitScale maps a byte to torchvision ToTensor's float32(v) / 255.
@@ -34,7 +35,9 @@ func PreprocessInto(out []float32, img image.Image, g Geometry) error {
 
 // preprocessInto is Preprocess writing into out (len 3·Height·Width).
 func preprocessInto(out []float32, img image.Image, g Geometry) error {
-	rgb, err := resizeCropImage(img, g)
+	r := resamplers.get()
+	defer resamplers.put(r)
+	rgb, err := r.cropImage(img, g)
 	if err != nil {
 		return err
 	}
@@ -49,6 +52,14 @@ func preprocessInto(out []float32, img image.Image, g Geometry) error {
 
 // resizeCropImage resizes and centre-crops img per g, returning packed RGB rows of the crop.
 func resizeCropImage(img image.Image, g Geometry) ([]uint8, error) {
+	r := resamplers.get()
+	defer resamplers.put(r)
+	rgb, err := r.cropImage(img, g)
+	return slices.Clone(rgb), err
+}
+
+// cropImage is resizeCropImage into r's own buffer (valid until r is used again).
+func (r *resampler) cropImage(img image.Image, g Geometry) ([]uint8, error) {
 	if err := g.Validate(); err != nil {
 		return nil, err
 	}
@@ -66,7 +77,10 @@ func resizeCropImage(img image.Image, g Geometry) ([]uint8, error) {
 		return nil, fmt.Errorf("load: preprocess: image %dx%d resized to %dx%d is smaller than the crop %dx%d",
 			w, h, ow, oh, g.Width, g.Height)
 	}
-	return resizeCrop(src, ow, oh, centerCrop(ow, oh, g.Width, g.Height)), nil
+	crop := centerCrop(ow, oh, g.Width, g.Height)
+	r.out = grow(r.out, 3*crop.Dx()*crop.Dy())
+	r.resizeCrop(r.out, src, ow, oh, crop)
+	return r.out, nil
 }
 
 // centerCrop is torchvision CenterCrop's window: top = int(round((h - ch) / 2.0)) with Python's

@@ -3,7 +3,6 @@ package load
 import (
 	"image"
 	"math"
-	"sync"
 )
 
 // Pillow's ImagingResample (src/libImaging/Resample.c) with the BILINEAR filter on 8-bit RGB, ported so
@@ -115,17 +114,18 @@ type resampler struct {
 	h, v coeffs
 	tmp  []uint8 // the horizontally resampled rows, packed RGB
 	acc  []int32 // one output row's fixed-point sums
+	out  []uint8 // the crop, for callers that are done with it before the resampler is reused
 }
 
-var resamplers = sync.Pool{New: func() any { return new(resampler) }}
+var resamplers = newPool(decodePool, func() *resampler { return new(resampler) })
 
 // resizeCrop resizes src (opaque RGBA, origin 0) to ow×oh as Pillow's Image.resize(BILINEAR) does and
 // returns the crop rectangle crop of the result as packed RGB rows (3 bytes per pixel).
 func resizeCrop(src *image.RGBA, ow, oh int, crop image.Rectangle) []uint8 {
 	out := make([]uint8, 3*crop.Dx()*crop.Dy())
-	r := resamplers.Get().(*resampler)
+	r := resamplers.get()
 	r.resizeCrop(out, src, ow, oh, crop)
-	resamplers.Put(r)
+	resamplers.put(r)
 	return out
 }
 

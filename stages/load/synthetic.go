@@ -3,10 +3,11 @@ package load
 import (
 	"cmp"
 	"fmt"
-	"github.com/vistudy/vistudy/plugins/params"
 	"image"
 	"math"
 	"slices"
+
+	"github.com/vistudy/vistudy/plugins/params"
 
 	"github.com/vistudy/vistudy/stages/labels"
 	"github.com/vistudy/vistudy/stages/load/synth"
