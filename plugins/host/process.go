@@ -93,6 +93,8 @@ type process struct {
 	shm    *sharedPool // runtimes: the memory files image batches go through (nil: over the socket)
 	arena  int         // runtimes: the index of SharedArena among the files passed (-1: not passed)
 
+	noArena, noShm atomic.Bool // the runtime could not map the arena, or any shared file: batches go another way
+
 	done     chan struct{} // closed by kill: releases the thread that started the process
 	killOnce sync.Once
 	hung     atomic.Bool // the host killed the process because it stopped answering

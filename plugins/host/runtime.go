@@ -9,6 +9,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	gproto "google.golang.org/protobuf/proto"
 
 	"github.com/vistudy/vistudy/arrowio"
@@ -112,16 +114,23 @@ func (rt *Runtime) InferTimed(ctx context.Context, images arrow.RecordBatch) (ar
 	var resp *pb.InferResponse
 	err = rt.sup.doSized(ctx, "infer", 4*len(img.Values()), func(p *process) error {
 		req := &pb.InferRequest{Session: rt.sessionID()}
+		client := pb.NewRuntimeClient(p.conn.Conn)
 		var err error
 		var m *sharedMem
 		var file int
 		if rt.Desc().SharedMemory {
 			if shared, ok := arenaBatch(p, img); ok { // the pixels already live in shared memory
 				req.Shared = shared
-				resp, err = pb.NewRuntimeClient(p.conn.Conn).Infer(ctx, req)
-				return err
+				if resp, err = client.Infer(ctx, req); !unmappable(err) {
+					return err
+				}
+				logger.Warn("the runtime cannot map the shared arena (an address-space limit?); batches are copied to it", "plugin", p.entry.Info.Name, "error", Plain(err))
+				p.noArena.Store(true)
+				req.Shared = nil
 			}
-			m, file = p.shm.acquire()
+			if !p.noShm.Load() {
+				m, file = p.shm.acquire()
+			}
 		}
 		if m != nil {
 			defer m.release()
@@ -131,15 +140,20 @@ func (rt *Runtime) InferTimed(ctx context.Context, images arrow.RecordBatch) (ar
 			}
 			shared.File = int32(file)
 			req.Shared = shared
-		} else {
-			if data == nil {
-				if data, err = arrowio.EncodeIPC(images, rt.mem); err != nil {
-					return err
-				}
+			if resp, err = client.Infer(ctx, req); !unmappable(err) {
+				return err
 			}
-			req.Batch = data
+			logger.Warn("the runtime cannot map shared memory; batches go over the socket", "plugin", p.entry.Info.Name, "error", Plain(err))
+			p.noShm.Store(true)
+			req.Shared = nil
 		}
-		resp, err = pb.NewRuntimeClient(p.conn.Conn).Infer(ctx, req)
+		if data == nil {
+			if data, err = arrowio.EncodeIPC(images, rt.mem); err != nil {
+				return err
+			}
+		}
+		req.Batch = data
+		resp, err = client.Infer(ctx, req)
 		return err
 	})
 	if err != nil {
@@ -156,10 +170,14 @@ func (rt *Runtime) InferTimed(ctx context.Context, images arrow.RecordBatch) (ar
 	return out, time.Duration(resp.Seconds * float64(time.Second)), nil
 }
 
+// unmappable reports whether the runtime answered that it cannot map the shared memory of the
+// call (sdk.ErrUnmappable): the batch is then sent another way.
+func unmappable(err error) bool { return status.Code(err) == codes.FailedPrecondition }
+
 // arenaBatch locates the images in SharedArena when their pixels live there and the process maps it.
 func arenaBatch(p *process, img *arrowio.TensorArray) (*pb.SharedBatch, bool) {
 	vals := img.Values()
-	if p.arena < 0 || len(vals) == 0 {
+	if p.arena < 0 || p.noArena.Load() || len(vals) == 0 {
 		return nil, false
 	}
 	a := SharedArena()

@@ -2,14 +2,18 @@ package host_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"golang.org/x/sys/unix"
 
 	"github.com/vistudy/vistudy/arrowio"
 	"github.com/vistudy/vistudy/plugins/host"
@@ -180,4 +184,66 @@ func TestArenaBatchesZeroCopy(t *testing.T) {
 	if got := arena.InUse(); got != inUse {
 		t.Errorf("arena holds %d bytes after every batch was released, want %d", got, inUse)
 	}
+}
+
+// TestArenaUnmappableFallsBack limits the runtime process's address space (as `ulimit -v` or a
+// batch system may) so that it cannot map the 64 GiB arena: a batch made in the arena is then
+// copied into a per-call memory file instead, and its logits still equal the socket's.
+func TestArenaUnmappableFallsBack(t *testing.T) {
+	arena := host.SharedArena()
+	if arena == nil {
+		t.Skip("no shared arena on this platform")
+	}
+	checked := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer checked.AssertSize(t, 0)
+	ctx := context.Background()
+	shared, socket := sharedAndSocket(t, checked)
+	pid := shared.PID()
+	vsize := procStatusKB(t, pid, "VmSize:") << 10
+	limit := unix.Rlimit{Cur: uint64(vsize) + 1<<30, Max: uint64(vsize) + 1<<30}
+	if err := unix.Prlimit(pid, unix.RLIMIT_AS, &limit, nil); err != nil {
+		t.Skipf("cannot limit the plugin's address space: %v", err)
+	}
+	batch := imageBatch(t, host.ArenaAllocator{Allocator: checked, Arena: arena}, 2, 0.3)
+	defer batch.Release()
+	for range 2 { // the first call finds the arena unmappable, the second goes straight to the copy
+		a, err := shared.Infer(ctx, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := socket.Infer(ctx, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		la, _ := arrowio.TensorColumn(a, arrowio.ColLogits)
+		lb, _ := arrowio.TensorColumn(b, arrowio.ColLogits)
+		if !slices.Equal(la.Values(), lb.Values()) {
+			t.Error("logits of the copied batch differ from the socket's")
+		}
+		a.Release()
+		b.Release()
+	}
+	if n := host.SharedFilesUsed(shared); n != 1 {
+		t.Errorf("%d per-call memory files used after the arena could not be mapped, want 1", n)
+	}
+}
+
+// procStatusKB reads a kB field of /proc/<pid>/status.
+func procStatusKB(t *testing.T, pid int, field string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb
+		}
+	}
+	t.Fatalf("no %s in /proc/%d/status", field, pid)
+	return 0
 }

@@ -201,6 +201,9 @@ func (s *runtimeServer) Infer(ctx context.Context, req *pb.InferRequest) (*pb.In
 		}
 		var done func()
 		if img, done, err = s.shared.images(req.Shared); err != nil {
+			if errors.Is(err, ErrUnmappable) { // the host sends this batch another way
+				return nil, status.Error(codes.FailedPrecondition, err.Error())
+			}
 			return nil, status.Error(codes.InvalidArgument, err.Error())
 		}
 		defer done()

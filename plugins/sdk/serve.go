@@ -88,6 +88,10 @@ func envOr(key, def string) string {
 	return def
 }
 
+// ErrUnmappable is a shared-memory file this process cannot map (an address-space limit, say):
+// the runtime answers codes.FailedPrecondition, and the host sends such batches another way.
+var ErrUnmappable = errors.New("the shared memory cannot be mapped here")
+
 // EnvSharedMemFD names the environment variable through which the host tells a runtime plugin
 // the descriptors (comma-separated) of the shared-memory files its image batches arrive in
 // (InferRequest.shared, SharedBatch.file indexes them).

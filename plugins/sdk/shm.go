@@ -103,7 +103,7 @@ func (v *sharedView) mapped(size int64) ([]byte, error) {
 	}
 	buf, err := syscall.Mmap(v.fd, 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
-		return nil, fmt.Errorf("shared batch: map %d bytes: %w", size, err)
+		return nil, fmt.Errorf("shared batch: map %d bytes: %w: %w", size, ErrUnmappable, err)
 	}
 	if v.buf != nil {
 		_ = syscall.Munmap(v.buf)
