@@ -148,7 +148,6 @@ func TestArenaBatchesZeroCopy(t *testing.T) {
 	defer checked.AssertSize(t, 0)
 	inUse := arena.InUse()
 	mem := host.ArenaAllocator{Allocator: checked, Arena: arena}
-	ctx := context.Background()
 	shared, socket := sharedAndSocket(t, checked)
 	for _, rows := range []int{4, 3} {
 		batch := imageBatch(t, mem, rows, float32(rows)/4)
@@ -157,21 +156,9 @@ func TestArenaBatchesZeroCopy(t *testing.T) {
 		if !arena.Owns(unsafe.Slice((*byte)(unsafe.Pointer(&vals[0])), 4*len(vals))) {
 			t.Fatalf("a %d-image batch made with the arena allocator is not in the arena", rows)
 		}
-		a, err := shared.Infer(ctx, batch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := socket.Infer(ctx, batch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		la, _ := arrowio.TensorColumn(a, arrowio.ColLogits)
-		lb, _ := arrowio.TensorColumn(b, arrowio.ColLogits)
-		if la.Len() != rows || !slices.Equal(la.Values(), lb.Values()) {
+		if !sameLogits(t, shared, socket, batch) {
 			t.Errorf("%d images: logits from the arena differ from those over the socket", rows)
 		}
-		a.Release()
-		b.Release()
 		batch.Release()
 	}
 	if n := host.SharedFilesUsed(shared); n != 0 {
@@ -196,7 +183,6 @@ func TestArenaUnmappableFallsBack(t *testing.T) {
 	}
 	checked := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer checked.AssertSize(t, 0)
-	ctx := context.Background()
 	shared, socket := sharedAndSocket(t, checked)
 	pid := shared.PID()
 	vsize := procStatusKB(t, pid, "VmSize:") << 10
@@ -207,25 +193,33 @@ func TestArenaUnmappableFallsBack(t *testing.T) {
 	batch := imageBatch(t, host.ArenaAllocator{Allocator: checked, Arena: arena}, 2, 0.3)
 	defer batch.Release()
 	for range 2 { // the first call finds the arena unmappable, the second goes straight to the copy
-		a, err := shared.Infer(ctx, batch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := socket.Infer(ctx, batch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		la, _ := arrowio.TensorColumn(a, arrowio.ColLogits)
-		lb, _ := arrowio.TensorColumn(b, arrowio.ColLogits)
-		if !slices.Equal(la.Values(), lb.Values()) {
+		if !sameLogits(t, shared, socket, batch) {
 			t.Error("logits of the copied batch differ from the socket's")
 		}
-		a.Release()
-		b.Release()
 	}
 	if n := host.SharedFilesUsed(shared); n != 1 {
 		t.Errorf("%d per-call memory files used after the arena could not be mapped, want 1", n)
 	}
+}
+
+// sameLogits runs batch through both runtimes and reports whether they gave the same logits for
+// every row, bit for bit.
+func sameLogits(t *testing.T, a, b *host.Runtime, batch arrow.RecordBatch) bool {
+	t.Helper()
+	var got [2][]float32
+	for i, rt := range []*host.Runtime{a, b} {
+		out, err := rt.Infer(context.Background(), batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lg, _ := arrowio.TensorColumn(out, arrowio.ColLogits)
+		if lg.Len() != int(batch.NumRows()) {
+			t.Fatalf("%d rows of logits for %d images", lg.Len(), batch.NumRows())
+		}
+		got[i] = slices.Clone(lg.Values())
+		out.Release()
+	}
+	return slices.Equal(got[0], got[1])
 }
 
 // procStatusKB reads a kB field of /proc/<pid>/status.
