@@ -94,28 +94,12 @@ func init() { pipeline.Register(delayCopy{}) }
 // concurrentStudy writes a study: the colour world's images in batches of 2 through delaycopy
 // (its output saved), then the pixel means of what it passed on.
 func concurrentStudy(t *testing.T, w *testenv.ColourWorld, output string, streams, failAt int) string {
-	t.Helper()
-	body := fmt.Sprintf(`name: concurrent
-output: %s
-execution: {batch_size: 2, unit_size: 8, workers: 2}
-models:
-  colour: {path: %s, input: {size: 16, resize: 16}, labels: %s}
-datasets:
-  colours: {kind: imagefolder, path: %s}
-stages:
-  - id: images
-    load: {dataset: colours}
-  - id: delayed
+	return colourStudy(t, w, output, "execution: {batch_size: 2, unit_size: 8, workers: 2}", fmt.Sprintf(`  - id: delayed
     delaycopy: {input: images, streams: %d, fail_at: %d}
     save: true
   - id: means
     pixelmean: {input: delayed, scale: 255}
-`, output, w.Model, w.Labels, w.Data, streams, failAt)
-	p := filepath.Join(w.Dir, "study-"+filepath.Base(output)+".yaml")
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
+`, streams, failAt))
 }
 
 // savedIDs reads the sample ids of the saved delaycopy tables in unit order, rows as written.

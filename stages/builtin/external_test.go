@@ -128,11 +128,18 @@ func (pixelMean) InstanceRows(_ context.Context, f *pipeline.Final, in *pipeline
 func init() { pipeline.Register(pixelMean{}) }
 
 func writeStudy(t *testing.T, w *testenv.ColourWorld, output string) string {
+	return colourStudy(t, w, output, "seed: 3\nexecution: {batch_size: 4, unit_size: 8, workers: 2}", `  - id: means
+    pixelmean: {input: images, scale: 255}
+`)
+}
+
+// colourStudy writes a study of the colour world's model and images: head (top-level keys), a
+// load stage `images`, then the stages given, and returns its path.
+func colourStudy(t *testing.T, w *testenv.ColourWorld, output, head, stages string) string {
 	t.Helper()
-	body := fmt.Sprintf(`name: pixels
-seed: 3
+	body := fmt.Sprintf(`name: %s
 output: %s
-execution: {batch_size: 4, unit_size: 8, workers: 2}
+%s
 models:
   colour: {path: %s, input: {size: 16, resize: 16}, labels: %s}
 datasets:
@@ -140,9 +147,7 @@ datasets:
 stages:
   - id: images
     load: {dataset: colours}
-  - id: means
-    pixelmean: {input: images, scale: 255}
-`, output, w.Model, w.Labels, w.Data)
+%s`, filepath.Base(output), output, head, w.Model, w.Labels, w.Data, stages)
 	p := filepath.Join(w.Dir, "study-"+filepath.Base(output)+".yaml")
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
