@@ -55,6 +55,7 @@ FUZZTIME ?= 5s
 test: build
 	@scripts/install-test-packages.sh
 	$(GO) vet ./...
+	CGO_CFLAGS="$$($(GO) env CGO_CFLAGS) -DVS_NO_JPEGLIB" $(GO) vet ./stages/load/ # a build without libjpeg's header
 	$(GO) test -timeout 30m ./...
 	$(GO) test -race -short -timeout 20m $(RACE_PKGS)
 	@$(MAKE) --no-print-directory test-fuzz

@@ -59,7 +59,11 @@ func Decoder() string {
 // logDecoder says once, at the first JPEG, which decoder runs and why the fallback if it is one.
 var logDecoder = sync.OnceFunc(func() {
 	if name, err := turbo(); err == nil {
-		slog.Info("load: decoding JPEG with " + name)
+		if err := windowed(); err != nil {
+			slog.Info("load: decoding JPEG with "+name+", whole images", "why", err.Error())
+		} else {
+			slog.Info("load: decoding JPEG with " + name + ", only where resize and crop read")
+		}
 	} else {
 		slog.Warn("load: decoding JPEG with Go's image/jpeg, whose IDCT differs from PIL's by up to ±3 levels", "why", err.Error())
 	}
@@ -101,6 +105,9 @@ func (o DecodeOptions) PreprocessFile(out []float32, path string, g Geometry) er
 	if sc.file, err = readFileInto(sc.file, path); err != nil {
 		return fmt.Errorf("load: decode %s: %w", path, err)
 	}
+	if done, err := o.preprocessWindow(out, sc, path, g); done {
+		return err
+	}
 	img, err := o.decodeInto(sc.file, sc.pix)
 	if err != nil {
 		return fmt.Errorf("load: decode %s: %w", path, err)
@@ -112,6 +119,37 @@ func (o DecodeOptions) PreprocessFile(out []float32, path string, g Geometry) er
 		return fmt.Errorf("load: preprocess %s: %w", path, err)
 	}
 	return nil
+}
+
+// preprocessWindow is PreprocessFile for a JPEG decoded only where resize and crop read it (jpegWindow);
+// done is false, with nothing done, where that is not possible.
+func (o DecodeOptions) preprocessWindow(out []float32, sc *scratch, path string, g Geometry) (done bool, err error) {
+	if len(sc.file) < 3 || sc.file[0] != 0xff || sc.file[1] != 0xd8 || sc.file[2] != 0xff {
+		return false, nil
+	}
+	r := resamplers.get()
+	defer resamplers.put(r)
+	var planErr error
+	img, _, ok, err := jpegWindow(sc.file, o, sc.pix, func(w, h int) (image.Rectangle, error) {
+		win, err := r.planCrop(w, h, g)
+		planErr = err
+		return win, err
+	})
+	if !ok {
+		return false, nil
+	}
+	logDecoder()
+	switch {
+	case planErr != nil:
+		return true, fmt.Errorf("load: preprocess %s: %w", path, planErr)
+	case err != nil:
+		return true, fmt.Errorf("load: decode %s: %w", path, err)
+	}
+	if cap(img.Pix) <= maxKeptPixels {
+		sc.pix = img.Pix
+	}
+	toPlanes(out, r.applyCrop(img))
+	return true, nil
 }
 
 // maxKeptPixels bounds the decoded-pixel buffer a scratch keeps between images (64 MiB: 16 Mpixel RGBA).
@@ -189,21 +227,25 @@ func checkSize(format string, w, h int) error {
 	return nil
 }
 
-// draftSize is the size libjpeg decodes a w×h JPEG to under these options: PIL's draft picks the
-// largest scale 1/a (a in 8, 4, 2, 1) with a ≤ min(w/DraftSide, h/DraftSide), sides rounded up.
+// draftSize is the size libjpeg decodes a w×h JPEG to under these options (draftScale), sides rounded up.
 func (o DecodeOptions) draftSize(w, h int) (int, int) {
+	a := o.draftScale(w, h)
+	return (w + a - 1) / a, (h + a - 1) / a
+}
+
+// draftScale is the reduction 1/a libjpeg decodes a w×h JPEG at under these options: PIL's draft picks
+// the largest a in 8, 4, 2, 1 with a ≤ min(w/DraftSide, h/DraftSide).
+func (o DecodeOptions) draftScale(w, h int) int {
 	if o.DraftSide <= 0 {
-		return w, h
+		return 1
 	}
 	scale := min(w/o.DraftSide, h/o.DraftSide)
-	a := 1
-	for _, f := range []int{8, 4, 2} {
-		if scale >= f {
-			a = f
-			break
+	for _, a := range []int{8, 4, 2} {
+		if scale >= a {
+			return a
 		}
 	}
-	return (w + a - 1) / a, (h + a - 1) / a
+	return 1
 }
 
 // codecs are the pure-Go decoders by format name.

@@ -2,6 +2,7 @@ package load
 
 import (
 	"bytes"
+	"image"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +26,7 @@ func FuzzDecode(f *testing.F) {
 	maxPixels = 1 << 20 // a fuzzed header may claim any size: keep each allocation small
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, o := range []DecodeOptions{{}, {DraftSide: 7}} {
+			fuzzWindow(t, data, o)
 			img, err := o.DecodeBytes(data)
 			if err != nil {
 				msg := err.Error()
@@ -45,4 +47,34 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fuzzWindow decodes data (given the EOI marker windowed decoding asks for) only where a resize and
+// crop read it: that must not fail otherwise than with an error, and where the full decode of the same
+// bytes succeeds too, the crops must be equal.
+func fuzzWindow(t *testing.T, data []byte, o DecodeOptions) {
+	if !bytes.HasPrefix(data, []byte{0xff, 0xd8, 0xff}) {
+		return
+	}
+	if !bytes.HasSuffix(data, []byte{0xff, 0xd9}) {
+		data = append(bytes.Clone(data), 0xff, 0xd9)
+	}
+	g := Geometry{Resize: 9, Height: 6, Width: 6}
+	r := new(resampler)
+	img, _, ok, err := jpegWindow(data, o, nil, func(w, h int) (image.Rectangle, error) { return r.planCrop(w, h, g) })
+	if !ok || err != nil {
+		return
+	}
+	got := r.applyCrop(img)
+	full, err := o.DecodeBytes(data)
+	if err != nil {
+		return
+	}
+	want, err := resizeCropImage(full, g)
+	if err != nil {
+		t.Fatalf("the window's plan succeeded, the full decode's preprocessing failed: %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("windowed crop differs from the full decode's")
+	}
 }

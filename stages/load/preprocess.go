@@ -41,13 +41,19 @@ func preprocessInto(out []float32, img image.Image, g Geometry) error {
 	if err != nil {
 		return err
 	}
-	plane := g.Height * g.Width
+	toPlanes(out, rgb)
+	return nil
+}
+
+// toPlanes writes packed RGB bytes into out as ToTensor's [3,H,W] planes in [0,1].
+func toPlanes(out []float32, rgb []uint8) {
+	plane := len(rgb) / 3
+	out = out[:3*plane]
 	for i := range plane {
 		out[i] = unitScale[rgb[3*i]]
 		out[plane+i] = unitScale[rgb[3*i+1]]
 		out[2*plane+i] = unitScale[rgb[3*i+2]]
 	}
-	return nil
 }
 
 // resizeCropImage resizes and centre-crops img per g, returning packed RGB rows of the crop.
@@ -60,27 +66,40 @@ func resizeCropImage(img image.Image, g Geometry) ([]uint8, error) {
 
 // cropImage is resizeCropImage into r's own buffer (valid until r is used again).
 func (r *resampler) cropImage(img image.Image, g Geometry) ([]uint8, error) {
-	if err := g.Validate(); err != nil {
+	src := toRGBA(img)
+	if _, err := r.planCrop(src.Rect.Dx(), src.Rect.Dy(), g); err != nil {
 		return nil, err
 	}
-	src := toRGBA(img)
-	w, h := src.Rect.Dx(), src.Rect.Dy()
+	return r.applyCrop(src), nil
+}
+
+// planCrop checks g against a w×h image and prepares r for its resize and centre crop, returning
+// the source rectangle they read.
+func (r *resampler) planCrop(w, h int, g Geometry) (image.Rectangle, error) {
+	if err := g.Validate(); err != nil {
+		return image.Rectangle{}, err
+	}
 	if w == 0 || h == 0 {
-		return nil, fmt.Errorf("load: preprocess: image has no pixels (%dx%d)", w, h)
+		return image.Rectangle{}, fmt.Errorf("load: preprocess: image has no pixels (%dx%d)", w, h)
 	}
 	ow, oh := g.resizedSize(w, h)
 	if ow < g.Width || oh < g.Height {
 		if g.Resize == 0 {
-			return nil, fmt.Errorf("load: preprocess: image %dx%d is smaller than the crop %dx%d and geometry %s does not resize",
+			return image.Rectangle{}, fmt.Errorf("load: preprocess: image %dx%d is smaller than the crop %dx%d and geometry %s does not resize",
 				w, h, g.Width, g.Height, g.Key())
 		}
-		return nil, fmt.Errorf("load: preprocess: image %dx%d resized to %dx%d is smaller than the crop %dx%d",
+		return image.Rectangle{}, fmt.Errorf("load: preprocess: image %dx%d resized to %dx%d is smaller than the crop %dx%d",
 			w, h, ow, oh, g.Width, g.Height)
 	}
-	crop := centerCrop(ow, oh, g.Width, g.Height)
-	r.out = grow(r.out, 3*crop.Dx()*crop.Dy())
-	r.resizeCrop(r.out, src, ow, oh, crop)
-	return r.out, nil
+	return r.prepare(w, h, ow, oh, centerCrop(ow, oh, g.Width, g.Height)), nil
+}
+
+// applyCrop carries out the plan of planCrop on src (which covers the rectangle it returned) into
+// r's own buffer (valid until r is used again).
+func (r *resampler) applyCrop(src *image.RGBA) []uint8 {
+	r.out = grow(r.out, 3*r.crop.Dx()*r.crop.Dy())
+	r.apply(r.out, src)
+	return r.out
 }
 
 // centerCrop is torchvision CenterCrop's window: top = int(round((h - ch) / 2.0)) with Python's

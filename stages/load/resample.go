@@ -109,12 +109,19 @@ func grow[T any](s []T, n int) []T {
 // clip8 is Resample.c's clip8: the fixed-point sum shifted down and clamped to 0..255.
 func clip8(v int32) uint8 { return clampByte(v >> precisionBits) }
 
-// resampler holds the buffers of resizeCrop, reused from image to image through resamplers.
+// resampler holds the buffers of resizeCrop, reused from image to image through resamplers, and
+// the plan of the image in progress (prepare), which apply carries out.
 type resampler struct {
 	h, v coeffs
 	tmp  []uint8 // the horizontally resampled rows, packed RGB
 	acc  []int32 // one output row's fixed-point sums
 	out  []uint8 // the crop, for callers that are done with it before the resampler is reused
+
+	ow, oh             int             // the resized size
+	crop               image.Rectangle // of the resized image
+	needH, needV       bool            // the pass changes the size
+	alignedH, alignedV bool            // the coefficients are aligned (unrolled passes)
+	r0, r1             int             // rows of the intermediate image the crop reads
 }
 
 var resamplers = newPool(decodePool, func() *resampler { return new(resampler) })
@@ -130,42 +137,70 @@ func resizeCrop(src *image.RGBA, ow, oh int, crop image.Rectangle) []uint8 {
 }
 
 // resizeCrop writes the crop of src resized to ow×oh into out (packed RGB, 3·crop.Dx()·crop.Dy() bytes).
-// Pillow's order and rounding: the horizontal pass rounds to uint8, then the vertical pass; only the rows
-// and columns the crop reads are computed, which changes no value.
 func (r *resampler) resizeCrop(out []uint8, src *image.RGBA, ow, oh int, crop image.Rectangle) {
-	iw, ih := src.Rect.Dx(), src.Rect.Dy()
+	r.prepare(src.Rect.Dx(), src.Rect.Dy(), ow, oh, crop)
+	r.apply(out, src)
+}
+
+// prepare plans the crop crop of an iw×ih image resized to ow×oh and returns the source rectangle it
+// reads: the coefficients depend on the sizes only, so any image holding those pixels gives the same
+// result. Pillow's order and rounding: the horizontal pass rounds to uint8, then the vertical pass;
+// only the rows and columns the crop reads are computed, which changes no value.
+func (r *resampler) prepare(iw, ih, ow, oh int, crop image.Rectangle) image.Rectangle {
+	r.ow, r.oh, r.crop = ow, oh, crop
+	r.needH, r.needV = ow != iw, oh != ih
+	r.alignedH, r.alignedV = false, false
+	// Rows of the intermediate (horizontally resampled) image that the cropped output rows read.
+	r.r0, r.r1 = crop.Min.Y, crop.Max.Y
+	if r.needV {
+		r.v.precompute(ih, oh, crop.Min.Y, crop.Max.Y)
+		r.alignedV = r.v.align(ih) // windows stay in order, so the first and last bound the rows read
+		ch := crop.Dy()
+		r.r0, r.r1 = r.v.first[0], r.v.first[ch-1]+r.v.count[ch-1]
+	}
+	x0, x1 := crop.Min.X, crop.Max.X
+	if r.needH {
+		r.h.precompute(iw, ow, crop.Min.X, crop.Max.X)
+		r.alignedH = r.h.align(iw)
+		x0, x1 = iw, 0
+		for i, f := range r.h.first {
+			x0, x1 = min(x0, f), max(x1, f+r.h.count[i])
+		}
+	}
+	return image.Rect(x0, r.r0, x1, r.r1)
+}
+
+// apply writes the planned crop into out from src, whose Rect (in the full image's coordinates)
+// covers the rectangle prepare returned.
+func (r *resampler) apply(out []uint8, src *image.RGBA) {
+	crop := r.crop
 	cw, ch := crop.Dx(), crop.Dy()
 	stride := 3 * cw
-	needH, needV := ow != iw, oh != ih
-
-	// Rows of the intermediate (horizontally resampled) image that the cropped output rows read.
-	r0, r1 := crop.Min.Y, crop.Max.Y
-	alignedV := false
-	if needV {
-		r.v.precompute(ih, oh, crop.Min.Y, crop.Max.Y)
-		alignedV = r.v.align(ih) // windows stay in order, so the first and last bound the rows read
-		r0, r1 = r.v.first[0], r.v.first[ch-1]+r.v.count[ch-1]
-	}
+	r0, r1 := r.r0, r.r1
+	ox, oy := src.Rect.Min.X, src.Rect.Min.Y
 	tmp := out
-	if needV {
+	if r.needV {
 		r.tmp = grow(r.tmp, stride*(r1-r0))
 		tmp = r.tmp
 	}
 
 	// Horizontal pass over rows r0..r1 and the crop's columns, into tmp.
 	const half = int32(1 << (precisionBits - 1))
-	if needH {
-		r.h.precompute(iw, ow, crop.Min.X, crop.Max.X)
-		aligned := r.h.align(iw)
+	if r.needH {
+		if ox != 0 { // the passes index the rows of src from its first column
+			for i := range r.h.first {
+				r.h.first[i] -= ox
+			}
+		}
 		for y := r0; y < r1; y++ {
-			row := src.Pix[y*src.Stride : y*src.Stride+4*iw]
+			row := src.Pix[(y-oy)*src.Stride : (y-oy)*src.Stride+4*src.Rect.Dx()]
 			dst := tmp[stride*(y-r0) : stride*(y-r0+1)]
 			switch ks := r.h.ksize; {
-			case aligned && ks == 3:
+			case r.alignedH && ks == 3:
 				horizontal3(dst, row, &r.h)
-			case aligned && ks == 4:
+			case r.alignedH && ks == 4:
 				horizontal4(dst, row, &r.h)
-			case aligned && ks == 5:
+			case r.alignedH && ks == 5:
 				horizontal5(dst, row, &r.h)
 			default:
 				horizontal(dst, row, &r.h)
@@ -173,7 +208,7 @@ func (r *resampler) resizeCrop(out []uint8, src *image.RGBA, ow, oh int, crop im
 		}
 	} else {
 		for y := r0; y < r1; y++ {
-			row := src.Pix[y*src.Stride+4*crop.Min.X : y*src.Stride+4*crop.Max.X]
+			row := src.Pix[(y-oy)*src.Stride+4*(crop.Min.X-ox) : (y-oy)*src.Stride+4*(crop.Max.X-ox)]
 			dst := tmp[stride*(y-r0) : stride*(y-r0+1)]
 			for x := range cw {
 				p, d := row[4*x:4*x+3:4*x+3], dst[3*x:3*x+3:3*x+3]
@@ -181,14 +216,14 @@ func (r *resampler) resizeCrop(out []uint8, src *image.RGBA, ow, oh int, crop im
 			}
 		}
 	}
-	if !needV {
+	if !r.needV {
 		return
 	}
 
 	// Vertical pass: each cropped output row is a weighted sum of rows of tmp (the same integer sums as
 	// Pillow's per-pixel loop, in a cache-friendly order).
 	ks := r.v.ksize
-	if alignedV && ks >= 3 && ks <= 5 {
+	if r.alignedV && ks >= 3 && ks <= 5 {
 		for yy := range ch {
 			dst := out[stride*yy : stride*(yy+1)]
 			rows := tmp[(r.v.first[yy]-r0)*stride : (r.v.first[yy]-r0+ks)*stride]
