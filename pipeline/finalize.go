@@ -47,6 +47,11 @@ func UnitRows(in *Instance, recs []*UnitRecord) []arrowio.Result {
 // runs, and what a whole run ends with, so both give the same tables. It fails, naming what is
 // missing, when a unit has not been committed.
 func Finalize(ctx context.Context, plan *Plan, opts Options) error {
+	return finalize(ctx, plan, opts, nil)
+}
+
+// finalize is Finalize taking its metric processes from metrics when that is not nil (the run's).
+func finalize(ctx context.Context, plan *Plan, opts Options, metrics *Procs) error {
 	opts.defaults()
 	defer plan.Close()
 	s := plan.Study
@@ -56,6 +61,9 @@ func Finalize(ctx context.Context, plan *Plan, opts Options) error {
 		return err
 	}
 	procs := NewProcs(opts.Catalog, opts.Mem, opts.Log)
+	if metrics != nil {
+		procs.shareMetrics(metrics)
+	}
 	defer procs.Close()
 	f := &Final{Env: &Env{Study: s, Plan: plan, Procs: procs, Mem: opts.Mem, Log: opts.Log, rd: rd, srcs: srcs},
 		byStage: map[string][]arrowio.Result{}, extra: map[string][]any{}}

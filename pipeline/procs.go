@@ -14,11 +14,16 @@ import (
 
 // Procs owns the plugin processes of a wave (or of Finalize): one runtime per model and
 // variant, one perturbation process per plugin (and model, for attacks), one metric process per
-// plugin. Close ends them all.
+// plugin. Close ends them all, except the metric processes of a shared set (shareMetrics).
 type Procs struct {
 	cat *host.Catalog
 	mem memory.Allocator
 	log *slog.Logger
+
+	// sharedMetrics, when set, owns the metric processes: they serve every wave of a run and its
+	// Finalize, so a metric plugin starts once per run instead of once per wave and once more to
+	// finish (its state lives in the host: a process holds none between calls).
+	sharedMetrics *Procs
 
 	mu       sync.Mutex
 	runtimes map[string]*host.Runtime
@@ -102,8 +107,14 @@ func (p *Procs) Perturbation(ctx context.Context, e *host.Entry, m *Model, mc sd
 	return pt, nil
 }
 
+// shareMetrics makes p take its metric processes from (and leave them to) shared.
+func (p *Procs) shareMetrics(shared *Procs) { p.sharedMetrics = shared }
+
 // Metric returns the process of metric plugin e, started on first use.
 func (p *Procs) Metric(e *host.Entry) (*host.MetricProcess, error) {
+	if p.sharedMetrics != nil {
+		return p.sharedMetrics.Metric(e)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if mp := p.metrics[e.Path]; mp != nil {

@@ -93,13 +93,15 @@ func Run(ctx context.Context, plan *Plan, opts Options) error {
 		return err
 	}
 	opts.Progress.Start(track)
+	metrics := NewProcs(opts.Catalog, opts.Mem, opts.Log) // the metric processes of every wave and of Finalize
+	defer metrics.Close()
 	err = func() error {
 		defer opts.Progress.Wait()
 		models := s.Models
 		step := max(1, s.Execution.ParallelModels)
 		for i := 0; i < len(models); i += step {
 			wave := models[i:min(i+step, len(models))]
-			ex := &executor{plan: plan, rd: rd, opts: opts, sources: srcs, wave: wave, last: i+step >= len(models), track: track}
+			ex := &executor{plan: plan, rd: rd, opts: opts, sources: srcs, wave: wave, last: i+step >= len(models), track: track, metrics: metrics}
 			if err := ex.run(ctx); err != nil {
 				return err
 			}
@@ -114,7 +116,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) error {
 		opts.Log.Info("shard finished; run `vistudy merge` once every shard is done", "shard", opts.Shard.String(), "seconds", time.Since(started).Seconds())
 		return nil
 	}
-	return Finalize(ctx, plan, opts)
+	return finalize(ctx, plan, opts, metrics)
 }
 
 // run executes the wave: each active instance is started (its plugin processes with it), then
@@ -130,6 +132,7 @@ func (ex *executor) run(ctx context.Context) (err error) {
 	mem := newRecycler(ex.opts.Mem, host.SharedArena(), cap(ex.slots)+batchesInFlight) // closed after the processes and every batch are gone
 	defer mem.close()
 	procs := NewProcs(ex.opts.Catalog, mem, ex.opts.Log)
+	procs.shareMetrics(ex.metrics)
 	defer procs.Close()
 	ex.env = &Env{Study: ex.plan.Study, Plan: ex.plan, Procs: procs, Mem: mem, Log: ex.opts.Log, rd: ex.rd, srcs: ex.sources}
 	ex.inbox = map[*Instance]chan msg{}

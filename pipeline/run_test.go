@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"github.com/vistudy/vistudy/pipeline"
+	"github.com/vistudy/vistudy/plugins/sdk"
 	_ "github.com/vistudy/vistudy/stages/builtin"
 
 	"context"
@@ -286,7 +287,9 @@ func TestValidateProblems(t *testing.T) {
 }
 
 // TestWavesEqualOneWave: models evaluated one wave at a time (parallel_models: 1) give the
-// results of one wave with both models; every unit is committed once.
+// results of one wave with both models; every unit is committed once, and the metric plugin
+// runs in one process for the whole run (its waves and the finish), counted by the CPU profile
+// every plugin process writes under sdk.EnvCPUProfile.
 func TestWavesEqualOneWave(t *testing.T) {
 	cat := pluginCatalog(t)
 	w := testenv.NewColourWorld(t)
@@ -301,6 +304,8 @@ func TestWavesEqualOneWave(t *testing.T) {
 		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
+		profiles := filepath.Join(w.Dir, fmt.Sprintf("prof%d", par))
+		t.Setenv(sdk.EnvCPUProfile, profiles)
 		var mu sync.Mutex
 		commits := map[string]int{}
 		if err := pipeline.Run(context.Background(), plan(t, p, cat), pipeline.Options{Catalog: cat, AfterCommit: func(in *pipeline.Instance, unit string) {
@@ -314,6 +319,12 @@ func TestWavesEqualOneWave(t *testing.T) {
 			if n != 1 {
 				t.Errorf("parallel_models %d: unit %s committed %d times", par, k, n)
 			}
+		}
+		if procs, _ := filepath.Glob(profiles + ".metric.*"); len(procs) != 1 {
+			t.Errorf("parallel_models %d: %d accuracy plugin processes (%v), want 1 for the run", par, len(procs), procs)
+		}
+		if procs, _ := filepath.Glob(profiles + ".runtime.*"); len(procs) == 0 {
+			t.Errorf("parallel_models %d: no runtime process wrote a profile: the count above proves nothing", par)
 		}
 		outs = append(outs, out)
 	}

@@ -12,7 +12,8 @@ type executor struct {
 	opts    Options
 	sources map[*Instance]Source
 	wave    []*Model
-	last    bool // the run's last wave
+	last    bool   // the run's last wave
+	metrics *Procs // the run's metric processes, shared by its waves
 	env     *Env
 
 	active       []*Instance
