@@ -1,10 +1,14 @@
 package bench
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -64,9 +68,62 @@ func BenchmarkBareORT1(b *testing.B) { benchBareORT(b, 1) }
 // behind the next step of issue 15 (two batches in flight).
 func BenchmarkBareORTConcurrent(b *testing.B) { benchBareORTWith(b, 1, runtime.NumCPU()) }
 
+// BenchmarkBareORTBesidePIL is BenchmarkBareORT (intra-op threads = cores, spinning off, as the
+// runtime plugin runs) while as many PIL processes as cores run bench/pil_preprocess.py over the
+// same files: both halves of B on the same cores at once, with no vistudy code in the loop. Its
+// img/cpu-s against BenchmarkBareORT's alone says what sharing the cores costs ONNX Runtime;
+// pil-img/cpu-s is PIL's rate over the same time (bench/run.sh prints the bound they give).
+func BenchmarkBareORTBesidePIL(b *testing.B) {
+	files := sampleJPEGs(b)
+	if err := exec.Command("/usr/bin/python3", "-c", "import PIL").Run(); err != nil {
+		b.Skipf("PIL reference needs /usr/bin/python3 with python3-pil: %v", err)
+	}
+	var pil []*exec.Cmd
+	var outs []*bytes.Buffer
+	beside := func() {
+		for range runtime.NumCPU() {
+			var out bytes.Buffer
+			// Two rounds a pass: PIL's round on half a core outlasts ONNX Runtime's pass on the other half.
+			rounds := strconv.Itoa(2 * b.N)
+			cmd := exec.Command("/usr/bin/python3", append([]string{"pil_preprocess.py", rounds, "0"}, files...)...)
+			cmd.Stdout = &out
+			if err := cmd.Start(); err != nil {
+				b.Fatal(err)
+			}
+			pil, outs = append(pil, cmd), append(outs, &out)
+		}
+		time.Sleep(time.Second) // Python's start-up and the page-cache pass are not the overlap
+	}
+	benchBareORTOpts(b, threads, 1, true, beside)
+	var rate float64 // PIL's images per CPU second, over its rounds (beside ONNX Runtime's passes)
+	n := 0
+	for i, cmd := range pil {
+		if err := cmd.Wait(); err != nil {
+			b.Fatalf("pil_preprocess.py: %v", err)
+		}
+		sc := bufio.NewScanner(outs[i])
+		for sc.Scan() {
+			var w, c float64
+			if _, err := fmt.Sscanf(sc.Text(), "pil %g %g", &w, &c); err == nil {
+				rate, n = rate+c, n+1
+			}
+		}
+	}
+	if n == 0 {
+		b.Fatal("no PIL round finished")
+	}
+	b.ReportMetric(rate/float64(n), "pil-img/cpu-s")
+}
+
 func benchBareORT(b *testing.B, threads int) { benchBareORTWith(b, threads, 1) }
 
 func benchBareORTWith(b *testing.B, threads, workers int) {
+	benchBareORTOpts(b, threads, workers, false, nil)
+}
+
+// benchBareORTOpts runs the bare loop; noSpin turns ONNX Runtime's spinning off (as the runtime
+// plugin does), and before, when not nil, runs just before the timed passes.
+func benchBareORTOpts(b *testing.B, threads, workers int, noSpin bool, before func()) {
 	ort.SetSharedLibraryPath(testenv.ORTLibrary(b))
 	if err := ort.InitializeEnvironment(); err != nil {
 		b.Fatal(err)
@@ -95,6 +152,11 @@ func benchBareORTWith(b *testing.B, threads, workers int) {
 	m.Close()
 	opts, _ := ort.NewSessionOptions()
 	opts.SetIntraOpNumThreads(threads)
+	if noSpin {
+		if err := opts.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
+			b.Fatal(err)
+		}
+	}
 	sess, err := ort.NewDynamicAdvancedSessionWithONNXData(bytes, []string{in}, []string{out}, opts)
 	opts.Destroy()
 	if err != nil {
@@ -145,6 +207,9 @@ func benchBareORTWith(b *testing.B, threads, workers int) {
 		}
 		outs[0].Destroy()
 		return nil
+	}
+	if before != nil {
+		before()
 	}
 	b.ResetTimer()
 	cpu0 := cpuSeconds(b)
