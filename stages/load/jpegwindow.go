@@ -219,31 +219,17 @@ var windowed = sync.OnceValue(func() error {
 	return nil
 })
 
-// decompressors recycles libjpeg decompressors, one per concurrent decode.
+// decompressors recycles libjpeg decompressors.
 var decompressors = newDecompressors()
 
-func newDecompressors() chan *C.vs_jw { return make(chan *C.vs_jw, 64) }
-
-func getDecompressor() (*C.vs_jw, error) {
-	select {
-	case h := <-decompressors:
+func newDecompressors() *cPool[*C.vs_jw] {
+	return newCPool(func() (*C.vs_jw, error) {
+		h := C.vs_jw_new()
+		if h == nil {
+			return nil, errors.New("jpeg: libjpeg could not create a decompressor")
+		}
 		return h, nil
-	default:
-	}
-	h := C.vs_jw_new()
-	if h == nil {
-		return nil, errors.New("jpeg: libjpeg could not create a decompressor")
-	}
-	return h, nil
-}
-
-func putDecompressor(h *C.vs_jw) {
-	C.vs_jw_reset(h) // a header read without a decode (the image is smaller than the crop, say) leaves it mid-way
-	select {
-	case decompressors <- h:
-	default:
-		C.vs_jw_free(h)
-	}
+	}, func(h *C.vs_jw) { C.vs_jw_free(h) })
 }
 
 // jpegWindow decodes the part of a JPEG that window (given the decoded size) asks for, as PIL's
@@ -256,11 +242,14 @@ func jpegWindow(data []byte, o DecodeOptions, buf []byte, window func(w, h int) 
 	if windowed() != nil || len(data) < 4 || data[len(data)-2] != 0xff || data[len(data)-1] != 0xd9 {
 		return nil, image.Point{}, false, nil
 	}
-	h, err := getDecompressor()
+	h, err := decompressors.get()
 	if err != nil {
 		return nil, image.Point{}, true, err
 	}
-	defer putDecompressor(h)
+	defer func() {
+		C.vs_jw_reset(h) // a header read without a decode (the image is smaller than the crop, say) leaves it mid-way
+		decompressors.put(h)
+	}()
 	var w, ht, cmyk, imcuW, imcuH C.int
 	if C.vs_jw_header(h, (*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)), &w, &ht, &cmyk, &imcuW, &imcuH) != 0 {
 		return nil, image.Point{}, true, turboError("jpeg", C.GoString(&h.msg[0]))

@@ -22,8 +22,8 @@ func TestDecompressorAfterRefusal(t *testing.T) {
 	for range 2 {
 		err := DecodeOptions{}.PreprocessFile(make([]float32, 3*500*500), f, Geometry{Height: 500, Width: 500})
 		checkErr(t, "too small", err, "load: preprocess "+f, "smaller than the crop 500x500")
-		if len(decompressors) != 1 {
-			t.Fatalf("%d decompressors in the pool, want the one used", len(decompressors))
+		if len(decompressors.free) != 1 {
+			t.Fatalf("%d decompressors in the pool, want the one used", len(decompressors.free))
 		}
 		got := make([]float32, len(want))
 		if err := (DecodeOptions{}).PreprocessFile(got, f, g); err != nil {

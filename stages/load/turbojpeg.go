@@ -126,29 +126,45 @@ func libraryVersion(path string) string {
 	return string(v)
 }
 
-// handles recycles TurboJPEG decompressors, one per concurrent decode.
-var handles = make(chan C.vs_tjhandle, 64)
+// cPool recycles C decoder handles, one per concurrent decode (up to 64 kept): unlike pool, it may
+// fail to make one, and it destroys a handle it cannot keep.
+type cPool[T any] struct {
+	free    chan T
+	create  func() (T, error)
+	destroy func(T)
+}
 
-func getHandle() (C.vs_tjhandle, error) {
+func newCPool[T any](create func() (T, error), destroy func(T)) *cPool[T] {
+	return &cPool[T]{free: make(chan T, 64), create: create, destroy: destroy}
+}
+
+// get returns a kept handle or a new one.
+func (p *cPool[T]) get() (T, error) {
 	select {
-	case h := <-handles:
+	case h := <-p.free:
 		return h, nil
 	default:
+		return p.create()
 	}
+}
+
+// put keeps h for the next decode, or destroys it when the pool is full.
+func (p *cPool[T]) put(h T) {
+	select {
+	case p.free <- h:
+	default:
+		p.destroy(h)
+	}
+}
+
+// handles recycles TurboJPEG decompressors.
+var handles = newCPool(func() (C.vs_tjhandle, error) {
 	h := C.vs_tj_init()
 	if h == nil {
 		return nil, errors.New("jpeg: libjpeg-turbo could not create a decompressor")
 	}
 	return h, nil
-}
-
-func putHandle(h C.vs_tjhandle) {
-	select {
-	case handles <- h:
-	default:
-		C.vs_tj_destroy(h)
-	}
-}
+}, func(h C.vs_tjhandle) { C.vs_tj_destroy(h) })
 
 // turboDecode decodes a JPEG with libjpeg-turbo as PIL's Image.open(f) (after draft(), if o asks for it)
 // followed by convert("RGB") does, into buf when it is large enough; ok is false when the library is
@@ -157,7 +173,7 @@ func turboDecode(data []byte, o DecodeOptions, buf []byte) (img *image.RGBA, ok 
 	if _, err := turbo(); err != nil {
 		return nil, false, nil
 	}
-	h, err := getHandle()
+	h, err := handles.get()
 	if err != nil {
 		return nil, true, err
 	}
@@ -166,7 +182,7 @@ func turboDecode(data []byte, o DecodeOptions, buf []byte) (img *image.RGBA, ok 
 			C.vs_tj_destroy(h)
 			return
 		}
-		putHandle(h)
+		handles.put(h)
 	}()
 	src := (*C.uchar)(unsafe.Pointer(&data[0]))
 	n := C.ulong(len(data))
