@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -115,18 +116,26 @@ func (rt *Runtime) InferTimed(ctx context.Context, images arrow.RecordBatch) (ar
 	err = rt.sup.doSized(ctx, "infer", 4*len(img.Values()), func(p *process) error {
 		req := &pb.InferRequest{Session: rt.sessionID()}
 		client := pb.NewRuntimeClient(p.conn.Conn)
-		var err error
+		// viaShared sends the batch as shared, and reports whether that was the answer; a runtime
+		// that cannot map that memory is not sent such batches again (off), with one warning.
+		viaShared := func(shared *pb.SharedBatch, off *atomic.Bool, warning string) (bool, error) {
+			req.Shared = shared
+			var err error
+			if resp, err = client.Infer(ctx, req); !unmappable(err) {
+				return true, err
+			}
+			logger.Warn(warning, "plugin", p.entry.Info.Name, "error", Plain(err))
+			off.Store(true)
+			req.Shared = nil
+			return false, nil
+		}
 		var m *sharedMem
 		var file int
 		if rt.Desc().SharedMemory {
 			if shared, ok := arenaBatch(p, img); ok { // the pixels already live in shared memory
-				req.Shared = shared
-				if resp, err = client.Infer(ctx, req); !unmappable(err) {
+				if done, err := viaShared(shared, &p.noArena, "the runtime cannot map the shared arena (an address-space limit?); batches are copied to it"); done {
 					return err
 				}
-				logger.Warn("the runtime cannot map the shared arena (an address-space limit?); batches are copied to it", "plugin", p.entry.Info.Name, "error", Plain(err))
-				p.noArena.Store(true)
-				req.Shared = nil
 			}
 			if !p.noShm.Load() {
 				m, file = p.shm.acquire()
@@ -139,14 +148,11 @@ func (rt *Runtime) InferTimed(ctx context.Context, images arrow.RecordBatch) (ar
 				return err
 			}
 			shared.File = int32(file)
-			req.Shared = shared
-			if resp, err = client.Infer(ctx, req); !unmappable(err) {
+			if done, err := viaShared(shared, &p.noShm, "the runtime cannot map shared memory; batches go over the socket"); done {
 				return err
 			}
-			logger.Warn("the runtime cannot map shared memory; batches go over the socket", "plugin", p.entry.Info.Name, "error", Plain(err))
-			p.noShm.Store(true)
-			req.Shared = nil
 		}
+		var err error
 		if data == nil {
 			if data, err = arrowio.EncodeIPC(images, rt.mem); err != nil {
 				return err
