@@ -63,6 +63,10 @@ func BenchmarkBareORT(b *testing.B) { benchBareORT(b, threads) }
 // BenchmarkBareORT1 is BenchmarkBareORT on one intra-op thread: t_ORT of the serial-sum bound.
 func BenchmarkBareORT1(b *testing.B) { benchBareORT(b, 1) }
 
+// BenchmarkBareORT1Chunk is BenchmarkBareORT1 with each batch run in runs of 4 images (the runtime
+// plugin's chunk on the CPU): t_ORT at the chunk, for the stricter bound bench/run.sh also prints.
+func BenchmarkBareORT1Chunk(b *testing.B) { benchBareORTOpts(b, 1, 1, 4, false, nil) }
+
 // BenchmarkBareORTConcurrent runs the batches on as many goroutines as the machine has cores,
 // each Run on one intra-op thread (inter-batch instead of intra-op parallelism): the measurement
 // behind the next step of issue 15 (two batches in flight).
@@ -94,7 +98,7 @@ func BenchmarkBareORTBesidePIL(b *testing.B) {
 		}
 		time.Sleep(time.Second) // Python's start-up and the page-cache pass are not the overlap
 	}
-	benchBareORTOpts(b, threads, 1, true, beside)
+	benchBareORTOpts(b, threads, 1, 0, true, beside)
 	var rate float64 // PIL's images per CPU second, over its rounds (beside ONNX Runtime's passes)
 	n := 0
 	for i, cmd := range pil {
@@ -118,12 +122,13 @@ func BenchmarkBareORTBesidePIL(b *testing.B) {
 func benchBareORT(b *testing.B, threads int) { benchBareORTWith(b, threads, 1) }
 
 func benchBareORTWith(b *testing.B, threads, workers int) {
-	benchBareORTOpts(b, threads, workers, false, nil)
+	benchBareORTOpts(b, threads, workers, 0, false, nil)
 }
 
-// benchBareORTOpts runs the bare loop; noSpin turns ONNX Runtime's spinning off (as the runtime
-// plugin does), and before, when not nil, runs just before the timed passes.
-func benchBareORTOpts(b *testing.B, threads, workers int, noSpin bool, before func()) {
+// benchBareORTOpts runs the bare loop; chunk > 0 runs each batch in runs of that many images,
+// noSpin turns ONNX Runtime's spinning off (as the runtime plugin does), and before, when not
+// nil, runs just before the timed passes.
+func benchBareORTOpts(b *testing.B, threads, workers, chunk int, noSpin bool, before func()) {
 	ort.SetSharedLibraryPath(testenv.ORTLibrary(b))
 	if err := ort.InitializeEnvironment(); err != nil {
 		b.Fatal(err)
@@ -194,7 +199,7 @@ func benchBareORTOpts(b *testing.B, threads, workers int, noSpin bool, before fu
 	if len(cur) > 0 {
 		tensors = append(tensors, cur)
 	}
-	run := func(t []float32) error {
+	runOne := func(t []float32) error {
 		n := int64(len(t) / (3 * plane))
 		x, err := ort.NewTensor(ort.NewShape(n, 3, 224, 224), t)
 		if err != nil {
@@ -206,6 +211,18 @@ func benchBareORTOpts(b *testing.B, threads, workers int, noSpin bool, before fu
 			return err
 		}
 		outs[0].Destroy()
+		return nil
+	}
+	run := func(t []float32) error {
+		step := len(t)
+		if chunk > 0 {
+			step = chunk * 3 * plane
+		}
+		for i := 0; i < len(t); i += step {
+			if err := runOne(t[i:min(i+step, len(t))]); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
 	if before != nil {

@@ -14,7 +14,7 @@ func (m *Model) LoadSpec() sdk.LoadSpec {
 		Path: m.Path, Name: m.Name, Output: m.Output, OutputTensor: m.OutputTensor,
 		Input: sdk.InputMapping{Channels: in.Channels, Scale: in.Scale, Mean: in.Mean, Std: in.Std,
 			Height: in.Height, Width: in.Width},
-		IntraThreads: m.Runtime.Threads, Streams: m.Streams(), Providers: m.Runtime.Providers,
+		IntraThreads: m.Runtime.Threads, Streams: m.Streams(), Chunk: m.Runtime.Chunk, Providers: m.Runtime.Providers,
 		ProviderFallback: m.Runtime.Fallback, DeviceID: m.Runtime.DeviceID, Padding: m.Padding,
 	}
 }

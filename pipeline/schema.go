@@ -81,8 +81,9 @@ var (
 	}}
 	runtimeSection = Section{Path: "runtime", Doc: "how models are run; a model's own runtime: replaces keys one by one", Keys: []Key{
 		{Name: "plugin", Type: "string", Default: "onnxruntime", Doc: "runtime plugin"},
-		{Name: "threads", Type: "integer", Default: "0 (runtime default; with streams, the cores shared among them)", Doc: "intra-op threads of each inference run"},
+		{Name: "threads", Type: "integer", Default: "0 (the cores; with whole batches, shared among the streams)", Doc: "CPU threads of the model: chunk runs at once, one thread each; with whole batches, each run's intra-op threads"},
 		{Name: "streams", Type: "integer", Default: "1", Doc: "batches of a stage a model runs at once (more: faster on few cores, more memory)"},
+		{Name: "chunk", Type: "integer", Default: "0 (the runtime's choice: 4 samples on the CPU, whole batches on a GPU)", Doc: "samples per inference run, side by side on one thread each (-1: whole batches on the intra-op threads)"},
 		{Name: "providers", Type: "list of strings", Default: "[cpu]", Doc: "execution providers in order: tensorrt, cuda, cpu"},
 		{Name: "fallback", Type: "boolean", Default: "false", Doc: "skip providers that cannot be set up (with a warning) instead of failing"},
 		{Name: "library", Type: "path", Default: "ONNXRUNTIME_LIB, else the installed one", Doc: "ONNX Runtime shared library"},

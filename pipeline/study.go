@@ -52,6 +52,7 @@ type RuntimeConfig struct {
 	Plugin    string   // runtime plugin name (default onnxruntime)
 	Threads   int      // intra-op threads (0: runtime default)
 	Streams   int      // batches of a stage run at once (0: 1, see Model.Streams)
+	Chunk     int      // samples per inference run (0: the runtime's choice)
 	Providers []string // execution providers in order (default [cpu])
 	Fallback  bool     // skip providers that cannot be set up instead of failing
 	Library   string   // ONNX Runtime shared library (else ONNXRUNTIME_LIB, else the installed one)
@@ -303,6 +304,8 @@ func (r *RuntimeConfig) parse(d *decoder, n *yaml.Node, what string, s *Study) {
 			r.Threads = d.integer(f.value, what+".threads")
 		case "streams":
 			r.Streams = d.integer(f.value, what+".streams")
+		case "chunk":
+			r.Chunk = d.integer(f.value, what+".chunk")
 		case "providers":
 			r.Providers = d.strs(f.value, what+".providers")
 		case "fallback":
@@ -331,6 +334,8 @@ func (r RuntimeConfig) merged(over RuntimeConfig) RuntimeConfig {
 			out.Threads = over.Threads
 		case "streams":
 			out.Streams = over.Streams
+		case "chunk":
+			out.Chunk = over.Chunk
 		case "providers":
 			out.Providers = over.Providers
 		case "fallback":

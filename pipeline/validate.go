@@ -163,6 +163,8 @@ func (v *validator) runtimeParams(what string, rt RuntimeConfig, specs []params.
 			raw[k] = float64(rt.Threads)
 		case "streams":
 			raw[k] = float64(rt.Streams)
+		case "chunk":
+			raw[k] = float64(rt.Chunk)
 		case "providers":
 			list := make([]any, len(rt.Providers))
 			for i, p := range rt.Providers {

@@ -663,7 +663,7 @@ func startTextEncoder(ctx context.Context, s *Study, m *Model, cat *host.Catalog
 	w := int(onnx.TokenImageWidth(clip.ContextLength))
 	spec := sdk.LoadSpec{Path: path, Name: z.Model + ".text", Output: "logits",
 		Input:        sdk.InputMapping{Channels: "RGB", Scale: 1, Height: 1, Width: w},
-		IntraThreads: m.Runtime.Threads, Providers: m.Runtime.Providers, ProviderFallback: m.Runtime.Fallback, DeviceID: m.Runtime.DeviceID}
+		IntraThreads: m.Runtime.Threads, Chunk: m.Runtime.Chunk, Providers: m.Runtime.Providers, ProviderFallback: m.Runtime.Fallback, DeviceID: m.Runtime.DeviceID}
 	rt, err := host.StartRuntimeSpec(ctx, e, spec, mem)
 	if err != nil {
 		return nil, fmt.Errorf("text encoder: %w", err)

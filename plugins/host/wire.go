@@ -78,7 +78,7 @@ func loadProto(l sdk.LoadSpec) *pb.LoadRequest {
 			Height: int32(in.Height), Width: int32(in.Width)},
 		IntraThreads: int32(l.IntraThreads), InterThreads: int32(l.InterThreads), Providers: l.Providers,
 		ProviderFallback: l.ProviderFallback, Overridable: l.Overridable, ProviderOptions: l.ProviderOptions,
-		DeviceId: int32(l.DeviceID), Streams: int32(l.Streams), Padding: l.Padding}
+		DeviceId: int32(l.DeviceID), Streams: int32(l.Streams), Padding: l.Padding, Chunk: int32(l.Chunk)}
 }
 
 // overridesProto is the wire form of overrides (float32 little-endian values).

@@ -1626,7 +1626,9 @@ type LoadRequest struct {
 	// Conv zero padding rewritten to reflect, replicate or circular before the model runs ("" or zeros: as trained).
 	Padding string `protobuf:"bytes,13,opt,name=padding,proto3" json:"padding,omitempty"`
 	// batches the host sends at once; with intra_threads 0 the runtime shares the cores among them.
-	Streams       int32 `protobuf:"varint,14,opt,name=streams,proto3" json:"streams,omitempty"`
+	Streams int32 `protobuf:"varint,14,opt,name=streams,proto3" json:"streams,omitempty"`
+	// samples per inference run: a batch runs in runs of at most this many (0: the runtime's choice; -1: whole batches).
+	Chunk         int32 `protobuf:"varint,15,opt,name=chunk,proto3" json:"chunk,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1759,6 +1761,13 @@ func (x *LoadRequest) GetStreams() int32 {
 	return 0
 }
 
+func (x *LoadRequest) GetChunk() int32 {
+	if x != nil {
+		return x.Chunk
+	}
+	return 0
+}
+
 type TensorDesc struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1833,7 +1842,9 @@ type LoadResponse struct {
 	Warnings []string `protobuf:"bytes,7,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	// true: the runtime reads image batches from the shared-memory file the host passed it at launch
 	// (InferRequest.shared); false: send them in InferRequest.batch.
-	SharedMemory  bool `protobuf:"varint,8,opt,name=shared_memory,json=sharedMemory,proto3" json:"shared_memory,omitempty"`
+	SharedMemory bool `protobuf:"varint,8,opt,name=shared_memory,json=sharedMemory,proto3" json:"shared_memory,omitempty"`
+	// samples per inference run (0: whole batches).
+	Chunk         int32 `protobuf:"varint,9,opt,name=chunk,proto3" json:"chunk,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1922,6 +1933,13 @@ func (x *LoadResponse) GetSharedMemory() bool {
 		return x.SharedMemory
 	}
 	return false
+}
+
+func (x *LoadResponse) GetChunk() int32 {
+	if x != nil {
+		return x.Chunk
+	}
+	return 0
 }
 
 type InferRequest struct {
@@ -2414,7 +2432,7 @@ const file_vistudy_proto_rawDesc = "" +
 	"\x04mean\x18\x03 \x03(\x01R\x04mean\x12\x10\n" +
 	"\x03std\x18\x04 \x03(\x01R\x03std\x12\x16\n" +
 	"\x06height\x18\x05 \x01(\x05R\x06height\x12\x14\n" +
-	"\x05width\x18\x06 \x01(\x05R\x05width\"\xd5\x04\n" +
+	"\x05width\x18\x06 \x01(\x05R\x05width\"\xeb\x04\n" +
 	"\vLoadRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x125\n" +
@@ -2430,7 +2448,8 @@ const file_vistudy_proto_rawDesc = "" +
 	"\x10provider_options\x18\v \x03(\v23.vistudy.plugin.v1.LoadRequest.ProviderOptionsEntryR\x0fproviderOptions\x12\x1b\n" +
 	"\tdevice_id\x18\f \x01(\x05R\bdeviceId\x12\x18\n" +
 	"\apadding\x18\r \x01(\tR\apadding\x12\x18\n" +
-	"\astreams\x18\x0e \x01(\x05R\astreams\x1aB\n" +
+	"\astreams\x18\x0e \x01(\x05R\astreams\x12\x14\n" +
+	"\x05chunk\x18\x0f \x01(\x05R\x05chunk\x1aB\n" +
 	"\x14ProviderOptionsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"L\n" +
@@ -2438,7 +2457,7 @@ const file_vistudy_proto_rawDesc = "" +
 	"TensorDesc\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05dtype\x18\x02 \x01(\tR\x05dtype\x12\x14\n" +
-	"\x05shape\x18\x03 \x03(\x03R\x05shape\"\xb4\x02\n" +
+	"\x05shape\x18\x03 \x03(\x03R\x05shape\"\xca\x02\n" +
 	"\fLoadResponse\x12\x18\n" +
 	"\asession\x18\x01 \x01(\tR\asession\x125\n" +
 	"\x06inputs\x18\x02 \x03(\v2\x1d.vistudy.plugin.v1.TensorDescR\x06inputs\x127\n" +
@@ -2448,7 +2467,8 @@ const file_vistudy_proto_rawDesc = "" +
 	"\tproviders\x18\x05 \x03(\tR\tproviders\x12\x1a\n" +
 	"\bbatching\x18\x06 \x01(\tR\bbatching\x12\x1a\n" +
 	"\bwarnings\x18\a \x03(\tR\bwarnings\x12#\n" +
-	"\rshared_memory\x18\b \x01(\bR\fsharedMemory\"v\n" +
+	"\rshared_memory\x18\b \x01(\bR\fsharedMemory\x12\x14\n" +
+	"\x05chunk\x18\t \x01(\x05R\x05chunk\"v\n" +
 	"\fInferRequest\x12\x18\n" +
 	"\asession\x18\x01 \x01(\tR\asession\x12\x14\n" +
 	"\x05batch\x18\x02 \x01(\fR\x05batch\x126\n" +

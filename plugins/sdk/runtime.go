@@ -45,6 +45,7 @@ type LoadSpec struct {
 	DeviceID         int
 	Streams          int    // batches the host sends at once: with IntraThreads 0 the runtime shares the cores among them
 	Padding          string // Conv zero padding rewritten to reflect, replicate or circular ("" or zeros: as trained)
+	Chunk            int    // samples per inference run: a batch runs in runs of at most this many (0: the runtime's choice; -1: whole batches)
 }
 
 // TensorDesc describes a model input or output.
@@ -60,6 +61,7 @@ type SessionDesc struct {
 	NumClasses      int
 	Providers       []string // in use, in order
 	Batching        string   // how batches run (symbolic, rewritten, loop)
+	Chunk           int      // samples per inference run (0: whole batches)
 	Warnings        []string
 }
 
@@ -154,7 +156,7 @@ func (s *runtimeServer) Load(ctx context.Context, req *pb.LoadRequest) (*pb.Load
 	s.sessions[id] = sess
 	s.mu.Unlock()
 	d := sess.Desc()
-	resp := &pb.LoadResponse{Session: id, NumClasses: int32(d.NumClasses), Providers: d.Providers, Batching: d.Batching, Warnings: d.Warnings,
+	resp := &pb.LoadResponse{Session: id, NumClasses: int32(d.NumClasses), Providers: d.Providers, Batching: d.Batching, Chunk: int32(d.Chunk), Warnings: d.Warnings,
 		SharedMemory: s.shared != nil}
 	for _, t := range d.Inputs {
 		resp.Inputs = append(resp.Inputs, &pb.TensorDesc{Name: t.Name, Dtype: t.DType, Shape: t.Shape})
@@ -325,7 +327,7 @@ func LoadSpecFromProto(p *pb.LoadRequest) LoadSpec {
 			Height: int(in.GetHeight()), Width: int(in.GetWidth())},
 		IntraThreads: int(p.IntraThreads), InterThreads: int(p.InterThreads), Providers: p.Providers,
 		ProviderFallback: p.ProviderFallback, Overridable: p.Overridable, ProviderOptions: p.ProviderOptions,
-		DeviceID: int(p.DeviceId), Streams: int(p.Streams), Padding: p.Padding}
+		DeviceID: int(p.DeviceId), Streams: int(p.Streams), Padding: p.Padding, Chunk: int(p.Chunk)}
 }
 
 // OverridesFromProto reads wire overrides.

@@ -23,6 +23,9 @@ type Classifier struct {
 	ConvBias                []float32 // [Filters], initializer "conv.bias"
 	FCWeight                []float32 // [Classes, Filters], initializer "fc.weight"
 	FCBias                  []float32 // [Classes], initializer "fc.bias"
+	// BatchCentred subtracts the batch's mean logits (ReduceMean over axis 0): a graph whose outputs
+	// for one sample depend on the others in its batch.
+	BatchCentred bool
 }
 
 // Encode returns the encoded ModelProto.
@@ -45,16 +48,26 @@ func (c Classifier) Encode() ([]byte, error) {
 	}
 	graph := newMessage()
 	p := c.Kernel / 2
+	fcOut := ClassifierOutput
+	if c.BatchCentred {
+		fcOut = "fc_out"
+	}
 	graph.fields = append(graph.fields,
 		messageField(graphNode, nodeMessage("conv", "Conv", []string{ClassifierInput, "conv.weight", "conv.bias"}, []string{"conv_out"},
 			intsAttr("kernel_shape", c.Kernel, c.Kernel), intsAttr("pads", p, p, p, p), intsAttr("strides", 1, 1))),
 		messageField(graphNode, nodeMessage("relu", "Relu", []string{"conv_out"}, []string{"relu_out"})),
 		messageField(graphNode, nodeMessage("pool", "GlobalAveragePool", []string{"relu_out"}, []string{"pool_out"})),
 		messageField(graphNode, nodeMessage("flatten", "Flatten", []string{"pool_out"}, []string{ClassifierPooled}, intAttr("axis", 1))),
-		messageField(graphNode, nodeMessage("fc", "Gemm", []string{ClassifierPooled, "fc.weight", "fc.bias"}, []string{ClassifierOutput},
+		messageField(graphNode, nodeMessage("fc", "Gemm", []string{ClassifierPooled, "fc.weight", "fc.bias"}, []string{fcOut},
 			intAttr("transB", 1))),
 		stringField(graphName, "classifier"),
 	)
+	if c.BatchCentred {
+		graph.fields = append(graph.fields,
+			messageField(graphNode, nodeMessage("batch_mean", "ReduceMean", []string{fcOut}, []string{"batch_mean"},
+				intsAttr("axes", 0), intAttr("keepdims", 1))),
+			messageField(graphNode, nodeMessage("centre", "Sub", []string{fcOut, "batch_mean"}, []string{ClassifierOutput})))
+	}
 	for _, w := range weights {
 		t, err := tensorMessage(w.name, c.DType, w.dims, w.vals)
 		if err != nil {

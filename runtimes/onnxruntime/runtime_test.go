@@ -65,6 +65,12 @@ func inferOnce(t *testing.T, s pb.RuntimeServer, session string, rec arrow.Recor
 	if err != nil {
 		t.Fatal(err)
 	}
+	return logitRows(t, resp)
+}
+
+// logitRows reads the logits rows of an Infer response.
+func logitRows(t *testing.T, resp *pb.InferResponse) [][]float32 {
+	t.Helper()
 	out, err := arrowio.DecodeIPC(resp.Batch, memory.DefaultAllocator)
 	if err != nil {
 		t.Fatal(err)

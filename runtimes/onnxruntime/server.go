@@ -27,9 +27,11 @@ var info = sdk.Info{Name: "onnxruntime", Version: version,
 	Description: "ONNX Runtime: CPU, CUDA and TensorRT execution providers",
 	Params: []params.Spec{
 		{Name: "threads", Type: params.Int, Default: 0, Min: params.Bound(0), Max: params.Bound(1024),
-			Description: "intra-op threads of each inference run (0: the cores shared among the streams; ONNX Runtime's default with one stream)"},
+			Description: "CPU threads of the model: chunk runs at once, one thread each; with whole batches, each run's intra-op threads (0: the cores; with whole batches, shared among the streams)"},
 		{Name: "streams", Type: params.Int, Default: 0, Min: params.Bound(0), Max: params.Bound(64),
 			Description: "batches of a stage the host sends a model at once (0: one)"},
+		{Name: "chunk", Type: params.Int, Default: 0, Min: params.Bound(-1), Max: params.Bound(1 << 20),
+			Description: "samples per inference run, side by side on one thread each (0: 4 with the CPU provider alone, else whole batches; -1: whole batches on the intra-op threads)"},
 		{Name: "providers", Type: params.StringList, Default: []string{"cpu"}, Choices: []string{"tensorrt", "cuda", "cpu"}, MinLen: 1, MaxLen: 3,
 			Description: "execution providers in order of preference"},
 		{Name: "fallback", Type: params.Bool, Default: false,
@@ -51,7 +53,7 @@ func (runtime) Load(_ context.Context, spec sdk.LoadSpec) (sdk.Session, error) {
 
 // Desc tells the session's input and output (sdk.Session).
 func (s *session) Desc() sdk.SessionDesc {
-	d := sdk.SessionDesc{Providers: s.providers, Batching: s.batching, Warnings: s.warnings}
+	d := sdk.SessionDesc{Providers: s.providers, Batching: s.batching, Chunk: s.chunk, Warnings: s.warnings}
 	in := sdk.TensorDesc{Name: s.input, DType: "float32", Shape: []int64{-1, 3, int64(s.h), int64(s.w)}}
 	if s.nhwc {
 		in.Shape = []int64{-1, int64(s.h), int64(s.w), 3}
