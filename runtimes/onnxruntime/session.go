@@ -626,6 +626,7 @@ func (s *session) mapPixelsInto(out, pixels []float32, n int) []float32 {
 				continue
 			}
 			d := dst[c*hw : (c+1)*hw]
+			d = d[:len(plane)] // the same length: no bounds check in the loop
 			for p, v := range plane {
 				d[p] = (v*sc - mean) * inv
 			}
