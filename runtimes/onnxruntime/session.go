@@ -103,11 +103,12 @@ func loadSession(req sdk.LoadSpec) (*session, error) {
 	return s, nil
 }
 
-// cpuChunk is the default chunk on the CPU provider. ONNX Runtime's CPU kernels run a sample
-// 10–25 % faster in runs of 1–8 samples than of 32 or more, whose activations no longer stay in
-// the caches (SqueezeNet 1.1, the int8 MobileNetV2 and the zoo's 64×64 CNN alike), and one-thread
-// runs side by side waste less than one run on all threads, whose threads wait for each other at
-// every operator while decoders share the cores (bench/README.md, Chunks).
+// cpuChunk is the default chunk on the CPU provider. ONNX Runtime's CPU kernels run a sample faster
+// in runs of 4 than of 32, whose activations no longer stay in the caches (16 % on SqueezeNet 1.1,
+// 13 % on the int8 MobileNetV2, 1–6 % on the zoo's 64×64 CNN, which loses at 1 to each run's own
+// overhead), and one-thread runs side by side waste less than one run on all threads, whose
+// threads wait for each other at every operator while decoders share the cores (bench/README.md,
+// Chunks and threads).
 const cpuChunk = 4
 
 // chunkOf is the chunk a request asks for (0: whole batches): its own (-1: whole batches), else
