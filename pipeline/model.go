@@ -20,9 +20,9 @@ func (m *Model) LoadSpec() sdk.LoadSpec {
 }
 
 // Streams is how many batches of one stage the model's runtime is sent at once: runtime.streams,
-// else 1. Two streams of one-thread runs are 3 % faster on 2 cores than one run on both, but
-// hold two batches' activations, and ONNX Runtime's arena takes a long run to reach its peak
-// (bench/README.md, Threads): peak memory would grow with the dataset.
+// else 1. With the runtime's chunks, two streams are 2 % faster on 2 cores (the next batch's
+// chunks fill the thread a batch's last chunk leaves idle) but hold another batch in flight and
+// make the peak memory of a long run less steady (bench/README.md, Chunks and threads).
 func (m *Model) Streams() int { return max(1, m.Runtime.Streams) }
 
 var (

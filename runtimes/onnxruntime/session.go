@@ -385,11 +385,12 @@ func (s *session) create(req sdk.LoadSpec, data []byte) error {
 	return nil
 }
 
-// intraThreads is the inference session's intra-op thread count: the request's, or, when the host
-// sends several batches at once and left threads to the runtime, the cores shared among those
-// streams (0: ONNX Runtime's default, the physical cores). Several one-thread runs of a session
-// beat one run on all threads where decoders share the cores: a decoder that preempts one run
-// stalls only that run, not every thread at the next barrier (bench/README.md, Threads).
+// intraThreads is the intra-op thread count of a session that runs whole batches: the request's,
+// or, when the host sends several batches at once and left threads to the runtime, the cores
+// shared among those streams (0: ONNX Runtime's default, the physical cores). Several one-thread
+// runs beat one run on all threads where decoders share the cores: a decoder that preempts one
+// run stalls only that run, not every thread at the next barrier (bench/README.md, Chunks and
+// threads). Chunked sessions run on one thread per run (chunkThreads of them at once).
 func intraThreads(req sdk.LoadSpec) int {
 	if req.IntraThreads > 0 || req.Streams <= 1 {
 		return req.IntraThreads
