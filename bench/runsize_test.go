@@ -29,7 +29,7 @@ func BenchmarkBareORTRunSize(b *testing.B) {
 		{"mobilenetv2-int8", testenv.SharedData(b, "models", "mobilenetv2-12-int8", "model.onnx"), 224},
 		{"zoo", filepath.Join(testenv.Root(b), "zoo", "models", "standard.onnx"), 64},
 	} {
-		sess := bareSession(b, m.path)
+		sess := bareSession(b, m.path, "", 1, true)
 		const total = 256
 		per := 3 * m.side * m.side
 		pix := make([]float32, total*per)
@@ -64,20 +64,26 @@ func BenchmarkBareORTRunSize(b *testing.B) {
 }
 
 // bareSession is an ONNX Runtime session of the model at path with a symbolic batch, float32
-// input and output, one intra-op thread and spinning off, as the runtime plugin runs a chunk.
-func bareSession(b *testing.B, path string) *ort.DynamicAdvancedSession {
+// input and output (output, else the graph's first), threads intra-op threads and, with noSpin,
+// spinning off (as the runtime plugin runs it).
+func bareSession(b *testing.B, path, output string, threads int, noSpin bool) *ort.DynamicAdvancedSession {
 	m, err := onnx.Open(path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer m.Close()
-	ins, outs := m.Inputs(), m.Outputs()
+	ins := m.Inputs()
 	if ins[0].Dims[0].Value > 0 {
 		if err := m.SetBatchDim("batch"); err != nil {
 			b.Fatal(err)
 		}
 	}
-	in, out, err := m.Float32IO(ins[0].Name, outs[0].Name)
+	if output == "" {
+		output = m.Outputs()[0].Name
+	} else if err := m.ExposeOutput(output); err != nil {
+		b.Fatal(err)
+	}
+	in, out, err := m.Float32IO(ins[0].Name, output)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -90,11 +96,13 @@ func bareSession(b *testing.B, path string) *ort.DynamicAdvancedSession {
 		b.Fatal(err)
 	}
 	defer opts.Destroy()
-	if err := opts.SetIntraOpNumThreads(1); err != nil {
+	if err := opts.SetIntraOpNumThreads(threads); err != nil {
 		b.Fatal(err)
 	}
-	if err := opts.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
-		b.Fatal(err)
+	if noSpin {
+		if err := opts.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
+			b.Fatal(err)
+		}
 	}
 	sess, err := ort.NewDynamicAdvancedSessionWithONNXData(data, []string{in}, []string{out}, opts)
 	if err != nil {

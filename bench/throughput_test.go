@@ -16,7 +16,6 @@ import (
 	ort "github.com/yalue/onnxruntime_go"
 
 	"github.com/vistudy/vistudy/internal/testenv"
-	"github.com/vistudy/vistudy/runtimes/onnx"
 	"github.com/vistudy/vistudy/stages/load"
 )
 
@@ -136,37 +135,7 @@ func benchBareORTOpts(b *testing.B, threads, workers, chunk int, noSpin bool, be
 	defer ort.DestroyEnvironment()
 	path := testenv.SharedData(b, "models", "squeezenet1.1-fp16", "model.onnx")
 	data := testenv.SharedData(b, "imagenet-sample")
-	m, err := onnx.Open(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := m.SetBatchDim("batch"); err != nil {
-		b.Fatal(err)
-	}
-	if err := m.ExposeOutput("pool10_1"); err != nil {
-		b.Fatal(err)
-	}
-	in, out, err := m.Float32IO("data_0", "pool10_1")
-	if err != nil {
-		b.Fatal(err)
-	}
-	bytes, err := m.Marshal()
-	if err != nil {
-		b.Fatal(err)
-	}
-	m.Close()
-	opts, _ := ort.NewSessionOptions()
-	opts.SetIntraOpNumThreads(threads)
-	if noSpin {
-		if err := opts.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
-			b.Fatal(err)
-		}
-	}
-	sess, err := ort.NewDynamicAdvancedSessionWithONNXData(bytes, []string{in}, []string{out}, opts)
-	opts.Destroy()
-	if err != nil {
-		b.Fatal(err)
-	}
+	sess := bareSession(b, path, "pool10_1", threads, noSpin)
 	defer sess.Destroy()
 
 	ds, err := load.Open(load.Config{Name: "sample", Kind: load.KindImageFolder, Path: data, Labels: "imagenet1k"})

@@ -18,7 +18,6 @@ import (
 	"github.com/vistudy/vistudy/internal/testenv"
 	pb "github.com/vistudy/vistudy/plugins/proto"
 	"github.com/vistudy/vistudy/plugins/sdk"
-	"github.com/vistudy/vistudy/runtimes/onnx"
 )
 
 func TestChunkOf(t *testing.T) {
@@ -118,20 +117,7 @@ func TestBatchDependentGraphRunsWhole(t *testing.T) {
 	t.Setenv(LibraryEnv, testenv.ORTLibrary(t))
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	c := onnx.Classifier{DType: onnx.Float32, Channels: 3, Height: 8, Width: 8, Filters: 2, Kernel: 3, Classes: 3,
-		ConvWeight: make([]float32, 2*3*3*3), ConvBias: []float32{0.5, -0.5},
-		FCWeight: []float32{1, 0, 0, 1, 1, -1}, FCBias: []float32{0, 0.1, 0.2}, BatchCentred: true}
-	for i := range c.ConvWeight {
-		c.ConvWeight[i] = float32(i%5) * 0.1
-	}
-	data, err := c.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "centred.onnx")
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := tinyClassifier(t, true)
 	const n = 5
 	pix := make([]float32, n*3*64)
 	for i := range pix {

@@ -249,13 +249,13 @@ func TestOverrides(t *testing.T) {
 }
 
 // TestTinyClassifier: a float32 model with a symbolic batch runs batched as it is, NHWC too.
-func TestTinyClassifier(t *testing.T) {
-	t.Setenv(LibraryEnv, testenv.ORTLibrary(t))
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+// tinyClassifier writes a 3-class classifier of 8×8 images (batchCentred: its logits less the
+// batch's mean) and returns its path.
+func tinyClassifier(t *testing.T, batchCentred bool) string {
+	t.Helper()
 	c := onnx.Classifier{DType: onnx.Float32, Channels: 3, Height: 8, Width: 8, Filters: 2, Kernel: 3, Classes: 3,
 		ConvWeight: make([]float32, 2*3*3*3), ConvBias: []float32{0.5, -0.5},
-		FCWeight: []float32{1, 0, 0, 1, 1, -1}, FCBias: []float32{0, 0.1, 0.2}}
+		FCWeight: []float32{1, 0, 0, 1, 1, -1}, FCBias: []float32{0, 0.1, 0.2}, BatchCentred: batchCentred}
 	for i := range c.ConvWeight {
 		c.ConvWeight[i] = float32(i%5) * 0.1
 	}
@@ -267,6 +267,14 @@ func TestTinyClassifier(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return path
+}
+
+func TestTinyClassifier(t *testing.T) {
+	t.Setenv(LibraryEnv, testenv.ORTLibrary(t))
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	path := tinyClassifier(t, false)
 	s := newServer()
 	resp, err := s.Load(context.Background(), &pb.LoadRequest{Path: path, Name: "tiny",
 		Input: &pb.InputMapping{Height: 8, Width: 8, Mean: []float64{0.5}, Std: []float64{0.25}}})
