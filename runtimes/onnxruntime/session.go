@@ -182,7 +182,7 @@ func (s *session) samplesAlone() (bool, error) {
 			return false, err
 		}
 	}
-	return slices.Equal(both, apart), nil
+	return slices.EqualFunc(both, apart, func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }), nil // NaN too
 }
 
 func (s *session) setMapping(in sdk.InputMapping) error {
